@@ -1,0 +1,43 @@
+# Keel: `make demo` runs the main job on embedded defaults; `make test` runs every check.
+# Both set everything up first (a virtualenv from requirements.lock, npm packages from package-lock.json).
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PY_STAMP  := $(VENV)/.keel-installed
+NPM_STAMP := node_modules/.keel-installed
+
+.PHONY: setup demo test lint bench clean
+
+$(PY_STAMP): requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+$(NPM_STAMP): package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(PY_STAMP) $(NPM_STAMP)
+
+demo: setup
+	$(BIN)/keel chain data/deribit_option_chain_snapshots_2021-02/btc_option_chain_2021-02-09T1338Z.csv
+
+lint: setup
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/pytest
+
+# Benchmarks install the peers (NautilusTrader, py_vollib_vectorized) on top; never part of `make test`.
+bench: setup
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-bench.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps py_lets_be_rational==1.0.1
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules runs .mypy_cache .pytest_cache .ruff_cache

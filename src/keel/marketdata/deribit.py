@@ -1,0 +1,119 @@
+"""Deribit option-chain snapshots (public/ticker rows) as a typed, validated table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from keel.domain import NS_PER_YEAR, Option, OptionKind, ms_to_ns, parse_instrument
+from keel.errors import ValidationError
+
+__all__ = ["OptionChain", "load_deribit_chain"]
+
+_REQUIRED = ("instrument_name", "timestamp", "underlying_price", "index_price", "mark_price", "mark_iv")
+_OPTIONAL_FLOATS = (
+    "bid_iv",
+    "ask_iv",
+    "best_bid_price",
+    "best_ask_price",
+    "open_interest",
+    "greeks.delta",
+    "greeks.gamma",
+    "greeks.vega",
+    "greeks.theta",
+    "interest_rate",
+)
+
+
+@dataclass(frozen=True)
+class OptionChain:
+    """One or more snapshots of an option chain, one row per instrument per snapshot.
+
+    Columns of ``frame``: instrument, underlying, strike, expiry_ns, kind (+1 call / -1 put),
+    ts_ns, T (ACT/365 years to expiry at ts_ns), underlying_price, index_price, mark_price
+    (coin), mark_iv (fraction, not %), bid_iv/ask_iv (fraction, NaN when no quote), and the
+    venue's greeks where the file has them.
+    """
+
+    frame: pl.DataFrame
+    source: str
+
+    def __len__(self) -> int:
+        return self.frame.height
+
+    def column(self, name: str) -> npt.NDArray[np.float64]:
+        return self.frame[name].to_numpy().astype(np.float64)
+
+    def expiries(self) -> list[int]:
+        return sorted(self.frame["expiry_ns"].unique().to_list())
+
+    def snapshots(self) -> list[OptionChain]:
+        """Split by snapshot: rows whose timestamps lie within 60 s of the snapshot's first row."""
+        ts = np.sort(self.frame["ts_ns"].to_numpy())
+        starts = [int(ts[0])]
+        for t in ts[1:]:
+            if t - starts[-1] > 60 * 1_000_000_000:
+                starts.append(int(t))
+        out = []
+        for i, start in enumerate(starts):
+            end = starts[i + 1] if i + 1 < len(starts) else int(ts[-1]) + 1
+            part = self.frame.filter((pl.col("ts_ns") >= start) & (pl.col("ts_ns") < end))
+            out.append(OptionChain(part, f"{self.source}#{i}"))
+        return out
+
+
+def load_deribit_chain(path: str | Path) -> OptionChain:
+    """Read a Deribit ticker snapshot CSV (as in data/deribit_option_chain_snapshots_2021-02)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError("path", str(path), "no such file")
+    try:
+        raw = pl.read_csv(path, infer_schema_length=0)  # all columns as strings; typed below
+    except Exception as exc:
+        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from exc
+    missing = [c for c in _REQUIRED if c not in raw.columns]
+    if missing:
+        raise ValidationError("columns", missing, f"missing from {path.name}")
+    names = raw["instrument_name"].to_list()
+    options: list[Option] = []
+    for name in names:
+        inst = parse_instrument(name)
+        if not isinstance(inst, Option):
+            raise ValidationError("instrument_name", name, "is not an option")
+        options.append(inst)
+    ts_ns = np.array([ms_to_ns(int(t)) for t in raw["timestamp"].to_list()], dtype=np.int64)
+    expiry_ns = np.array([o.expiry_ns for o in options], dtype=np.int64)
+    columns: dict[str, object] = {
+        "instrument": names,
+        "underlying": [o.underlying for o in options],
+        "strike": np.array([float(o.strike) for o in options]),
+        "expiry_ns": expiry_ns,
+        "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in options], dtype=np.int8),
+        "ts_ns": ts_ns,
+        "T": (expiry_ns - ts_ns) / NS_PER_YEAR,
+    }
+    for name in ("underlying_price", "index_price", "mark_price"):
+        columns[name] = raw[name].cast(pl.Float64).to_numpy()
+    columns["mark_iv"] = raw["mark_iv"].cast(pl.Float64).to_numpy() / 100.0
+    for name in _OPTIONAL_FLOATS:
+        if name in raw.columns:
+            values = raw[name].cast(pl.Float64, strict=False).to_numpy()
+            if name in ("bid_iv", "ask_iv"):
+                values = np.where(values > 0, values / 100.0, np.nan)
+            columns[name.replace("greeks.", "venue_")] = values
+    if "underlying_index" in raw.columns:
+        columns["underlying_index"] = raw["underlying_index"].to_list()
+    frame = pl.DataFrame(columns)
+    bad = frame.filter(~(pl.col("underlying_price") > 0) | ~(pl.col("mark_iv") > 0))
+    if bad.height:
+        row = bad.row(0, named=True)
+        raise ValidationError(
+            "underlying_price/mark_iv",
+            (row["underlying_price"], row["mark_iv"]),
+            f"must be positive (instrument {row['instrument']})",
+        )
+    return OptionChain(frame.sort(["expiry_ns", "strike", "kind"]), str(path))
