@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import Enum
 
@@ -18,8 +19,9 @@ class OracleStatus(str, Enum):
 class OracleReading:
     """``price`` and ``confidence`` (half-width of the band, same units) at ``ts_ns``.
 
-    ``sources`` are the source ids used; ``reasons`` say why sources were dropped or why
-    the status is not OK.  A HALTED reading's price is NaN: it is never a stale price.
+    ``sources`` are the source ids used; ``reasons`` say why sources were dropped, which
+    updates were rejected since the previous reading, or why the status is not OK.
+    A HALTED reading's price is NaN: it is never a stale price.
     """
 
     price: float
@@ -28,6 +30,8 @@ class OracleReading:
     ts_ns: int
     sources: tuple[str, ...] = ()
     reasons: tuple[str, ...] = ()
+    ema: float = math.nan  # time-based EMA of the published prices (NaN before the first)
+    twap: float = math.nan  # TWAP of the previous candidate prices over the configured window
 
     @property
     def ok(self) -> bool:
