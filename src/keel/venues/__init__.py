@@ -5,5 +5,7 @@ Every venue exposes ``token0``/``token1`` and its gas cost per touch for the rou
 """
 
 from keel.venues.base import Revert, SwapQuote, Venue
+from keel.venues.uniswap_v2 import Pair
+from keel.venues.uniswap_v3 import Pool
 
-__all__ = ["Revert", "SwapQuote", "Venue"]
+__all__ = ["Pair", "Pool", "Revert", "SwapQuote", "Venue"]
