@@ -18,7 +18,7 @@ from numba import njit, prange
 
 from keel.pricing.kernels import norm_cdf
 
-__all__ = ["black76_kernel", "bs_greeks_kernel", "bs_price_kernel", "first_invalid"]
+__all__ = ["black76_kernel", "bs_greeks_kernel", "bs_greeks_scalar", "bs_price_kernel", "first_invalid", "greeks_one"]
 
 F64 = npt.NDArray[np.float64]
 
@@ -27,7 +27,7 @@ _SQRT_2PI = 2.5066282746310002
 
 @njit(cache=True, inline="always")
 def _at(a: F64, i: int) -> float:
-    return a[i] if a.shape[0] > 1 else a[0]
+    return float(a[i]) if a.shape[0] > 1 else float(a[0])
 
 
 @njit(cache=True, inline="always")
@@ -61,14 +61,14 @@ def bs_price_kernel(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F6
             bad[i] = True
             continue
         df = math.exp(-r_ * t_)
-        F = s_ * math.exp((r_ - q_) * t_)
+        dq = math.exp(-q_ * t_)
         sd = v_ * math.sqrt(t_)
         if sd > 0.0:
-            d1 = math.log(F / k_) / sd + 0.5 * sd
+            d1 = (math.log(s_ / k_) + (r_ - q_) * t_) / sd + 0.5 * sd
             d2 = d1 - sd
-            out[i] = df * w * (F * norm_cdf(w * d1) - k_ * norm_cdf(w * d2))
+            out[i] = w * (s_ * dq * norm_cdf(w * d1) - k_ * df * norm_cdf(w * d2))
         else:
-            out[i] = df * max(w * (F - k_), 0.0)
+            out[i] = max(w * (s_ * dq - k_ * df), 0.0)
     return first_invalid(bad)
 
 
@@ -98,6 +98,49 @@ def black76_kernel(sign: F64, F: F64, K: F64, T: F64, sigma: F64, df: F64, out: 
     return first_invalid(bad)
 
 
+@njit(cache=True, inline="always")
+def greeks_one(
+    w: float, s_: float, k_: float, t_: float, r_: float, q_: float, v_: float
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """(price, delta, gamma, vega, theta, rho, vanna, volga) of one valid option (QuantLib conventions)."""
+    df = math.exp(-r_ * t_)
+    dq = math.exp(-q_ * t_)
+    sqt = math.sqrt(t_)
+    sd = v_ * sqt
+    if sd > 0.0:
+        d1 = (math.log(s_ / k_) + (r_ - q_) * t_) / sd + 0.5 * sd
+        d2 = d1 - sd
+        nd1 = norm_cdf(w * d1)
+        nd2 = norm_cdf(w * d2)
+        pdf = math.exp(-0.5 * d1 * d1) / _SQRT_2PI
+        sq = s_ * dq
+        kd = k_ * df
+        vega = sq * pdf * sqt
+        return (
+            w * (sq * nd1 - kd * nd2),
+            w * dq * nd1,
+            dq * pdf / (s_ * sd),
+            vega,
+            -sq * pdf * v_ / (2.0 * sqt) - w * r_ * kd * nd2 + w * q_ * sq * nd1,
+            w * kd * t_ * nd2,
+            -dq * pdf * d2 / v_,
+            vega * d1 * d2 / v_,
+        )
+    # deterministic limit (T = 0 or sigma = 0): V = max(w (S e^{-qT} - K e^{-rT}), 0)
+    x = w * (s_ * dq - k_ * df)
+    itm = 1.0 if x > 0.0 else (0.5 if x == 0.0 else 0.0)
+    return (
+        max(x, 0.0),
+        w * dq * itm,
+        0.0,
+        0.0,
+        itm * w * (q_ * s_ * dq - r_ * k_ * df),
+        itm * w * k_ * t_ * df,
+        0.0,
+        0.0,
+    )
+
+
 @njit(cache=True, parallel=True)
 def bs_greeks_kernel(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F64, out: F64) -> int:
     """Price and Greeks into ``out`` (shape (8, n)): price, delta, gamma, vega, theta, rho, vanna, volga.
@@ -120,42 +163,24 @@ def bs_greeks_kernel(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F
                 out[j, i] = math.nan
             bad[i] = True
             continue
-        df = math.exp(-r_ * t_)
-        dq = math.exp(-q_ * t_)
-        F = s_ * math.exp((r_ - q_) * t_)
-        sqt = math.sqrt(t_)
-        sd = v_ * sqt
-        if sd > 0.0:
-            d1 = math.log(F / k_) / sd + 0.5 * sd
-            d2 = d1 - sd
-            nd1 = norm_cdf(w * d1)
-            nd2 = norm_cdf(w * d2)
-            pdf = math.exp(-0.5 * d1 * d1) / _SQRT_2PI
-            sq = s_ * dq
-            kd = k_ * df
-            price = w * (sq * nd1 - kd * nd2)
-            vega = sq * pdf * sqt
-            out[0, i] = price
-            out[1, i] = w * dq * nd1
-            out[2, i] = dq * pdf / (s_ * sd)
-            out[3, i] = vega
-            out[4, i] = -sq * pdf * v_ / (2.0 * sqt) - w * r_ * kd * nd2 + w * q_ * sq * nd1
-            out[5, i] = w * kd * t_ * nd2
-            out[6, i] = -dq * pdf * d2 / v_
-            out[7, i] = vega * d1 * d2 / v_
-        else:
-            x = w * (F - k_)
-            itm = 1.0 if x > 0.0 else (0.5 if x == 0.0 else 0.0)
-            out[0, i] = df * max(x, 0.0)
-            out[1, i] = w * dq * itm
-            out[2, i] = 0.0
-            out[3, i] = 0.0
-            # deterministic limit: V = max(w (S e^{-qT} - K e^{-rT}), 0)
-            out[4, i] = itm * w * (q_ * s_ * dq - r_ * k_ * df)
-            out[5, i] = itm * w * k_ * t_ * df
-            out[6, i] = 0.0
-            out[7, i] = 0.0
+        g = greeks_one(w, s_, k_, t_, r_, q_, v_)
+        out[0, i] = g[0]
+        out[1, i] = g[1]
+        out[2, i] = g[2]
+        out[3, i] = g[3]
+        out[4, i] = g[4]
+        out[5, i] = g[5]
+        out[6, i] = g[6]
+        out[7, i] = g[7]
     return first_invalid(bad)
+
+
+@njit(cache=True)
+def bs_greeks_scalar(
+    w: float, S: float, K: float, T: float, r: float, q: float, sigma: float
+) -> tuple[float, float, float, float, float, float, float, float]:
+    """Scalar path of :func:`bs_greeks_kernel` for one (validated) option."""
+    return greeks_one(w, S, K, T, r, q, sigma)
 
 
 @njit(cache=True)

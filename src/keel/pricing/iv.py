@@ -272,7 +272,7 @@ def _tv_bs(theta: float, price: float, S: float, K: float, T: float, r: float, q
 
 @njit(cache=True, inline="always")
 def _at(a: F64, i: int) -> float:
-    return a[i] if a.shape[0] > 1 else a[0]
+    return float(a[i]) if a.shape[0] > 1 else float(a[0])
 
 
 @njit(cache=True, parallel=True)
