@@ -1,0 +1,17 @@
+// Keel's local EVM node (`keel testbed up`, tests marked `hardhat`).
+// Runs OFFLINE: Keel deploys the npm artifacts' bytecode, so no Solidity compiler is ever
+// configured or downloaded.  Chain id 31337, instant mining, the default dev accounts.
+module.exports = {
+  defaultNetwork: "hardhat",
+  networks: {
+    hardhat: {
+      chainId: 31337,
+      hardfork: "cancun",
+      allowUnlimitedContractSize: false,
+      mining: { auto: true, interval: 0 },
+      initialBaseFeePerGas: 1000000000,
+      loggingEnabled: false,
+    },
+  },
+  paths: { cache: ".testbed/hardhat-cache", artifacts: ".testbed/hardhat-artifacts" },
+};
