@@ -35,7 +35,7 @@ test: lint
 
 # Benchmarks install the peers (NautilusTrader, py_vollib_vectorized) on top; never part of `make test`.
 bench: setup
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-bench.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-bench.lock && $(BIN)/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps lets_be_rational==1.1.2
 	$(BIN)/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps py_lets_be_rational==1.0.1
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
