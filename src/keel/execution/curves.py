@@ -1,0 +1,210 @@
+"""Float64 models of a venue's exact-input curve, for the split optimizer.
+
+A venue seen from one input token is a concave, increasing map ``out(x)`` of the gross input
+``x`` (base units of the input token, fee included).  We model it as consecutive *segments*;
+inside segment ``k`` (``0 <= t <= cap[k]`` of extra gross input) the output added is
+
+    Y[k] * g * t / (X[k] + g * t)      (constant product with virtual reserves X, Y), or
+    Y[k] * g * t                        (a fixed price, when X[k] == 0: an order-book level),
+
+where ``g = 1 - fee`` is the venue's fee multiplier.  This is exact (up to float rounding) for
+Uniswap v2 (one unbounded segment, the reserves), for Uniswap v3 (one segment per range between
+initialized ticks, virtual reserves ``L/√P`` and ``L·√P``) and for an order book (one segment
+per level).  Any other :class:`keel.venues.base.Venue` is modelled by sampling its integer
+quotes and taking the concave hull (:func:`sampled_curve`).
+
+Cumulative arrays (``c0`` input and ``o0`` output at each segment start, ``m0`` marginal output
+per unit input at each start) let the optimizer find ``x(μ)`` -- the input at which the marginal
+rate equals ``μ`` -- by binary search.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from keel.domain import Token
+from keel.errors import ExecutionError
+from keel.venues.base import Revert, Venue
+
+__all__ = [
+    "Curve",
+    "curve_from_levels",
+    "curve_from_reserves",
+    "curve_from_v3",
+    "curve_out",
+    "sampled_curve",
+]
+
+FloatArray = NDArray[np.float64]
+
+MIN_TICK = -887272
+MAX_TICK = 887272
+
+
+@dataclass(frozen=True, slots=True)
+class Curve:
+    """Segments of one venue's exact-input curve (see the module docstring).
+
+    ``gas_units`` is the gas of one touch of the venue (the integer quote's figure for a small
+    trade); ``max_in`` is the gross input that exhausts the modelled liquidity (``inf`` for v2).
+    """
+
+    X: FloatArray
+    Y: FloatArray
+    cap: FloatArray
+    gamma: float
+    gas_units: int
+    c0: FloatArray
+    o0: FloatArray
+    m0: FloatArray
+    max_in: float
+
+    @property
+    def max_out(self) -> float:
+        """Output that exhausts the modelled liquidity (``inf`` when unbounded)."""
+        return curve_out(self, self.max_in) if math.isfinite(self.max_in) else math.inf
+
+    @property
+    def spot(self) -> float:
+        """Marginal output per unit input at zero size (fee included)."""
+        return float(self.m0[0]) if self.m0.size else 0.0
+
+
+def _build(X: Sequence[float], Y: Sequence[float], cap: Sequence[float], gamma: float, gas_units: int) -> Curve:
+    Xa = np.asarray(X, dtype=np.float64)
+    Ya = np.asarray(Y, dtype=np.float64)
+    ca = np.asarray(cap, dtype=np.float64)
+    keep = (ca > 0) & (Ya > 0)
+    Xa, Ya, ca = Xa[keep], Ya[keep], ca[keep]
+    n = Xa.size
+    c0 = np.zeros(n)
+    o0 = np.zeros(n)
+    m0 = np.zeros(n)
+    c = 0.0
+    o = 0.0
+    for k in range(n):
+        c0[k] = c
+        o0[k] = o
+        m0[k] = Ya[k] * gamma / Xa[k] if Xa[k] > 0 else Ya[k] * gamma
+        t = ca[k]
+        if math.isinf(t):
+            c = math.inf
+            o = math.inf if Xa[k] == 0 else o + Ya[k]
+        else:
+            c += t
+            o += Ya[k] * gamma * t / (Xa[k] + gamma * t) if Xa[k] > 0 else Ya[k] * gamma * t
+    return Curve(Xa, Ya, ca, float(gamma), int(gas_units), c0, o0, m0, c)
+
+
+def curve_from_reserves(reserve_in: int, reserve_out: int, fee_pips: int, gas_units: int) -> Curve:
+    """Constant product ``x*y = k`` with the fee on the input (Uniswap v2: fee_pips = 3000)."""
+    gamma = 1.0 - fee_pips / 1e6
+    if reserve_in <= 0 or reserve_out <= 0:
+        return _build([], [], [], gamma, gas_units)
+    return _build([float(reserve_in)], [float(reserve_out)], [math.inf], gamma, gas_units)
+
+
+def _sqrt_at_tick(tick: int) -> float:
+    return math.exp(tick * 0.5 * math.log(1.0001))
+
+
+def curve_from_v3(
+    sqrt_price_x96: int,
+    liquidity: int,
+    current_tick: int,
+    ticks: Sequence[tuple[int, int]],
+    fee_pips: int,
+    zero_for_one: bool,
+    gas_units: int,
+) -> Curve:
+    """Uniswap v3 curve from the pool state: ``ticks`` are (index, liquidity_net) of initialized ticks.
+
+    ``zero_for_one`` (token0 in) walks down through ticks ``<= current_tick``; otherwise up
+    through ticks ``> current_tick``, flipping the sign of ``liquidity_net`` as the contract does.
+    """
+    gamma = 1.0 - fee_pips / 1e6
+    s = sqrt_price_x96 / 2.0**96
+    L = float(liquidity)
+    X: list[float] = []
+    Y: list[float] = []
+    cap: list[float] = []
+    if zero_for_one:
+        bounds = sorted((t for t in ticks if t[0] <= current_tick), reverse=True)
+        bounds.append((MIN_TICK, 0))
+    else:
+        bounds = sorted(t for t in ticks if t[0] > current_tick)
+        bounds.append((MAX_TICK, 0))
+    for index, net in bounds:
+        sb = _sqrt_at_tick(index)
+        if L > 0:
+            if zero_for_one and sb < s:
+                X.append(L / s)
+                Y.append(L * s)
+                cap.append(L * (1.0 / sb - 1.0 / s) / gamma)
+            elif not zero_for_one and sb > s:
+                X.append(L * s)
+                Y.append(L / s)
+                cap.append(L * (sb - s) / gamma)
+        s = sb
+        L = L - net if zero_for_one else L + net
+        if L < 0:  # inconsistent state; stop the model where liquidity would turn negative
+            break
+    return _build(X, Y, cap, gamma, gas_units)
+
+
+def curve_from_levels(levels: Sequence[tuple[float, float]], fee_pips: int, gas_units: int) -> Curve:
+    """Fixed-price segments: ``levels`` are (output per unit net input, net input capacity)."""
+    gamma = 1.0 - fee_pips / 1e6
+    return _build([0.0] * len(levels), [r for r, _ in levels], [c / gamma for _, c in levels], gamma, gas_units)
+
+
+def sampled_curve(venue: Venue, token_in: Token, max_amount: int, points: int = 48) -> Curve:
+    """Model any venue by quoting it at geometric sizes up to ``max_amount``; concave hull.
+
+    Used for venues the optimizer has no closed form for.  The integer realization of a plan
+    always uses the venue's own quotes, so a coarse model costs optimality, never correctness.
+    """
+    sizes = sorted({max(1, int(max_amount * f)) for f in np.geomspace(1e-7, 1.0, points)})
+    xs = [0.0]
+    ys = [0.0]
+    gas = 0
+    for size in sizes:
+        try:
+            q = venue.quote_exact_in(token_in, size)
+        except Revert:
+            break
+        if gas == 0:
+            gas = q.gas_units
+        if q.amount_out > ys[-1]:
+            xs.append(float(size))
+            ys.append(float(q.amount_out))
+    if len(xs) < 2:
+        raise ExecutionError(f"venue {venue.name}: no usable quote for {token_in}")
+    # Upper concave hull of the sampled points, then one fixed-rate segment per hull edge.
+    hull: list[tuple[float, float]] = [(xs[0], ys[0])]
+    for p in zip(xs[1:], ys[1:], strict=True):
+        while len(hull) >= 2:
+            (x1, y1), (x2, y2) = hull[-2], hull[-1]
+            if (y2 - y1) * (p[0] - x1) <= (p[1] - y1) * (x2 - x1):
+                hull.pop()
+            else:
+                break
+        hull.append(p)
+    levels = [((y2 - y1) / (x2 - x1), x2 - x1) for (x1, y1), (x2, y2) in itertools.pairwise(hull)]
+    return curve_from_levels(levels, 0, gas)
+
+
+def curve_out(curve: Curve, x: float) -> float:
+    """Modelled output for gross input ``x`` (capped at ``max_in``)."""
+    if x <= 0 or curve.X.size == 0:
+        return 0.0
+    k = int(np.searchsorted(curve.c0, x, side="right")) - 1
+    t = min(x - float(curve.c0[k]), float(curve.cap[k]))
+    X, Y, g = float(curve.X[k]), float(curve.Y[k]), curve.gamma
+    return float(curve.o0[k]) + (Y * g * t / (X + g * t) if X > 0 else Y * g * t)

@@ -1,0 +1,123 @@
+"""Turn a venue's current state into the optimizer's float :class:`~keel.execution.curves.Curve`.
+
+Dispatch, most exact first:
+
+* :class:`keel.venues.orderbook.OrderBook`: one fixed-price segment per level;
+* a venue with ``to_state()`` returning a :class:`keel.domain.PoolState` of kind
+  ``uniswap_v3`` (ticks, liquidity, √P) or ``uniswap_v2`` (reserves);
+* a venue exposing ``reserve0``/``reserve1``/``fee`` (constant product);
+* anything else: :func:`keel.execution.curves.sampled_curve` (integer quotes, concave hull).
+
+A curve is cached per (venue, input token) and reused while the venue's *fingerprint* (its
+price, liquidity or reserves and ``updated_ns``) is unchanged.  Venues whose liquidity map changes
+without a price change (a v3 mint out of range) must bump ``updated_ns``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keel.domain import Token
+from keel.execution.curves import Curve, curve_from_levels, curve_from_reserves, curve_from_v3, sampled_curve
+from keel.venues.base import Revert, Venue
+from keel.venues.orderbook import OrderBook
+
+__all__ = ["CurveCache", "build_curve", "fingerprint"]
+
+
+def fingerprint(venue: Venue) -> tuple[Any, ...]:
+    """Cheap state summary: equal fingerprints mean the cached curve is still valid."""
+    v: Any = venue
+    if isinstance(venue, OrderBook):
+        return ("book", id(v._bids), id(v._asks), tuple(map(tuple, v._bids[:1])), tuple(map(tuple, v._asks[:1])),
+                len(v._bids), len(v._asks), venue.updated_ns)  # fmt: skip
+    parts: list[Any] = [venue.updated_ns]
+    for attr in ("sqrt_price_x96", "liquidity", "tick", "reserve0", "reserve1", "fee"):
+        val = getattr(v, attr, None)
+        if isinstance(val, int):
+            parts.append(val)
+    return tuple(parts)
+
+
+def _gas_units(venue: Venue, token_in: Token) -> int:
+    gas = getattr(venue, "gas_per_swap", None)
+    if isinstance(gas, int):
+        return gas
+    gas = getattr(venue, "gas_per_touch", None)
+    if isinstance(gas, int):
+        return gas
+    return 0
+
+
+def build_curve(venue: Venue, token_in: Token, size_hint: int) -> Curve:
+    """Float curve of ``venue`` for input ``token_in`` (``size_hint`` sizes a sampled model)."""
+    v: Any = venue
+    if isinstance(venue, OrderBook):
+        levels = venue.levels(token_in)
+        buying_base = token_in == venue.token1
+        rows = []
+        for price, size in levels:
+            p = float(price)
+            if buying_base:
+                rows.append((1.0 / p, size * p))  # base out per quote in; quote capacity
+            else:
+                rows.append((p, float(size)))
+        return curve_from_levels(rows, venue.fee_pips, venue.gas_per_touch + venue.gas_per_level)
+    zero_for_one = token_in == venue.token0
+    state = None
+    to_state = getattr(v, "to_state", None)
+    if callable(to_state):
+        try:
+            state = to_state()
+        except Exception:  # a venue whose snapshot is unavailable falls back to sampling
+            state = None
+    gas = _gas_units(venue, token_in)
+    if state is not None and getattr(state, "kind", "") == "uniswap_v3" and state.sqrt_price_x96 > 0:
+        ticks = [(t.index, t.liquidity_net) for t in state.ticks]
+        return curve_from_v3(
+            state.sqrt_price_x96,
+            state.liquidity,
+            state.tick,
+            ticks,
+            state.fee,
+            zero_for_one,
+            gas or _probe_gas(venue, token_in),
+        )
+    if state is not None and getattr(state, "kind", "") == "uniswap_v2":
+        r_in, r_out = (state.reserve0, state.reserve1) if zero_for_one else (state.reserve1, state.reserve0)
+        return curve_from_reserves(r_in, r_out, state.fee, gas or _probe_gas(venue, token_in))
+    r0, r1, fee = getattr(v, "reserve0", None), getattr(v, "reserve1", None), getattr(v, "fee", None)
+    if isinstance(r0, int) and isinstance(r1, int) and isinstance(fee, int):
+        r_in, r_out = (r0, r1) if zero_for_one else (r1, r0)
+        return curve_from_reserves(r_in, r_out, fee, gas or _probe_gas(venue, token_in))
+    return sampled_curve(venue, token_in, max(size_hint * 4, token_in.unit * 10**6))
+
+
+def _probe_gas(venue: Venue, token_in: Token) -> int:
+    """Gas of one touch, from a small integer quote."""
+    for amount in (10**3, 10**6, 10**9):
+        try:
+            return venue.quote_exact_in(token_in, amount).gas_units
+        except (Revert, ValueError):
+            continue
+    return 0
+
+
+class CurveCache:
+    """Curves keyed by (venue name, input token), refreshed when the fingerprint changes."""
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[str, Token], tuple[int, tuple[Any, ...], Curve]] = {}
+
+    def get(self, venue: Venue, token_in: Token, size_hint: int) -> Curve:
+        key = (venue.name, token_in)
+        fp = fingerprint(venue)
+        hit = self._store.get(key)
+        if hit is not None and hit[0] == id(venue) and hit[1] == fp:
+            return hit[2]
+        curve = build_curve(venue, token_in, size_hint)
+        self._store[key] = (id(venue), fp, curve)
+        return curve
+
+    def clear(self) -> None:
+        self._store.clear()
