@@ -90,6 +90,7 @@ class _Account:
     positions: dict[str, PositionState] = field(default_factory=dict)
     flagged_ns: int | None = None
     liquidator: bool = False
+    margin: MarginModel | None = None
 
 
 def _frac(x: float | Decimal | Fraction | int) -> Fraction:
@@ -142,6 +143,12 @@ class ClearingHouse:
         if account_id in self._accounts:
             raise ValidationError("account_id", account_id, "already exists")
         self._accounts[account_id] = _Account(MarginMode(mode), liquidator=liquidator)
+
+    def set_margin_model(self, account_id: str, model: MarginModel) -> None:
+        """Use ``model`` for this account instead of the house default (e.g. portfolio margin)."""
+        if not isinstance(model, MarginModel):
+            raise ValidationError("model", model, "must implement keel.risk.MarginModel")
+        self._acc(account_id).margin = model
 
     def isolate(self, account_id: str, instrument: str, asset: str, amount: int) -> str:
         """Create the isolated-margin sub-account ``account_id/instrument`` funded with ``amount``."""
@@ -254,8 +261,11 @@ class ClearingHouse:
             total += float(self._value_settle(p, market)) * market.price(asset)
         return total
 
+    def margin_model(self, account_id: str) -> MarginModel:
+        return self._acc(account_id).margin or self.margin
+
     def requirement(self, account_id: str, market: MarketState) -> MarginRequirement:
-        return self.margin.requirement(self.positions(account_id), market)
+        return self.margin_model(account_id).requirement(self.positions(account_id), market)
 
     def view(self, account_id: str, market: MarketState) -> AccountView:
         acc = self._acc(account_id)
@@ -397,7 +407,7 @@ class ClearingHouse:
         views = [v for v in self.positions(aid) if v.name != name]
         if new_qty != 0:
             views.append(PositionView(name, inst, float(new_qty)))
-        req = self.margin.requirement(views, market)
+        req = self.margin_model(aid).requirement(views, market)
         have = self.collateral_value(aid, market)
         if have < req.initial:
             raise RiskError(f"trade: account {aid} would need initial margin {req.initial:.2f} USD, has {have:.2f} USD")
@@ -499,6 +509,7 @@ class ClearingHouse:
         rate: float = 0.0,
         liquidators_present: bool = True,
         depth_usd: Mapping[str, float] | None = None,
+        market_prices: Mapping[str, float] | None = None,
     ) -> StepReport:
         """Mark to the oracle, freeze on halted readings, liquidate, resolve bad debt.
 
@@ -506,6 +517,8 @@ class ClearingHouse:
         A HALTED reading freezes every account exposed to that asset (reason recorded) and
         nothing is marked or liquidated on it; a non-finite price on a usable reading is an
         error.  ``depth_usd``: book depth per underlying for close-out pricing.
+        ``market_prices``: where liquidators can actually trade (e.g. when the oracle lags);
+        a liquidator then also requires the gap between mark and that price as discount.
         """
         halted: dict[str, str] = {}
         bands: dict[str, tuple[float, float]] = {}
@@ -552,7 +565,7 @@ class ClearingHouse:
                 continue
             if acc.positions:
                 if self._below_maintenance(aid, market, bands):
-                    records += self._liquidate(aid, market, liquidators_present, depth)
+                    records += self._liquidate(aid, market, liquidators_present, depth, market_prices or {})
                 else:
                     acc.flagged_ns = None
             if not acc.positions:
@@ -616,7 +629,12 @@ class ClearingHouse:
         return best
 
     def _liquidate(
-        self, aid: str, market: MarketState, present: bool, depth: Mapping[str, float]
+        self,
+        aid: str,
+        market: MarketState,
+        present: bool,
+        depth: Mapping[str, float],
+        real: Mapping[str, float],
     ) -> list[LiquidationRecord]:
         acc = self._accounts[aid]
         ts = market.ts_ns
@@ -633,7 +651,12 @@ class ClearingHouse:
         for n, p in acc.positions.items():
             d = depth.get(underlying_of(p.instrument), math.inf)
             d = d if math.isfinite(d) else 1e300
-            disc[n] = closeout_discount(self.policy, notional[n], d, elapsed, liquidator is not None)
+            u = underlying_of(p.instrument)
+            gap = 0.0
+            if u in real:
+                mark_u = market.price(u)
+                gap = max((mark_u - real[u]) / mark_u if p.quantity > 0 else (real[u] - mark_u) / mark_u, 0.0)
+            disc[n] = closeout_discount(self.policy, notional[n], d, elapsed, liquidator is not None, gap)
         est = [d for d in disc.values() if d is not None]
         d_est = max(est) if est else self.policy.max_discount
         cost = total_n * (d_est + self.policy.liquidation_fee)

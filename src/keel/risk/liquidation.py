@@ -76,11 +76,14 @@ def closeout_discount(
     depth_usd: float,
     elapsed_ns: int,
     liquidators_present: bool,
+    gap: float = 0.0,
 ) -> float | None:
     """Discount to mark at which the close-out fills now, or None if nobody takes it.
 
     ``depth_usd``: order-book (or AMM) depth available within the max discount; the
     liquidator's required discount and the penalty both grow with ``notional/depth``.
+    ``gap``: how far the mark is from where the liquidator can trade, in its disfavour
+    (a stale oracle), added to what it requires.
     """
     if not liquidators_present:
         return None
@@ -90,14 +93,20 @@ def closeout_discount(
         raise ValidationError("depth_usd", depth_usd, "must be finite and > 0")
     load = notional_usd / depth_usd
     if policy.mode is CloseoutMode.DEPTH_PENALTY:
-        return min(policy.penalty_base + policy.penalty_impact * load, policy.max_discount)
-    required = policy.liquidator_base + policy.liquidator_impact * load
+        penalty = policy.penalty_base + policy.penalty_impact * load
+        if max(gap, 0.0) > policy.max_discount:
+            return None
+        return min(max(penalty, gap), policy.max_discount)
+    required = policy.liquidator_base + policy.liquidator_impact * load + max(gap, 0.0)
     offered = policy.auction_start + policy.auction_step_per_min * max(elapsed_ns, 0) / NS_PER_MINUTE
     offered = min(offered, policy.max_discount)
-    if required > policy.max_discount:
-        # nobody bids for the whole size: take a slice the book can absorb at max discount
-        return policy.max_discount if offered >= policy.max_discount else None
-    return offered if offered >= required else None
+    if required <= policy.max_discount:
+        return offered if offered >= required else None
+    # too big for the depth: filled only at the maximum discount, and only if a stale mark
+    # does not already eat it
+    if policy.liquidator_base + max(gap, 0.0) <= policy.max_discount and offered >= policy.max_discount:
+        return policy.max_discount
+    return None
 
 
 def partial_fraction(collateral: float, maintenance: float, penalty_cost: float, policy: LiquidationPolicy) -> float:
