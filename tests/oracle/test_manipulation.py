@@ -16,7 +16,7 @@ from keel.oracle import Aggregator, AggregatorConfig, OracleReading, OracleStatu
 from keel.oracle.feeds import quote_to_update
 from keel.oracle.replay import load_binance_klines
 
-from .realdata import BTC_2020, BTC_2025, S, EthSources, PoolReplay, rel_price
+from .realdata import BTC_2020, BTC_2025, EthSources, PoolReplay, S, rel_price
 
 
 def _run_eth(minutes: range, attack: object = None) -> list[tuple[int, float, OracleReading, OracleReading]]:

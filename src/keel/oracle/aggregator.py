@@ -185,8 +185,8 @@ class Aggregator:
     __slots__ = (
         "_codes",
         "_conf",
-        "_config",
         "_conf_frac",
+        "_config",
         "_fparams",
         "_hist_cum",
         "_hist_px",
@@ -296,9 +296,7 @@ class Aggregator:
             else:
                 return self._reject(source_id, "ts_ns", ts_ns, "must be int nanoseconds UTC")
         if ts_ns < self._last_ts[i]:
-            return self._reject(
-                source_id, "ts_ns", ts_ns, f"goes backwards (previous sample at {self._last_ts[i]})"
-            )
+            return self._reject(source_id, "ts_ns", ts_ns, f"goes backwards (previous sample at {self._last_ts[i]})")
         if now_ns is not None and ts_ns > now_ns + self._max_future:
             return self._reject(source_id, "ts_ns", ts_ns, f"is in the future (now {now_ns})")
         if confidence is None:

@@ -64,8 +64,8 @@ def history_twap(
         cum_start = hist_cum[k] + hist_px[k] * (start - hist_ts[k]) * _NS
     dur = (now - start) * _NS
     if dur <= 0.0:
-        return hist_px[head]
-    return (cum_now - cum_start) / dur
+        return float(hist_px[head])
+    return float((cum_now - cum_start) / dur)
 
 
 @njit(cache=True)

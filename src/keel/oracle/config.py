@@ -123,9 +123,7 @@ class AggregatorConfig:
         object.__setattr__(self, "outlier_mad_k", _positive_float("outlier_mad_k", self.outlier_mad_k))
         object.__setattr__(self, "outlier_min_bps", _non_negative_float("outlier_min_bps", self.outlier_min_bps))
         object.__setattr__(self, "breaker_band_bps", _positive_float("breaker_band_bps", self.breaker_band_bps))
-        object.__setattr__(
-            self, "max_confidence_bps", _positive_float("max_confidence_bps", self.max_confidence_bps)
-        )
+        object.__setattr__(self, "max_confidence_bps", _positive_float("max_confidence_bps", self.max_confidence_bps))
         _positive_int("twap_window_ns", self.twap_window_ns)
         _positive_int("ema_window_ns", self.ema_window_ns)
         _non_negative_int("max_future_ns", self.max_future_ns)

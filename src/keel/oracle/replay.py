@@ -243,17 +243,17 @@ def replay(
     uts = np.broadcast_to(ts[:, None], (T, n)) if update_ts is None else np.asarray(update_ts, dtype=np.int64)
     if uts.shape != (T, n):
         raise ValidationError("update_ts", uts.shape, f"must have shape ({T}, {n})")
-    if confidences is None:
-        cf = px * conf_frac
-        conf_ok = np.ones((T, n), dtype=bool)
-    else:
-        raw = np.asarray(confidences, dtype=np.float64)
-        if raw.shape != (T, n):
-            raise ValidationError("confidences", raw.shape, f"must have shape ({T}, {n})")
-        cf = np.where(np.isnan(raw), px * conf_frac, raw)
-        conf_ok = np.isnan(raw) | ((raw >= 0) & np.isfinite(raw))
-    present = ~np.isnan(px)
     with np.errstate(invalid="ignore"):
+        if confidences is None:
+            cf = px * conf_frac
+            conf_ok = np.ones((T, n), dtype=bool)
+        else:
+            raw = np.asarray(confidences, dtype=np.float64)
+            if raw.shape != (T, n):
+                raise ValidationError("confidences", raw.shape, f"must have shape ({T}, {n})")
+            cf = np.where(np.isnan(raw), px * conf_frac, raw)
+            conf_ok = np.isnan(raw) | ((raw >= 0) & np.isfinite(raw))
+        present = ~np.isnan(px)
         valid = present & (px > 0) & np.isfinite(px) & conf_ok & (uts <= ts[:, None] + config.max_future_ns)
     # Backwards check: the newest accepted timestamp so far is the running max over valid updates.
     lo = np.iinfo(np.int64).min

@@ -63,9 +63,9 @@ def weighted_quantile_sorted(values: FloatArray, weights: FloatArray, n: int, to
         cum += weights[j]
         if cum >= target - tol:
             if abs(cum - target) <= tol and j + 1 < n:
-                return 0.5 * (values[j] + values[j + 1])
-            return values[j]
-    return values[n - 1]
+                return float(0.5 * (values[j] + values[j + 1]))
+            return float(values[j])
+    return float(values[n - 1])
 
 
 @njit(cache=True)
