@@ -11,6 +11,9 @@ module.exports = {
       mining: { auto: true, interval: 0 },
       initialBaseFeePerGas: 1000000000,
       loggingEnabled: false,
+      // Like a real node: a reverting transaction is mined with status 0, not turned into an RPC error.
+      throwOnTransactionFailures: false,
+      throwOnCallFailures: true,
     },
   },
   paths: { cache: ".testbed/hardhat-cache", artifacts: ".testbed/hardhat-artifacts" },

@@ -121,7 +121,7 @@ class TxJournal:
         if not intent or "\n" in intent:
             raise ValidationError("intent", intent, "must be a non-empty single-line id")
         known = self.intents.get(intent)
-        if known is not None and (known.nonce != nonce or known.final):
+        if known is not None and known.status != "released" and (known.nonce != nonce or known.final):
             raise ChainError(f"intent={intent!r}: already journaled at nonce {known.nonce} ({known.status})")
         self._append(
             {

@@ -69,10 +69,39 @@ async def _block_ts_ns(client: ChainClient, block: int) -> int:
     return int(b["timestamp"]) * 1_000_000_000
 
 
+async def _minted_words(client: ChainClient, pool: str, spacing: int, from_block: int, to_block: int) -> list[int]:
+    """Bitmap words holding a tick some ``Mint`` ever touched: a tick is only initialized by a mint."""
+    logs = await client.request(
+        "eth_getLogs",
+        lambda: client.w3.eth.get_logs(
+            {"address": checksum("pool", pool), "fromBlock": from_block, "toBlock": to_block, "topics": [_MINT_V3]}
+        ),
+    )
+    words: set[int] = set()
+    for log in logs:
+        for topic in log["topics"][2:4]:
+            tick = int.from_bytes(bytes(topic), "big", signed=True)
+            words.add((tick // spacing) >> 8)
+    return sorted(words)
+
+
 async def read_v3_state(
-    client: ChainClient, pool: str, *, block: int | None = None, tick_lens: str | None = None
+    client: ChainClient,
+    pool: str,
+    *,
+    block: int | None = None,
+    tick_lens: str | None = None,
+    tick_scan: str = "events",
+    from_block: int = 0,
 ) -> PoolState:
-    """Snapshot of the v3 pool at ``pool`` at ``block`` (the head if None)."""
+    """Snapshot of the v3 pool at ``pool`` at ``block`` (the head if None).
+
+    ``tick_scan``: "events" reads the bitmap words of every tick a ``Mint`` log (from ``from_block``,
+    at or before the pool's creation) ever named, which finds every initialized tick because only a
+    mint initializes one; "bitmap" reads every word of the usable tick range (slow, no log access).
+    """
+    if tick_scan not in ("events", "bitmap"):
+        raise ValidationError("tick_scan", tick_scan, "must be 'events' or 'bitmap'")
     pool = checksum("pool", pool)
     n = await client.block_number() if block is None else block
     c = client.contract("UniswapV3Pool", pool)
@@ -88,9 +117,10 @@ async def read_v3_state(
         client.call("token1", f.token1(), n),
     )
     spacing = int(spacing)
-    lo_word = (_MIN_TICK // spacing) >> 8
-    hi_word = (_MAX_TICK // spacing) >> 8
-    words = list(range(lo_word, hi_word + 1))
+    if tick_scan == "bitmap":
+        words = list(range((_MIN_TICK // spacing) >> 8, ((_MAX_TICK // spacing) >> 8) + 1))
+    else:
+        words = await _minted_words(client, pool, spacing, from_block, n)
     bitmaps = await _gather_limited([client.call("tickBitmap", f.tickBitmap(w), n) for w in words])
     indices: list[int] = []
     if tick_lens is not None:
@@ -164,11 +194,17 @@ async def read_v2_state(client: ChainClient, pair: str, *, block: int | None = N
 
 
 async def read_pool_state(
-    client: ChainClient, kind: str, address: str, *, block: int | None = None, tick_lens: str | None = None
+    client: ChainClient,
+    kind: str,
+    address: str,
+    *,
+    block: int | None = None,
+    tick_lens: str | None = None,
+    tick_scan: str = "events",
 ) -> PoolState:
     """:func:`read_v3_state` or :func:`read_v2_state` by ``kind`` ('uniswap_v3' / 'uniswap_v2')."""
     if kind == "uniswap_v3":
-        return await read_v3_state(client, address, block=block, tick_lens=tick_lens)
+        return await read_v3_state(client, address, block=block, tick_lens=tick_lens, tick_scan=tick_scan)
     if kind == "uniswap_v2":
         return await read_v2_state(client, address, block=block)
     raise ValidationError("kind", kind, "must be 'uniswap_v2' or 'uniswap_v3'")

@@ -52,6 +52,8 @@ class PoolInfo:
 class TestbedAddresses:
     """Every address the testbed deployed (checksummed), as written to ``.testbed/addresses.json``."""
 
+    __test__ = False  # not a pytest test class despite the name
+
     chain_id: int
     deployer: str
     weth: str

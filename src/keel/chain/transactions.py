@@ -107,6 +107,10 @@ def _revert_reason(exc: BaseException) -> str:
     return text.strip("'\")(, ")[:160]
 
 
+class _NonceTakenError(ChainError):
+    """Internal: a never-broadcast transaction's nonce was used by another sender."""
+
+
 class TransactionManager:
     """Sends transactions for one :class:`Signer` through one :class:`ChainClient`.
 
@@ -244,12 +248,19 @@ class TransactionManager:
             elif "nonce too low" in message or "nonce is too low" in message:
                 # Either our own attempt is already mined, or someone else used the nonce: decide on chain.
                 receipt = await self._find_receipt(state)
+                if receipt is None and state.status == "signed" and len(state.attempts) == 1:
+                    # Never accepted by any node, and now it never can be: free the intent to re-sign.
+                    self.journal.record_released(state.intent, "nonce taken before broadcast")
+                    self.nonces.done(state.nonce)
+                    raise _NonceTakenError(state.nonce)
                 if receipt is None:
                     self.journal.record_dropped(state.intent, "nonce consumed by another transaction")
                     self.nonces.done(state.nonce)
                     raise TxDroppedError(
                         f"intent={state.intent!r}: nonce {state.nonce} was used by another transaction"
                     ) from None
+            elif await self.client.transaction(attempt.tx_hash) is not None:
+                pass  # the node errored but holds (or mined) the transaction: it was sent
             else:
                 if state.status == "signed" and len(state.attempts) == 1:
                     self.journal.record_released(state.intent, _revert_reason(exc))
@@ -268,7 +279,12 @@ class TransactionManager:
             if known.status == "signed":
                 return await self.broadcast(self._pending(known))
             return self._pending(known)
-        return await self.broadcast(await self.prepare(intent, request))
+        for _ in range(3):
+            try:
+                return await self.broadcast(await self.prepare(intent, request))
+            except _NonceTakenError:
+                await self.sync_nonces()  # another sender used the nonce: take the next free one
+        raise ChainError(f"intent={intent!r}: nonce taken by another sender three times in a row")
 
     async def send(self, intent: str, request: TxRequest, confirmations: int = 1, timeout_s: float = 60.0) -> TxReceipt:
         """:meth:`submit` then :meth:`wait`; raises :class:`TxRevertedError` if the transaction reverted."""
