@@ -78,26 +78,36 @@ _MAX_REJECTIONS = 32
 
 @njit(cache=True)
 def aggregate_step(
-    price: npt.NDArray[np.float64],
-    conf: npt.NDArray[np.float64],
-    weight: npt.NDArray[np.float64],
-    ts: npt.NDArray[np.int64],
-    max_age: npt.NDArray[np.int64],
-    codes: npt.NDArray[np.int8],
-    fparams: npt.NDArray[np.float64],
-    iparams: npt.NDArray[np.int64],
+    fsrc: npt.NDArray[np.float64],
+    isrc: npt.NDArray[np.int64],
+    fbuf: npt.NDArray[np.float64],
+    ibuf: npt.NDArray[np.int64],
     hist_ts: npt.NDArray[np.int64],
-    hist_px: npt.NDArray[np.float64],
-    hist_cum: npt.NDArray[np.float64],
-    state: npt.NDArray[np.int64],
-    out: npt.NDArray[np.float64],
+    hist_f: npt.NDArray[np.float64],
     now: int,
 ) -> int:
-    """One read.  ``fparams`` = (mad_k, min_dev_frac, band_frac, max_conf_frac);
-    ``iparams`` = (max_future_ns, quorum, twap_window_ns, ema_window_ns); ``state`` = (history
-    head, history count, ema_ts, has_ema); ``out`` = (price, confidence, twap, ema, median, MAD,
-    used, candidate).  Returns the FLAG_* bits.  Mutates ``ts`` (future samples discarded),
-    ``codes``, the history, ``state`` and ``out``."""
+    """One read (arguments packed to keep the call cheap).
+
+    ``fsrc`` rows: price, confidence, weight; ``isrc`` rows: sample ts (``NO_DATA`` if none),
+    max age, per-source code (written); ``fbuf[0:4]`` = (mad_k, min_dev_frac, band_frac,
+    max_conf_frac) and ``fbuf[4:12]`` = out (price, confidence, twap, ema, median, MAD, used,
+    candidate); ``ibuf[0:4]`` = (max_future_ns, quorum, twap_window_ns, ema_window_ns) and
+    ``ibuf[4:8]`` = state (history head, history count, ema_ts, has_ema); ``hist_f`` rows:
+    history price, cumulative.  Returns the FLAG_* bits.  Mutates the sample ts (future samples
+    discarded), the codes, the history, the state and out.
+    """
+    price = fsrc[0]
+    conf = fsrc[1]
+    weight = fsrc[2]
+    ts = isrc[0]
+    max_age = isrc[1]
+    codes = isrc[2]
+    fparams = fbuf[0:4]
+    out = fbuf[4:12]
+    iparams = ibuf[0:4]
+    state = ibuf[4:8]
+    hist_px = hist_f[0]
+    hist_cum = hist_f[1]
     n = price.shape[0]
     max_future = iparams[0]
     quorum = iparams[1]
@@ -183,28 +193,25 @@ class Aggregator:
     """
 
     __slots__ = (
-        "_codes",
         "_conf",
         "_conf_frac",
         "_config",
-        "_fparams",
-        "_hist_cum",
-        "_hist_px",
+        "_fbuf",
+        "_fsrc",
+        "_hist_f",
         "_hist_ts",
+        "_ibuf",
         "_ids",
         "_index",
-        "_iparams",
+        "_isrc",
         "_last_now",
         "_last_ts",
-        "_max_age",
         "_max_future",
         "_n",
         "_out",
         "_price",
         "_rejections",
-        "_state",
         "_ts",
-        "_weight",
     )
 
     def __init__(self, config: AggregatorConfig) -> None:
@@ -216,32 +223,30 @@ class Aggregator:
         n = len(self._ids)
         self._n = n
         srcs = [config.sources[s] for s in self._ids]
-        self._price = np.full(n, np.nan)
-        self._conf = np.zeros(n)
-        self._weight = np.array([s.weight for s in srcs], dtype=np.float64)
-        self._ts = np.full(n, NO_DATA, dtype=np.int64)
-        self._max_age = np.array([s.max_age_ns for s in srcs], dtype=np.int64)
+        self._fsrc = np.zeros((3, n))
+        self._fsrc[0] = np.nan
+        self._fsrc[2] = [s.weight for s in srcs]
+        self._isrc = np.zeros((3, n), dtype=np.int64)
+        self._isrc[0] = NO_DATA
+        self._isrc[1] = [s.max_age_ns for s in srcs]
+        self._price = self._fsrc[0]
+        self._conf = self._fsrc[1]
+        self._ts = self._isrc[0]
         self._conf_frac = [s.default_confidence_bps * 1e-4 for s in srcs]
         self._last_ts: list[int] = [int(NO_DATA)] * n
-        self._codes = np.zeros(n, dtype=np.int8)
-        self._fparams = np.array(
-            [
-                config.outlier_mad_k,
-                config.outlier_min_bps * 1e-4,
-                config.breaker_band_bps * 1e-4,
-                config.max_confidence_bps * 1e-4,
-            ]
-        )
-        self._iparams = np.array(
-            [config.max_future_ns, config.effective_quorum, config.twap_window_ns, config.ema_window_ns],
-            dtype=np.int64,
-        )
+        self._fbuf = np.full(12, np.nan)
+        self._fbuf[0:4] = [
+            config.outlier_mad_k,
+            config.outlier_min_bps * 1e-4,
+            config.breaker_band_bps * 1e-4,
+            config.max_confidence_bps * 1e-4,
+        ]
+        self._ibuf = np.zeros(8, dtype=np.int64)
+        self._ibuf[0:4] = [config.max_future_ns, config.effective_quorum, config.twap_window_ns, config.ema_window_ns]
         cap = config.history_capacity
         self._hist_ts = np.zeros(cap, dtype=np.int64)
-        self._hist_px = np.zeros(cap)
-        self._hist_cum = np.zeros(cap)
-        self._state = np.zeros(4, dtype=np.int64)
-        self._out = np.full(8, np.nan)
+        self._hist_f = np.zeros((2, cap))
+        self._out = self._fbuf[4:12]
         self._max_future = config.max_future_ns
         self._last_now: int | None = None
         self._rejections: list[str] = []
@@ -333,22 +338,7 @@ class Aggregator:
             raise ValidationError("now_ns", now_ns, f"is before the previous read at {last}")
         self._last_now = now_ns
         out = self._out
-        flags = aggregate_step(
-            self._price,
-            self._conf,
-            self._weight,
-            self._ts,
-            self._max_age,
-            self._codes,
-            self._fparams,
-            self._iparams,
-            self._hist_ts,
-            self._hist_px,
-            self._hist_cum,
-            self._state,
-            out,
-            now_ns,
-        )
+        flags = aggregate_step(self._fsrc, self._isrc, self._fbuf, self._ibuf, self._hist_ts, self._hist_f, now_ns)
         if flags == 0 and not self._rejections:
             o = out.tolist()
             return OracleReading(o[0], o[1], OracleStatus.OK, now_ns, self._ids, (), o[3], o[2])
@@ -357,7 +347,7 @@ class Aggregator:
     def _slow_reading(self, flags: int, now_ns: int) -> OracleReading:
         out = self._out
         ids = self._ids
-        codes = self._codes.tolist()
+        codes = self._isrc[2].tolist()
         reasons: list[str] = []
         used: list[str] = []
         for i, code in enumerate(codes):
@@ -368,14 +358,14 @@ class Aggregator:
                 self._last_ts[i] = int(NO_DATA)
             if code == SOURCE_STALE:
                 age = now_ns - int(self._ts[i])
-                reasons.append(f"{ids[i]}: stale (age {age} ns > max {int(self._max_age[i])} ns)")
+                reasons.append(f"{ids[i]}: stale (age {age} ns > max {int(self._isrc[1, i])} ns)")
             elif code == SOURCE_OUTLIER:
                 dev = abs(float(self._price[i]) / float(out[4]) - 1.0) * 1e4
                 reasons.append(f"{ids[i]}: outlier ({dev:.0f} bp from median {float(out[4]):.10g})")
             else:
                 reasons.append(f"{ids[i]}: {_CODE_WORDS[code]}")
         if flags & FLAG_QUORUM:
-            reasons.append(f"quorum: {len(used)} of {self._n} sources usable, need {int(self._iparams[1])}")
+            reasons.append(f"quorum: {len(used)} of {self._n} sources usable, need {int(self._ibuf[1])}")
         if flags & FLAG_BREAKER:
             reasons.append(
                 f"circuit breaker: candidate {float(out[7]):.10g} is "
