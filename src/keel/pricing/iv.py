@@ -62,12 +62,18 @@ _INV_SQRT_2PI = 0.3989422804014326779
 _LAG_X, _LAG_W = laggauss(32)
 
 _D_LAGUERRE = 6.0
-_T_SMALL = 0.25
+_T_SMALL = 0.02
 
 
 @njit(cache=True)
 def normalised_black(x: float, s: float) -> tuple[float, float, float]:
     """OTM normalised call for ``x <= 0``, ``s > 0``: returns ``(b, ln b, b'/b)`` with b' = ∂b/∂s."""
+    return _nb(x, s, math.exp(0.5 * x), math.exp(-0.5 * x))
+
+
+@njit(cache=True, inline="always")
+def _nb(x: float, s: float, ehx: float, emhx: float) -> tuple[float, float, float]:
+    """:func:`normalised_black` with ``ehx = e^{x/2}`` and ``emhx = e^{-x/2}`` precomputed."""
     h = x / s
     t = 0.5 * s
     half = 0.5 * (h * h + t * t)
@@ -105,7 +111,7 @@ def normalised_black(x: float, s: float) -> tuple[float, float, float]:
                 if abs(inc) <= 1e-17 * b:
                     break
     else:
-        b = math.exp(0.5 * x) * norm_cdf(h + t) - math.exp(-0.5 * x) * norm_cdf(h - t)
+        b = ehx * norm_cdf(h + t) - emhx * norm_cdf(h - t)
     return b, math.log(b), vega / b
 
 
@@ -122,9 +128,11 @@ def _inv_norm_approx(p: float) -> float:
 def _solve_s(x: float, beta: float) -> tuple[float, int]:
     """Total vol s with normalised OTM call b(x, s) = beta, x <= 0, 0 < beta < e^{x/2}."""
     bmax = math.exp(0.5 * x)
+    emhx = 1.0 / bmax
     if x < 0.0:
         sc = math.sqrt(-2.0 * x)
-        bc = normalised_black(x, sc)[0]
+        # at s_c, h + t = 0: b_c = e^{x/2}/2 − e^{−x/2} Φ(−s_c) (only steers the branch and the guess)
+        bc = 0.5 * bmax - emhx * norm_cdf(-sc)
     else:
         sc = 0.0
         bc = 0.0
@@ -133,24 +141,36 @@ def _solve_s(x: float, beta: float) -> tuple[float, int]:
         lower = True
         lo = 0.0
         hi = sc
-        # asymptotic guess: ln b ≈ -h²/2 - t²/2 - ln√(2π) + ln(s³/x²)
-        s = 0.5 * sc
-        L = -lnbeta - _LN_SQRT_2PI
-        for _ in range(3):
-            arg = L + math.log(s * s * s / (x * x)) - 0.125 * s * s
-            s = -x / math.sqrt(2.0 * arg) if arg > 0.0 else 0.5 * s
-            if not s < sc:
-                s = 0.9 * sc
+        # guess: ln b(s) ≈ ln b_c − (x²/2)(1/s² − 1/s_c²) + κ ln(s/s_c) − (s² − s_c²)/8, the small-s
+        # asymptotics anchored at s_c with κ = s_c·b'(s_c)/b_c matching the slope there; solved by
+        # Newton in y = 1/s², where the model is close to linear (no normal cdf needed).
+        lnbc = math.log(bc)
+        kappa = sc * _INV_SQRT_2PI * math.exp(0.5 * x) / bc
+        half_x2 = 0.5 * x * x
+        yc = 1.0 / (sc * sc)
+        y = yc
+        for _ in range(12):
+            g = lnbc - half_x2 * (y - yc) - 0.5 * kappa * math.log(y / yc) - 0.125 * (1.0 / y - 1.0 / yc) - lnbeta
+            dg = -half_x2 - 0.5 * kappa / y + 0.125 / (y * y)
+            if not dg < 0.0:
+                break
+            dy = -g / dg
+            y = max(y + dy, yc)
+            if abs(dy) < 1e-4 * y:
+                break
+        s = 1.0 / math.sqrt(y)
+        if not s < sc:
+            s = 0.99 * sc
     else:
         lower = False
         lo = sc
         hi = math.inf
-        p = (bmax - beta) / (bmax + 1.0 / bmax)
+        p = (bmax - beta) / (bmax + emhx)
         s = max(-2.0 * _inv_norm_approx(p), sc) if p < 0.5 else sc
         if s == 0.0:
             s = 1e-3
     for _ in range(60):
-        b, lnb, lam = normalised_black(x, s)
+        b, lnb, lam = _nb(x, s, bmax, emhx)
         s2 = s * s
         a = x * x / (s2 * s) - 0.25 * s  # b''/b'
         a3 = a * a - 3.0 * x * x / (s2 * s2) - 0.25  # b'''/b'
@@ -178,7 +198,8 @@ def _solve_s(x: float, beta: float) -> tuple[float, int]:
             s_new = 0.5 * (lo + hi) if hi < math.inf else 2.0 * s
             step = s_new - s
         s = s_new
-        if abs(step) <= 2e-16 * s:
+        # the steps are fourth order: once a step is below 1e-11·s the new iterate is exact to rounding
+        if abs(step) <= 1e-11 * s and abs(nu) <= 1e-11 * s:
             return s, IV_OK
         if hi - lo <= 4e-16 * hi:
             return s, IV_OK
