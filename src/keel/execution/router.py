@@ -279,13 +279,13 @@ class SmartRouter:
         candidates: list[RoutePlan] = []
         errors: list[str] = []
         try:
-            candidates.append(self._realize_in(paths, index, sol, token_in, token_out, amount_in))
+            candidates.append(self._realize_in(paths, problem, index, sol, token_in, token_out, amount_in))
         except (ExecutionError, Revert) as exc:
             errors.append(str(exc))
         single = self._best_single(model, problem, amount_in)
         if single is not None and (not candidates or single.net >= sol.net - abs(sol.net) * 1e-9):
             try:
-                candidates.append(self._realize_in(paths, index, single, token_in, token_out, amount_in))
+                candidates.append(self._realize_in(paths, problem, index, single, token_in, token_out, amount_in))
             except (ExecutionError, Revert) as exc:
                 errors.append(str(exc))
         if not candidates:
@@ -472,7 +472,14 @@ class SmartRouter:
 
     # ------------------------------------------------------------------ realization
     def _realize_in(
-        self, paths: list[_Path], index: list[int], sol: SplitSolution, token_in: Token, token_out: Token, amount: int
+        self,
+        paths: list[_Path],
+        problem: SplitProblem,
+        index: list[int],
+        sol: SplitSolution,
+        token_in: Token,
+        token_out: Token,
+        amount: int,
     ) -> RoutePlan:
         copies: dict[int, Venue] = {}
 
@@ -512,7 +519,8 @@ class SmartRouter:
                 continue
             amt = a_p
             for u, tok, tok_next in zip(used, p.tokens[:-1], p.tokens[1:], strict=True):
-                shares = _split_int(amt, [float(sol.alloc[j]) for j in u])
+                caps = [problem.curves[j].max_in * (1 - 1e-9) - 1 for j in u]
+                shares = _split_int_capped(amt, [float(sol.alloc[j]) for j in u], caps)
                 nxt = 0
                 for j, share in zip(u, shares, strict=True):
                     if share <= 0:
