@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from math import floor, log
 
 from keel.domain import PoolState, TickState, Token
 from keel.errors import ValidationError
@@ -34,14 +35,19 @@ from keel.venues.uniswap_v3 import oracle as _oracle
 from keel.venues.uniswap_v3 import position as _position
 from keel.venues.uniswap_v3 import tick as _tick
 from keel.venues.uniswap_v3.liquidity_math import add_delta
-from keel.venues.uniswap_v3.sqrt_price_math import get_amount0_delta_signed, get_amount1_delta_signed
+from keel.venues.uniswap_v3.sqrt_price_math import (
+    get_amount0_delta_signed,
+    get_amount1_delta_signed,
+    get_next_sqrt_price_from_input,
+)
 from keel.venues.uniswap_v3.swap_math import compute_swap_step
-from keel.venues.uniswap_v3.tick_bitmap import flip_tick, next_initialized_tick_within_one_word
+from keel.venues.uniswap_v3.tick_bitmap import flip_tick
 from keel.venues.uniswap_v3.tick_math import (
     MAX_SQRT_RATIO,
     MAX_TICK,
     MIN_SQRT_RATIO,
     MIN_TICK,
+    SQRT_RATIO_CACHE,
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
@@ -65,7 +71,10 @@ _MOD256 = (1 << 256) - 1
 _MOD128 = (1 << 128) - 1
 _MOD32 = (1 << 32) - 1
 _INT128_MAX = (1 << 127) - 1
+_MAX_UINT256 = (1 << 256) - 1
 _PIPS = 1_000_000
+_LOG_SQRT_10001 = log(1.0001) / 2.0
+_LN_Q96 = 96 * log(2.0)
 
 _PayCallback = Callable[[int, int], tuple[int, int]]
 
@@ -500,21 +509,35 @@ class Pool:
     def _swap(
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None, commit: bool
     ) -> tuple[SwapResult, list[tuple[int, int, int]]]:
+        r = self._swap_core(zero_for_one, amount_specified, sqrt_price_limit_x96)
+        crossings = r[7]
+        return SwapResult(r[0], r[1], r[2], r[3], r[4], len(crossings), r[5], r[6]), crossings
+
+    def _swap_core(
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None
+    ) -> tuple[int, int, int, int, int, int, int, list[tuple[int, int, int]]]:
+        """The swap loop of UniswapV3Pool.swap, without writing anything.
+
+        Returns (amount0, amount1, sqrt_price, tick, liquidity, fee_growth_in, protocol_fee,
+        crossings).  Exact-input steps are SwapMath.computeSwapStep inlined (same integer
+        operations, same overflow branches); exact-output steps call it.
+        """
         if amount_specified == 0:
             raise Revert("AS", "amount specified is zero")
         if not self.unlocked:
             raise Revert("LOK", "pool locked or not initialized")
-        sqrt_price = self.sqrt_price_x96
+        sp = self.sqrt_price_x96
         if sqrt_price_limit_x96 is None:
             limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
         else:
             limit = sqrt_price_limit_x96
         if zero_for_one:
-            if not (limit < sqrt_price and limit > MIN_SQRT_RATIO):
-                raise Revert("SPL", f"limit {limit} not in (MIN_SQRT_RATIO, {sqrt_price})")
-        elif not (limit > sqrt_price and limit < MAX_SQRT_RATIO):
-            raise Revert("SPL", f"limit {limit} not in ({sqrt_price}, MAX_SQRT_RATIO)")
+            if not (limit < sp and limit > MIN_SQRT_RATIO):
+                raise Revert("SPL", f"limit {limit} not in (MIN_SQRT_RATIO, {sp})")
+        elif not (limit > sp and limit < MAX_SQRT_RATIO):
+            raise Revert("SPL", f"limit {limit} not in ({sp}, MAX_SQRT_RATIO)")
         fee = self.fee
+        complement = _PIPS - fee
         fee_protocol = self.fee_protocol % 16 if zero_for_one else self.fee_protocol >> 4
         exact_input = amount_specified > 0
         remaining = amount_specified
@@ -522,27 +545,84 @@ class Pool:
         tick = self.tick
         liquidity = self.liquidity
         fee_growth = self.fee_growth_global0_x128 if zero_for_one else self.fee_growth_global1_x128
+        other_growth = self.fee_growth_global1_x128 if zero_for_one else self.fee_growth_global0_x128
         protocol_fee = 0
         spacing = self.tick_spacing
-        bitmap = self._bitmap
+        bitmap_get = self._bitmap.get
         ticks = self._ticks
-        crossings: list[tuple[int, int, int]] = []  # (tick, fee_growth0, fee_growth1) at the crossing
-        other_growth = self.fee_growth_global1_x128 if zero_for_one else self.fee_growth_global0_x128
-        while remaining != 0 and sqrt_price != limit:
-            start = sqrt_price
-            tick_next, initialized = next_initialized_tick_within_one_word(bitmap, tick, spacing, zero_for_one)
-            if tick_next < MIN_TICK:
-                tick_next = MIN_TICK
-            elif tick_next > MAX_TICK:
-                tick_next = MAX_TICK
-            sqrt_next = get_sqrt_ratio_at_tick(tick_next)
+        sqrt_cache = SQRT_RATIO_CACHE
+        crossings: list[tuple[int, int, int]] = []  # (tick, fee_growth0, fee_growth1) at each crossing
+        while remaining != 0 and sp != limit:
+            start = sp
+            # TickBitmap.nextInitializedTickWithinOneWord
+            compressed = tick // spacing
             if zero_for_one:
-                target = limit if sqrt_next < limit else sqrt_next
+                bit = compressed & 0xFF
+                masked = bitmap_get(compressed >> 8, 0) & ((2 << bit) - 1)
+                if masked:
+                    tick_next = (compressed - bit + masked.bit_length() - 1) * spacing
+                    initialized = True
+                else:
+                    tick_next = (compressed - bit) * spacing
+                    initialized = False
+                if tick_next < MIN_TICK:
+                    tick_next = MIN_TICK
             else:
-                target = limit if sqrt_next > limit else sqrt_next
-            sqrt_price, amount_in, amount_out, fee_amount = compute_swap_step(
-                sqrt_price, target, liquidity, remaining, fee
-            )
+                compressed += 1
+                bit = compressed & 0xFF
+                masked = bitmap_get(compressed >> 8, 0) >> bit
+                if masked:
+                    tick_next = (compressed + (masked & -masked).bit_length() - 1) * spacing
+                    initialized = True
+                else:
+                    tick_next = (compressed + 255 - bit) * spacing
+                    initialized = False
+                if tick_next > MAX_TICK:
+                    tick_next = MAX_TICK
+            sp_next = sqrt_cache.get(tick_next) or get_sqrt_ratio_at_tick(tick_next)
+            if zero_for_one:
+                target = limit if sp_next < limit else sp_next
+            else:
+                target = limit if sp_next > limit else sp_next
+            # SwapMath.computeSwapStep
+            if liquidity == 0:
+                sp, amount_in, amount_out, fee_amount = target, 0, 0, 0
+            elif exact_input:
+                rest = remaining * complement // _PIPS
+                if zero_for_one:
+                    num1 = liquidity << 96
+                    up = -(-num1 * (sp - target) // sp)
+                    amount_in = -(-up // target)
+                    if rest >= amount_in:
+                        nxt = target
+                    elif rest == 0:
+                        nxt = sp
+                        amount_in = 0
+                    else:
+                        product = rest * sp
+                        denominator = num1 + product
+                        if denominator <= _MAX_UINT256:
+                            nxt = -(-num1 * sp // denominator)
+                        else:
+                            nxt = get_next_sqrt_price_from_input(sp, liquidity, rest, True)
+                        up = -(-num1 * (sp - nxt) // sp)
+                        amount_in = -(-up // nxt)
+                    amount_out = liquidity * (sp - nxt) >> 96
+                else:
+                    amount_in = -(-liquidity * (target - sp) >> 96)
+                    if rest >= amount_in:
+                        nxt = target
+                    else:
+                        nxt = get_next_sqrt_price_from_input(sp, liquidity, rest, False)
+                        amount_in = -(-liquidity * (nxt - sp) >> 96)
+                    amount_out = ((liquidity << 96) * (nxt - sp) // nxt) // sp
+                if nxt != target:
+                    fee_amount = remaining - amount_in
+                else:
+                    fee_amount = -(-amount_in * fee // complement)
+                sp = nxt
+            else:
+                sp, amount_in, amount_out, fee_amount = compute_swap_step(sp, target, liquidity, remaining, fee)
             if exact_input:
                 remaining -= amount_in + fee_amount
                 calculated -= amount_out
@@ -554,25 +634,32 @@ class Pool:
                 fee_amount -= delta
                 protocol_fee = (protocol_fee + delta) & _MOD128
             if liquidity > 0:
-                fee_growth = (fee_growth + fee_amount * _Q128 // liquidity) & _MOD256
-            if sqrt_price == sqrt_next:
+                fee_growth = (fee_growth + (fee_amount << 128) // liquidity) & _MOD256
+            if sp == sp_next:
                 if initialized:
                     if zero_for_one:
                         crossings.append((tick_next, fee_growth, other_growth))
-                        net = -ticks[tick_next][1]
+                        liquidity = add_delta(liquidity, -ticks[tick_next][1])
                     else:
                         crossings.append((tick_next, other_growth, fee_growth))
-                        net = ticks[tick_next][1]
-                    liquidity = add_delta(liquidity, net)
+                        liquidity = add_delta(liquidity, ticks[tick_next][1])
                 tick = tick_next - 1 if zero_for_one else tick_next
-            elif sqrt_price != start:
-                tick = get_tick_at_sqrt_ratio(sqrt_price)
+            elif sp != start:
+                # TickMath.getTickAtSqrtRatio: float estimate, confirmed with the exact forward map
+                t = floor((log(sp) - _LN_Q96) / _LOG_SQRT_10001)
+                if (
+                    MIN_TICK <= t < MAX_TICK
+                    and (sqrt_cache.get(t) or get_sqrt_ratio_at_tick(t)) <= sp
+                    and (sqrt_cache.get(t + 1) or get_sqrt_ratio_at_tick(t + 1)) > sp
+                ):
+                    tick = t
+                else:
+                    tick = get_tick_at_sqrt_ratio(sp)
         if zero_for_one == exact_input:
             amount0, amount1 = amount_specified - remaining, calculated
         else:
             amount0, amount1 = calculated, amount_specified - remaining
-        result = SwapResult(amount0, amount1, sqrt_price, tick, liquidity, len(crossings), fee_growth, protocol_fee)
-        return result, crossings
+        return amount0, amount1, sp, tick, liquidity, fee_growth, protocol_fee, crossings
 
     def _commit_swap(self, zero_for_one: bool, result: SwapResult, crossings: list[tuple[int, int, int]]) -> None:
         self._own()
@@ -641,8 +728,8 @@ class Pool:
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
     ) -> tuple[int, int]:
         """What :meth:`swap` would return, without changing the pool."""
-        result, _ = self._swap(zero_for_one, amount_specified, sqrt_price_limit_x96, False)
-        return result.amount0, result.amount1
+        r = self._swap_core(zero_for_one, amount_specified, sqrt_price_limit_x96)
+        return r[0], r[1]
 
     def quote_detailed(
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None

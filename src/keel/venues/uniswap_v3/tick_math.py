@@ -19,6 +19,7 @@ __all__ = [
     "MAX_TICK",
     "MIN_SQRT_RATIO",
     "MIN_TICK",
+    "SQRT_RATIO_CACHE",
     "get_sqrt_ratio_at_tick",
     "get_tick_at_sqrt_ratio",
 ]
@@ -55,6 +56,8 @@ _FACTORS = (
 _LOG_SQRT_10001 = math.log(1.0001) / 2.0
 _LN_Q96 = 96 * math.log(2.0)
 _cache: dict[int, int] = {}
+#: memo of get_sqrt_ratio_at_tick (tick -> sqrtPriceX96), read directly by the pool's hot loop
+SQRT_RATIO_CACHE = _cache
 
 
 def _compute(tick: int) -> int:
