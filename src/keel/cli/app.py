@@ -41,6 +41,7 @@ def _root(
 def _register() -> None:
     # One line per capability; each module adds its commands to `app`.
     from keel.cli import chain  # noqa: F401
+    from keel.cli import oracle  # noqa: F401
 
 
 _register()
