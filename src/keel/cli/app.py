@@ -42,6 +42,7 @@ def _register() -> None:
     # One line per capability; each module adds its commands to `app`.
     from keel.cli import chain  # noqa: F401
     from keel.cli import oracle  # noqa: F401
+    from keel.cli import simulate  # noqa: F401
 
 
 _register()

@@ -1,0 +1,230 @@
+"""Scenario configuration for ``keel simulate``: a TOML file validated by pydantic.
+
+Every section forbids unknown keys; a bad key or value raises :class:`keel.errors.ConfigError`
+whose one-line message names the key path (``hedge.policy``) and the problem.  Paths are
+relative to the project root (the working directory) unless absolute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field
+
+from keel.domain import datetime_to_ns
+from keel.errors import ConfigError
+
+__all__ = [
+    "AgentsConfig",
+    "ChainConfig",
+    "DeskConfig",
+    "HedgeSection",
+    "MarketConfig",
+    "MarketMakerConfig",
+    "OptionsConfig",
+    "PerpConfig",
+    "PoolConfig",
+    "ScenarioConfig",
+    "SviConfig",
+    "load_config",
+    "parse_utc",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def parse_utc(text: str) -> int:
+    """ISO-8601 UTC time ('2024-01-12T08:00:00Z') to int ns."""
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return datetime_to_ns(moment)
+
+
+class MarketConfig(_Section):
+    """``kind``: 'uniswap_swaps' (real pool swaps file), 'binance_klines' (real 1-minute file), or a
+    keel.pricing.mc model ('gbm', 'merton', 'heston') run from ``start`` for ``hours``."""
+
+    kind: Literal["uniswap_swaps", "binance_klines", "gbm", "merton", "heston"]
+    asset: str = "ETH"
+    file: str | None = None
+    start: str = "2024-01-05T00:00:00Z"
+    hours: float = Field(default=24.0, gt=0, le=24 * 30)
+    s0: float = Field(default=2270.0, gt=0)
+    sigma: float = Field(default=0.5, gt=0, lt=5)
+    rate: float = 0.0
+    jump_intensity: float = Field(default=2.0, ge=0)
+    jump_mean: float = -0.05
+    jump_sigma: float = Field(default=0.08, ge=0)
+    heston_kappa: float = Field(default=2.0, gt=0)
+    heston_xi: float = Field(default=0.8, gt=0)
+    heston_rho: float = Field(default=-0.6, gt=-1, lt=1)
+
+
+class ChainConfig(_Section):
+    block_time_s: float = Field(default=12.0, gt=0, le=60)
+    base_fee_gwei: float = Field(default=20.0, gt=0)
+    gas_limit: int = Field(default=30_000_000, gt=0)
+    latency_ms: int = Field(default=1000, ge=0)
+    background_utilization: float = Field(default=0.5, ge=0, le=1)
+
+
+class PoolConfig(_Section):
+    """The hedging pool: a Uniswap v3 USDC/WETH pool opened at the path's first price.
+
+    ``liquidity``: active liquidity (the real pool's was 12453647101533358277 at 2024-01-05 00:00);
+    ``range_pct``: the LP range around the start price (±%)."""
+
+    fee: Literal[100, 500, 3000, 10000] = 500
+    liquidity: int = Field(default=12_453_647_101_533_358_277, gt=0)
+    range_pct: float = Field(default=25.0, gt=1, lt=90)
+
+
+class SviConfig(_Section):
+    expiry: str
+    a: float
+    b: float = Field(ge=0)
+    rho: float = Field(gt=-1, lt=1)
+    m: float
+    sigma: float = Field(gt=0)
+
+
+class OptionsConfig(_Section):
+    half_spread_vol: float = Field(default=0.01, ge=0, lt=1)
+    rate: float = 0.0
+    svi: list[SviConfig] = Field(min_length=1)
+
+
+class DeskConfig(_Section):
+    """``strategy``: what the portfolio manager opens (and rolls ``roll_hours`` before expiry).
+    ``strikes_pct``: strikes as % of the start price; ``contracts``: per leg (1 = one unit of the asset)."""
+
+    strategy: Literal["short_call_strip", "covered_call", "straddle", "iron_condor", "none"] = "short_call_strip"
+    strikes_pct: list[float] = Field(default_factory=lambda: [105.0, 110.0, 115.0])
+    contracts: float = Field(default=100.0, gt=0)
+    tenor_days: float = Field(default=7.0, gt=0)
+    roll_hours: float = Field(default=0.0, ge=0)
+    initial_usd: float = Field(default=2_000_000.0, gt=0)
+    margin: Literal["portfolio", "standard"] = "portfolio"
+    margin_every_blocks: int = Field(default=25, ge=1)
+
+
+class HedgeSection(_Section):
+    enabled: bool = True
+    policy: Literal["fixed", "whalley_wilmott", "leland"] = "whalley_wilmott"
+    band: float = Field(default=2.0, ge=0)
+    risk_aversion: float = Field(default=1e-4, gt=0)
+    cost: float = Field(default=0.001, ge=0, lt=0.1)
+    slippage: float = Field(default=0.005, gt=0, lt=0.5)
+    deadline_s: int = Field(default=60, gt=0)
+    tip_gwei: float = Field(default=1.5, ge=0)
+
+
+class AgentsConfig(_Section):
+    arbitrageur: bool = True
+    sandwich_bots: int = Field(default=1, ge=0, le=5)
+    noise_swaps_per_block: float = Field(default=0.3, ge=0, le=20)
+    noise_median_usd: float = Field(default=15_000.0, gt=0)
+    noise_loose_share: float = Field(default=0.2, ge=0, le=1)
+
+
+class MarketMakerConfig(_Section):
+    """An options market maker on the options venue: quotes every listed option at the surface
+    mark ± ``half_spread_vol``, skewed by ``skew_vol_per_vega`` per unit of inventory vega;
+    takers arrive at ``takers_per_block`` (Poisson) and trade ``taker_size`` contracts."""
+
+    strikes_pct: list[float] = Field(default_factory=lambda: [90.0, 95.0, 100.0, 105.0, 110.0])
+    half_spread_vol: float = Field(default=0.015, gt=0, lt=0.5)
+    skew_vol_per_vega: float = Field(default=2e-6, ge=0)
+    max_vega: float = Field(default=20_000.0, gt=0)
+    takers_per_block: float = Field(default=0.05, ge=0, le=10)
+    taker_size: float = Field(default=10.0, gt=0)
+    taker_edge_vol: float = Field(default=0.02, ge=0, lt=0.5)
+
+
+class PerpConfig(_Section):
+    """A perpetual venue on the path with funding from real Binance rates, a crowd of leveraged
+    accounts, the desk's own leveraged book, and liquidators."""
+
+    funding_file: str
+    accounts: int = Field(default=300, ge=0, le=100_000)
+    long_share: float = Field(default=0.7, ge=0, le=1)
+    leverage_min: float = Field(default=2.0, ge=1)
+    leverage_max: float = Field(default=50.0, ge=1)
+    median_notional_usd: float = Field(default=50_000.0, gt=0)
+    maintenance_margin: float = Field(default=0.005, gt=0, lt=0.5)
+    liquidation_fee: float = Field(default=0.01, ge=0, lt=0.5)
+    insurance_fund_usd: float = Field(default=2_000_000.0, ge=0)
+    liquidators: int = Field(default=2, ge=0, le=10)
+    liquidator_delay_blocks: int = Field(default=1, ge=0)
+    desk_leverage: float = Field(default=8.0, gt=0, le=100)
+    desk_collateral_usd: float = Field(default=1_000_000.0, gt=0)
+    desk_side: Literal["long", "short"] = "long"
+
+
+class ScenarioConfig(_Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str = ""
+    seed: int = Field(default=0, ge=0)
+    market: MarketConfig
+    chain: ChainConfig = ChainConfig()
+    pool: PoolConfig = PoolConfig()
+    options: OptionsConfig | None = None
+    desk: DeskConfig | None = None
+    hedge: HedgeSection = HedgeSection()
+    agents: AgentsConfig = AgentsConfig()
+    market_maker: MarketMakerConfig | None = None
+    perp: PerpConfig | None = None
+
+
+def _describe(error: Any) -> ConfigError:
+    loc = ".".join(str(p) for p in error.get("loc", ())) or "config"
+    kind = error.get("type", "")
+    value = error.get("input")
+    if kind == "extra_forbidden":
+        return ConfigError(loc, value, "unknown key")
+    if kind == "missing":
+        return ConfigError(loc, None, "required key is missing")
+    return ConfigError(loc, value, str(error.get("msg", "invalid")))
+
+
+def validate_config(data: dict[str, Any]) -> ScenarioConfig:
+    """Validate a parsed TOML mapping; the first problem becomes one ConfigError."""
+    try:
+        config = ScenarioConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        raise _describe(exc.errors()[0]) from None
+    needs_options = (config.desk is not None and config.desk.strategy != "none") or config.market_maker is not None
+    if needs_options and config.options is None:
+        raise ConfigError("options", None, "a desk strategy or market maker needs an [options] section with svi slices")
+    if config.perp is None and config.desk is None and config.market_maker is None:
+        raise ConfigError("desk", None, "give at least one of [desk], [market_maker] or [perp]")
+    for i, sl in enumerate(config.options.svi if config.options else []):
+        try:
+            parse_utc(sl.expiry)
+        except ValueError:
+            raise ConfigError(f"options.svi.{i}.expiry", sl.expiry, "not an ISO-8601 UTC time") from None
+    try:
+        parse_utc(config.market.start)
+    except ValueError:
+        raise ConfigError("market.start", config.market.start, "not an ISO-8601 UTC time") from None
+    if config.market.kind in ("uniswap_swaps", "binance_klines") and not config.market.file:
+        raise ConfigError("market.file", None, f"market kind {config.market.kind!r} replays a file: give its path")
+    return config
+
+
+def load_config(path: Path) -> ScenarioConfig:
+    """Read and validate a scenario TOML file."""
+    if not path.is_file():
+        raise ConfigError("config", str(path), "no such file")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", str(path), f"not valid TOML: {exc}") from None
+    return validate_config(data)
