@@ -20,7 +20,7 @@ from eth_typing import ChecksumAddress
 from eth_utils.address import is_address, to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.contract import AsyncContract
-from web3.exceptions import ProviderConnectionError, TimeExhausted, Web3RPCError
+from web3.exceptions import MethodUnavailable, ProviderConnectionError, TimeExhausted, Web3RPCError
 
 from keel.chain.artifacts import load_artifact
 from keel.chain.errors import RpcUnavailableError, WrongChainError
@@ -88,6 +88,7 @@ class ChainClient:
         self.chain_id = chain_id
         self.endpoint = endpoint
         self.retry = retry
+        self.pending_estimates = True
 
     def __repr__(self) -> str:
         return f"ChainClient(endpoint={self.endpoint!r}, chain_id={self.chain_id})"
@@ -207,10 +208,22 @@ class ChainClient:
         return bytes(await self.request("eth_getCode", lambda: self.w3.eth.get_code(addr)))
 
     async def estimate_gas(self, tx: dict[str, Any], block: int | str = "pending") -> int:
-        """``eth_estimateGas`` at ``block`` ("pending" by default: see :mod:`keel.chain.gas`)."""
-        return int(
-            await self.request("eth_estimateGas", lambda: self.w3.eth.estimate_gas(cast(Any, tx), cast(Any, block)))
-        )
+        """``eth_estimateGas`` at ``block`` ("pending" by default: see :mod:`keel.chain.gas`).
+
+        A backend without pending-block estimates (eth-tester) answers at "latest" instead;
+        ``pending_estimates`` records which one the node gave.
+        """
+        if block == "pending" and not self.pending_estimates:
+            block = "latest"
+        try:
+            return int(
+                await self.request("eth_estimateGas", lambda: self.w3.eth.estimate_gas(cast(Any, tx), cast(Any, block)))
+            )
+        except MethodUnavailable:
+            if block != "pending":
+                raise
+            self.pending_estimates = False
+            return await self.estimate_gas(tx, "latest")
 
     async def max_priority_fee(self) -> int:
         try:

@@ -177,6 +177,10 @@ class TransactionManager:
                 if "insufficient funds" in reason.lower():
                     raise InsufficientFundsError(f"account={self.address}: insufficient ETH ({reason})") from None
                 raise PreflightError(f"to={request.to}: estimate failed: {reason}") from None
+            except ChainError:
+                raise
+            except Exception as exc:  # in-process backends raise their own revert types
+                raise PreflightError(f"to={request.to}: would revert: {_revert_reason(exc)}") from None
             gas = self.policy.gas_limit(estimate)
         balance = await self.client.balance(self.address, "pending")
         need = request.value + gas * fees.max_fee_per_gas
