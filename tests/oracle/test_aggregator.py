@@ -120,6 +120,8 @@ def test_stale_sources_dropped_then_halt() -> None:
 
 def test_no_data_is_reported() -> None:
     agg = make()
+    r = agg.read(T0 - 1)  # nothing yet: halted, NaN
+    assert r.status is OracleStatus.HALTED and math.isnan(r.price) and "a: no sample yet" in r.reasons
     feed(agg, {"a": 1.0, "b": 1.0, "c": 1.0}, T0)
     r = agg.read(T0)
     assert r.status is OracleStatus.DEGRADED and "d: no sample yet" in r.reasons
