@@ -247,3 +247,17 @@ def test_one_corrupt_source_cannot_move_price_outside_honest_range(honest: list[
     r = agg.read(T0)
     others = [h for j, h in enumerate(honest) if j != bad]
     assert min(others) <= r.price <= max(others)
+
+
+def test_full_history_ring_shrinks_the_twap_window() -> None:
+    """With 4 points kept, the TWAP covers only from the oldest kept point (documented)."""
+    agg = make(history_capacity=4, twap_window_ns=3600 * S, breaker_band_bps=9000.0)
+    path = [100.0, 110.0, 120.0, 130.0, 140.0, 150.0]
+    for k, p in enumerate(path):
+        feed(agg, dict.fromkeys(IDS, p), T0 + 60 * k * S)
+        r = agg.read(T0 + 60 * k * S)
+    # at the last read the ring holds 120 (t=120), 130, 140 and the new 150; before the push it held
+    # 110..140, so the TWAP is over [60 s, 300 s]: (110 + 120 + 130 + 140) / 4
+    assert r.twap == pytest.approx(125.0, rel=1e-12)
+    r = agg.read(T0 + 360 * S)  # ring now 120..150 over [120 s, 360 s] -> (120 + 130 + 140 + 150) / 4
+    assert r.twap == pytest.approx(135.0, rel=1e-12)
