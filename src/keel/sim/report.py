@@ -70,9 +70,9 @@ def _charts(result: SimResult) -> list[tuple[str, str]]:
     ax.step(hours, s["asset"], where="post", lw=1.0, label="hedge / delta-one position")
     if result.hedge_fills:
         t0 = int(s["ts_ns"][0])
-        hx = [(ts - t0) / NS_PER_HOUR for ts, _, _ in result.hedge_fills]
-        hy = [q for _, q, _ in result.hedge_fills]
-        ax.scatter(hx, hy, s=10, color="crimson", label="hedge trades (size)", zorder=3)
+        fill_ts = np.array([ts for ts, _, _ in result.hedge_fills], dtype=np.int64)
+        at = np.clip(np.searchsorted(s["ts_ns"], fill_ts, side="left"), 0, len(hours) - 1)
+        ax.scatter((fill_ts - t0) / NS_PER_HOUR, s["asset"][at], s=12, color="crimson", label="hedge fills", zorder=3)
     ax.axhline(0, color="grey", lw=0.5)
     ax.set_xlabel("hours")
     ax.legend(loc="best")

@@ -24,7 +24,7 @@ from keel.agents.hedger import BandPolicy, DeltaHedger, HedgeConfig
 from keel.agents.liquidator import Liquidate, Liquidator
 from keel.agents.market_maker import OptionsMarketMaker
 from keel.agents.portfolio import PortfolioManager, strategy_legs
-from keel.domain import NS_PER_HOUR, NS_PER_SECOND, Perpetual, Settlement, Token
+from keel.domain import NS_PER_HOUR, NS_PER_SECOND, Perpetual, Settlement, Spot, Token
 from keel.engine import Actor, Block, Engine, EventRecorder
 from keel.errors import ConfigError
 from keel.oracle import Aggregator, AggregatorConfig, SourceConfig
@@ -286,6 +286,9 @@ class _Accountant(Actor):
         positions = [PositionView(name, self.book.options[name][0], qty) for name, (qty, *_rest) in legs.items()]
         vols = {name: sig for name, (*_r, sig) in legs.items()}
         asset = self.book.asset_token.symbol.removeprefix("W")
+        held = self.book.asset_units()
+        if held != 0.0:  # the hedge offsets the options' delta inside the scan
+            positions.append(PositionView(asset, Spot(asset, "USD"), held))
         market = MarketState(ts, {asset: spot}, vols={asset: float(np.median(list(vols.values())))}, option_vols=vols)
         req = self.margin_model.requirement(positions, market)
         return equity / req.maintenance if req.maintenance > 0 else math.inf
@@ -317,7 +320,7 @@ def _svi_surface(config: ScenarioConfig) -> SviSurface:
             raise
         except Exception as exc:
             raise ConfigError(f"options.svi.{i}", s.expiry, str(exc)) from None
-    return SviSurface(tuple(slices))
+    return SviSurface(tuple(slices), as_of_ns=parse_utc(config.market.start))
 
 
 def run_scenario(

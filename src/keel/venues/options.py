@@ -48,33 +48,41 @@ class SviSlice:
 
 @dataclass(frozen=True)
 class SviSurface:
-    """SVI slices sorted by expiry; total variance linear in T between them, flat-vol beyond."""
+    """SVI slices calibrated at ``as_of_ns``, sorted by expiry.
+
+    A slice's total variance ``w(k)`` is over its time to expiry at calibration,
+    ``T_i = (expiry_i − as_of)/year``; its implied vol is ``√(w(k)/T_i)`` and is held (sticky
+    moneyness, sticky implied vol) as time passes, so the remaining variance shrinks and
+    options decay.  Between expiries total variance is linear in ``T``; beyond the last (or
+    before the first) expiry the nearest slice's vol is used.
+    """
 
     slices: tuple[SviSlice, ...]
+    as_of_ns: int
 
     def __post_init__(self) -> None:
         if not self.slices:
             raise ValidationError("surface", self.slices, "needs at least one SVI slice")
-        object.__setattr__(self, "slices", tuple(sorted(self.slices, key=lambda s: s.expiry_ns)))
+        ordered = tuple(sorted(self.slices, key=lambda s: s.expiry_ns))
+        if ordered[0].expiry_ns <= self.as_of_ns:
+            raise ValidationError("svi.expiry", ordered[0].expiry_ns, "every slice must expire after as_of_ns")
+        object.__setattr__(self, "slices", ordered)
+        object.__setattr__(self, "_T", tuple((s.expiry_ns - self.as_of_ns) / NS_PER_YEAR for s in ordered))
 
-    def implied_vol(self, k: float, expiry_ns: int, ts_ns: int) -> float:
-        """Implied vol at log-moneyness ``k`` for an expiry, seen at ``ts_ns``."""
-        T = (expiry_ns - ts_ns) / NS_PER_YEAR
-        if T <= 0:
-            return 0.0
+    def implied_vol(self, k: float, expiry_ns: int, ts_ns: int = 0) -> float:
+        """Implied vol at log-moneyness ``k`` for an option expiring at ``expiry_ns`` (``ts_ns`` is unused:
+        the surface is sticky in implied vol)."""
         sl = self.slices
-        Ts = [(s.expiry_ns - ts_ns) / NS_PER_YEAR for s in sl]
-        if expiry_ns <= sl[0].expiry_ns or Ts[0] <= 0:
-            j = 0 if Ts[0] > 0 else next((i for i, t in enumerate(Ts) if t > 0), len(sl) - 1)
-            w = sl[j].total_variance(k) * (T / Ts[j]) if Ts[j] > 0 else sl[j].total_variance(k)
-            return math.sqrt(max(w, 1e-12) / T)
+        Ts: tuple[float, ...] = self.__dict__["_T"]
+        T = (expiry_ns - self.as_of_ns) / NS_PER_YEAR
+        if Ts[0] >= T:
+            return math.sqrt(max(sl[0].total_variance(k), 1e-12) / Ts[0])
         for i in range(1, len(sl)):
-            if expiry_ns <= sl[i].expiry_ns:
+            if Ts[i] >= T:
                 w0, w1 = sl[i - 1].total_variance(k), sl[i].total_variance(k)
                 x = (T - Ts[i - 1]) / (Ts[i] - Ts[i - 1])
                 return math.sqrt(max(w0 + x * (w1 - w0), 1e-12) / T)
-        w = sl[-1].total_variance(k) * (T / Ts[-1])
-        return math.sqrt(max(w, 1e-12) / T)
+        return math.sqrt(max(sl[-1].total_variance(k), 1e-12) / Ts[-1])
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,95 @@
+"""``keel simulate``: outputs, determinism (byte-identical summary.json), attribution closure, config errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from keel.cli import main
+from keel.sim.config import load_config
+from keel.sim.scenario import PNL_PARTS, run_scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def _short(tmp_path: Path, example: str, hours: float, name: str | None = None) -> Path:
+    text = (EXAMPLES / example).read_text()
+    lines = []
+    for line in text.splitlines():
+        if line.startswith("hours ="):
+            line = f"hours = {hours}"
+        if line.startswith("file =") or line.startswith("funding_file ="):
+            key, value = line.split("=", 1)
+            line = f'{key}= "{ROOT / value.strip().strip(chr(34))}"'
+        if name and line.startswith("name ="):
+            line = f'name = "{name}"'
+        lines.append(line)
+    path = tmp_path / example
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_simulate_writes_outputs_and_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = _short(tmp_path, "eth_options_desk.toml", 1.5)
+    for run in ("a", "b"):
+        assert main(["simulate", str(config), "--out", str(tmp_path / run), "--quiet"]) == 0
+    a = tmp_path / "a" / "eth_options_desk"
+    b = tmp_path / "b" / "eth_options_desk"
+    assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
+    summary = json.loads((a / "summary.json").read_text())
+    assert summary["blocks"] == 450 and summary["desk"]["option_trades"] == 3
+    # attribution closes: the parts sum to the total (rounded to cents)
+    assert sum(summary["pnl"][k] for k in PNL_PARTS) == pytest.approx(summary["pnl"]["total"], abs=0.05)
+    events = pl.read_parquet(a / "events.parquet")
+    assert events.height == summary["events"]
+    assert set(events["kind"].to_list()) >= {"option_fill", "hedge_fill", "arbitrage"}
+    html = (a / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4
+    assert "http://" not in html and "https://" not in html and "<script" not in html
+    out = capsys.readouterr().out
+    assert "theta" in out and "min margin ratio" in out
+    # a different seed changes the run
+    assert main(["simulate", str(config), "--out", str(tmp_path / "c"), "--seed", "8", "--quiet"]) == 0
+    assert (tmp_path / "c" / "eth_options_desk" / "summary.json").read_bytes() != (a / "summary.json").read_bytes()
+
+
+def test_crash_example_liquidates_and_accounts_bad_debt(tmp_path: Path) -> None:
+    config = load_config(_short(tmp_path, "crash_2025_10_10.toml", 1.0))
+    result = run_scenario(config)
+    perp = result.summary["perp"]
+    assert result.summary["market"]["price_min"] == 101516.5  # the real low, at 21:20
+    assert perp["liquidations"] > 0 and result.summary["liquidations"] == perp["liquidations"]
+    spent = perp["insurance_fund_start_usd"] - perp["insurance_fund_end_usd"]
+    assert spent == pytest.approx(perp["bad_debt_usd"], abs=0.02)
+    assert result.summary["pnl"]["delta"] < 0  # the desk is long into a crash
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("policy = ", 'policy = "yolo"'), "hedge.policy='yolo'"),
+        (("slippage = ", "slippage = 2.0"), "hedge.slippage=2.0"),
+        (("seed = ", "seed = 7\ncolour = 3"), "colour=3: unknown key"),
+        (("kind = ", 'kind = "uniswap_swaps"\nfile_name = "x"'), "market.file_name"),
+    ],
+)
+def test_bad_config_gives_one_line_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: tuple[str, str], message: str
+) -> None:
+    text = (EXAMPLES / "eth_options_desk.toml").read_text().splitlines()
+    prefix, replacement = edit
+    text = [replacement if line.startswith(prefix) else line for line in text]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("\n".join(text) + "\n")
+    assert main(["simulate", str(bad), "--out", str(tmp_path), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_missing_config_file(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "no/such/file.toml", "--quiet"]) == 2
+    assert "no such file" in capsys.readouterr().err
