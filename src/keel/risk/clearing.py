@@ -662,7 +662,13 @@ class ClearingHouse:
         cost = total_n * (d_est + self.policy.liquidation_fee)
         f = partial_fraction(coll, mm, cost, self.policy)
         projected = eq - f * total_n * d_est
-        need_adl = projected < 0 and self._insurance_usd(market) < -projected
+        no_fill = not est
+        fund = self._insurance_usd(market)
+        need_adl = (
+            (eq < 0 and fund < -eq)
+            or (no_fill and (liquidator is None or elapsed >= self.policy.adl_after_ns))
+            or (not no_fill and projected < 0 and fund < -projected)
+        )
         records: list[LiquidationRecord] = []
         if need_adl:
             records += self._adl(aid, market)
@@ -716,12 +722,13 @@ class ClearingHouse:
             self.ledger.transfer(aid, INSURANCE, asset, amt, "liquidation fee")
 
     def _adl(self, aid: str, market: MarketState) -> list[LiquidationRecord]:
-        """Close delta-one positions at the bankruptcy price against ranked counterparties."""
+        """Close positions at the bankruptcy price against counterparties ranked by profit × leverage."""
         acc = self._accounts[aid]
         ts = market.ts_ns
         eq = self.equity(aid, market)
-        deficit_usd = max(-eq, 0.0)
-        d1 = {n: p for n, p in sorted(acc.positions.items()) if not isinstance(p.instrument, Option)}
+        # waterfall: the insurance fund pays first (after the close), ADL prices only the rest
+        deficit_usd = max(-eq - self._insurance_usd(market), 0.0)
+        d1 = dict(sorted(acc.positions.items()))
         if not d1:
             return []
         notional = {n: self._notional_usd(p, market) for n, p in d1.items()}
@@ -730,10 +737,16 @@ class ClearingHouse:
         for n, p in d1.items():
             inst = p.instrument
             asset = settlement_asset(inst)
-            mark = Fraction(market.price(underlying_of(inst)))
+            s_und = market.price(underlying_of(inst))
+            if isinstance(inst, Option):
+                mark = option_mark_in_settlement(inst, n, market)
+            else:
+                mark = Fraction(s_und)
             d_asset = Fraction(deficit_usd * notional[n] / total / market.price(asset))
             q = Fraction(p.quantity)
-            if _is_inverse_d1(inst):
+            if isinstance(inst, Option):
+                pb = max(mark + d_asset / q, Fraction(1, 10**8))
+            elif _is_inverse_d1(inst):
                 inv = 1 / mark - d_asset / q
                 pb = 1 / inv if inv > 0 else mark * 100
             else:
@@ -750,7 +763,7 @@ class ClearingHouse:
                 ceq = self.equity(cid, market)
                 if ceq <= 0:
                     continue
-                e = float(cp.entry_price)
+                e = max(float(cp.entry_price), 1e-12)
                 s = float(mark)
                 prof = (s - e) / e if cp.quantity > 0 else (e - s) / e
                 if _is_inverse_d1(inst):
@@ -768,7 +781,7 @@ class ClearingHouse:
                     self.trade(aid, c.account_id, n, take, pb, market, check_margin=False, reason="adl")
                 remaining -= take
                 sgn = 1 if p.quantity > 0 else -1
-                usd = float(take) * (1.0 if _is_inverse_d1(inst) else float(mark))
+                usd = float(take) * (1.0 if _is_inverse_d1(inst) else s_und)
                 if _is_inverse_d1(inst):
                     hair = abs(float(take) * (1 / float(mark) - 1 / float(pb))) * market.price(asset)
                 else:
@@ -841,3 +854,7 @@ class ClearingHouse:
     @property
     def reserved(self) -> frozenset[str]:
         return RESERVED_HOLDERS
+
+    def last_market(self, ts_ns: int, vols: Mapping[str, float] | None = None) -> MarketState:
+        """A market state at ``ts_ns`` with the last usable oracle prices."""
+        return MarketState(ts_ns, dict(self._last_prices), dict(vols or {}))

@@ -38,20 +38,25 @@ class LiquidationPolicy:
     ``liquidation_fee``: fraction of closed notional paid to the insurance fund from what
     equity remains.  ``safe_ratio``: accounts whose collateral exceeds this multiple of
     maintenance at mid are not re-evaluated at the band edges (a pure speed shortcut).
+    ``adl_after_ns``: an account below maintenance that no liquidator has taken for this long
+    (at once when no liquidator is there at all) is auto-deleveraged (at the mark, or at its
+    bankruptcy price if equity is negative) before its losses outgrow its collateral; ADL
+    also runs at once when a deficit exceeds the fund.
     """
 
     mode: CloseoutMode = CloseoutMode.DUTCH_AUCTION
     buffer: float = 0.10
     min_fraction: float = 0.10
-    auction_start: float = 0.0
-    auction_step_per_min: float = 0.005
+    auction_start: float = 0.01
+    auction_step_per_min: float = 0.02
     max_discount: float = 0.15
     liquidator_base: float = 0.005
-    liquidator_impact: float = 0.5
+    liquidator_impact: float = 0.1
     penalty_base: float = 0.01
     penalty_impact: float = 0.5
     liquidation_fee: float = 0.005
     safe_ratio: float = 3.0
+    adl_after_ns: int = 3 * NS_PER_MINUTE
 
     def __post_init__(self) -> None:
         for name in ("buffer", "auction_start", "auction_step_per_min", "liquidator_base", "liquidator_impact"):
@@ -66,6 +71,8 @@ class LiquidationPolicy:
             raise ValidationError("min_fraction", self.min_fraction, "must be in (0, 1]")
         if not 0.0 <= self.max_discount < 1.0:
             raise ValidationError("max_discount", self.max_discount, "must be in [0, 1)")
+        if self.adl_after_ns < 0:
+            raise ValidationError("adl_after_ns", self.adl_after_ns, "must be >= 0")
         if not self.safe_ratio >= 1.0:
             raise ValidationError("safe_ratio", self.safe_ratio, "must be >= 1")
 

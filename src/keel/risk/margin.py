@@ -69,7 +69,8 @@ class MarginRequirement:
 class MarginModel(Protocol):
     """What every margin model provides."""
 
-    name: str
+    @property
+    def name(self) -> str: ...
 
     def requirement(self, positions: Sequence[PositionView], market: MarketState) -> MarginRequirement: ...
 
@@ -214,6 +215,16 @@ class PortfolioMargin:
         for und in sorted(by_und):
             ps = by_und[und]
             s = market.price(und)
+            grid = self.grid_for(und, market)
+            if not any(isinstance(p.instrument, Option) for p in ps):
+                # delta-one only: the grid's worst case in closed form (same numbers as the kernel)
+                q_usd = sum(p.quantity if _kind_code(p) == KIND_INVERSE else p.quantity * s for p in ps)
+                moves, _, weights = grid.arrays()
+                loss = max(0.0, float(np.max(-q_usd * moves * weights)))
+                scan += loss
+                detail[f"scan_{und}"] = loss
+                detail[f"range_{und}"] = grid.price_range
+                continue
             kinds = np.array([_kind_code(p) for p in ps])
             strike = np.array([p.instrument.strike_float if isinstance(p.instrument, Option) else 0.0 for p in ps])
             t = np.array(
@@ -225,7 +236,7 @@ class PortfolioMargin:
                 ]
             )
             sig = np.array([market.vol(p.instrument, p.name) if isinstance(p.instrument, Option) else 0.0 for p in ps])
-            risk = risk_arrays(kinds, strike, t, sig, np.full(len(ps), s), self.grid_for(und, market), market.rate)
+            risk = risk_arrays(kinds, strike, t, sig, np.full(len(ps), s), grid, market.rate)
             cvec = np.where(kinds >= KIND_CALL, self.contingency * s, 0.0)
             # net per instrument name so contingency applies to net shorts
             names = sorted({p.name for p in ps})
@@ -237,11 +248,11 @@ class PortfolioMargin:
             idx = np.array([[first[n] for n in names]])
             for p in ps:
                 qty[0, row[p.name]] += p.quantity
-            loss, c = portfolio_scan(idx, qty, risk, None, cvec)
-            scan += float(loss[0])
-            cont += float(c[0])
-            detail[f"scan_{und}"] = float(loss[0])
-            detail[f"range_{und}"] = self.grid_for(und, market).price_range
+            loss_a, cont_a = portfolio_scan(idx, qty, risk, None, cvec)
+            scan += float(loss_a[0])
+            cont += float(cont_a[0])
+            detail[f"scan_{und}"] = float(loss_a[0])
+            detail[f"range_{und}"] = grid.price_range
         mm = scan + cont
         detail["scan"] = scan
         detail["contingency"] = cont
@@ -308,7 +319,8 @@ class PredictiveMargin:
 
     ``forecasts``: per underlying, a :class:`keel.risk.VolForecast` per period; ``horizon``
     periods of margin period of risk; ``sigma_stressed`` / ``sigma_long`` per underlying for
-    the APC methods that need them.
+    the APC methods that need them.  ``floor_model``: if given, each of initial and
+    maintenance is at least that model's (a venue's static schedule as a floor).
     """
 
     forecasts: Mapping[str, VolForecast]
@@ -320,6 +332,7 @@ class PredictiveMargin:
     buffer_released: bool = False
     base: PortfolioMargin = field(default_factory=PortfolioMargin)
     min_range: float = 0.0
+    floor_model: MarginModel | None = None
     name: str = "predictive"
 
     def scan_range(self, underlying: str) -> float:
@@ -340,4 +353,12 @@ class PredictiveMargin:
         unds = sorted({underlying_of(p.instrument) for p in positions if p.quantity != 0.0})
         grids = {u: self.base.grid.with_range(self.scan_range(u)) for u in unds}
         pm = PortfolioMargin(self.base.grid, self.base.contingency, self.base.im_factor, grids, self.name)
-        return pm.requirement(positions, market)
+        req = pm.requirement(positions, market)
+        if self.floor_model is None:
+            return req
+        floor = self.floor_model.requirement(positions, market)
+        detail = dict(req.detail)
+        detail["floor_maintenance"] = floor.maintenance
+        return MarginRequirement(
+            max(req.initial, floor.initial), max(req.maintenance, floor.maintenance), self.name, detail
+        )

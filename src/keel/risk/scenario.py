@@ -114,8 +114,7 @@ class ScenarioGrid:
         return self.n_regular + len(self.extended_moves)
 
 
-@njit(cache=True, parallel=True)
-def _risk_arrays(kind, strike, t, sigma, spot, rate, moves, shocks, weights, vol_power, dte_floor):  # type: ignore[no-untyped-def]
+def _risk_arrays_impl(kind, strike, t, sigma, spot, rate, moves, shocks, weights, vol_power, dte_floor):  # type: ignore[no-untyped-def]
     n = kind.shape[0]
     m = moves.shape[0]
     out = np.empty((n, m))
@@ -139,6 +138,13 @@ def _risk_arrays(kind, strike, t, sigma, spot, rate, moves, shocks, weights, vol
                     vol = 0.01 * sigma[i]
                 out[i, j] = weights[j] * (bs_price(sign, s0 * (1.0 + moves[j]), strike[i], t[i], rate, 0.0, vol) - v0)
     return out
+
+
+# the same kernels compiled twice: threaded for big batches, serial for one account
+# (thread start-up costs milliseconds on a busy machine; prange is a plain range serially)
+_risk_arrays_par = njit(cache=True, parallel=True)(_risk_arrays_impl)
+_risk_arrays_ser = njit(cache=True)(_risk_arrays_impl)
+_PARALLEL_MIN_WORK = 50_000
 
 
 def risk_arrays(
@@ -171,12 +177,12 @@ def risk_arrays(
     moves, shocks, weights = grid.arrays()
     power, floor = float(grid.vol_power), float(grid.dte_floor_days)
     strike_a, t_a, sigma_a, spot_a = arrs
-    out = _risk_arrays(kind, strike_a, t_a, sigma_a, spot_a, float(rate), moves, shocks, weights, power, floor)
+    kernel = _risk_arrays_par if n * moves.size >= _PARALLEL_MIN_WORK else _risk_arrays_ser
+    out = kernel(kind, strike_a, t_a, sigma_a, spot_a, float(rate), moves, shocks, weights, power, floor)
     return np.asarray(out)
 
 
-@njit(cache=True, parallel=True)
-def _portfolio_scan(idx, qty, risk, group, n_groups, contingency):  # type: ignore[no-untyped-def]
+def _portfolio_scan_impl(idx, qty, risk, group, n_groups, contingency):  # type: ignore[no-untyped-def]
     n_acc, n_pos = idx.shape
     n_scen = risk.shape[1]
     loss = np.zeros(n_acc)
@@ -204,6 +210,10 @@ def _portfolio_scan(idx, qty, risk, group, n_groups, contingency):  # type: igno
         loss[a] = worst
         cont[a] = c
     return loss, cont
+
+
+_portfolio_scan_par = njit(cache=True, parallel=True)(_portfolio_scan_impl)
+_portfolio_scan_ser = njit(cache=True)(_portfolio_scan_impl)
 
 
 def portfolio_scan(
@@ -234,5 +244,6 @@ def portfolio_scan(
     g = np.zeros(n_instr, dtype=np.int64) if group is None else np.ascontiguousarray(group, dtype=np.int64)
     c = np.zeros(n_instr) if contingency is None else np.ascontiguousarray(contingency, dtype=np.float64)
     n_groups = int(g.max()) + 1 if n_instr else 1
-    loss, cont = _portfolio_scan(idx, qty, risk, g, n_groups, c)
+    kernel = _portfolio_scan_par if idx.size * risk.shape[1] >= _PARALLEL_MIN_WORK else _portfolio_scan_ser
+    loss, cont = kernel(idx, qty, risk, g, n_groups, c)
     return np.asarray(loss), np.asarray(cont)
