@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-import QuantLib as ql
+import QuantLib as ql  # noqa: N813
 
 from keel.agents import (
     BandPolicy,
@@ -31,7 +31,7 @@ def _ql_price(kind: OptionKind, S: float, K: float, T: float, sigma: float) -> t
     today = ql.Date(5, 1, 2024)
     ql.Settings.instance().evaluationDate = today
     dc = ql.Actual365Fixed()
-    maturity = today + int(round(T * 365))
+    maturity = today + round(T * 365)
     payoff = ql.PlainVanillaPayoff(ql.Option.Call if kind is OptionKind.CALL else ql.Option.Put, K)
     option = ql.EuropeanOption(payoff, ql.EuropeanExercise(maturity))
     process = ql.BlackScholesMertonProcess(

@@ -70,7 +70,7 @@ def _swap(sender: str, usdc: int, tip_gwei: float, min_out: int = 0, deadline: i
 
 
 def test_block_orders_by_priority_fee_and_honours_latency_and_fee_caps() -> None:
-    engine, chain, pool, collector = _world(latency_ns=2 * 10**9)
+    engine, chain, _pool, collector = _world(latency_ns=2 * 10**9)
     engine.start()
     engine.submit("a", _swap("a", 1000, 1.0))
     engine.submit("b", _swap("b", 1000, 5.0))
@@ -133,7 +133,7 @@ def test_sandwich_attacks_loose_slippage_only_and_victim_loss_is_exact() -> None
 
 
 def test_arbitrageur_realigns_pool_to_reference_within_fee_band() -> None:
-    engine, chain, pool, collector = _world()
+    engine, chain, pool, _collector = _world()
     arb = PoolArbitrageur("arb", "pool", lambda s, t: 1.0 if s == "USDC" else 2400.0, tip_wei=GWEI)
     chain.top_of_block.append(arb)
     engine.start()
@@ -148,7 +148,7 @@ def test_arbitrageur_realigns_pool_to_reference_within_fee_band() -> None:
 def test_tx_validation() -> None:
     with pytest.raises(Exception, match="max_fee_per_gas"):
         Tx("x", SwapCall("pool", USDC, 1, 0), GWEI, 2 * GWEI)
-    engine, chain, pool, collector = _world()
+    engine, _chain, _pool, _collector = _world()
     with pytest.raises(Exception, match="no such venue"):
         engine.submit("x", Tx("x", SwapCall("nowhere", USDC, 1, 0), GWEI, GWEI))
     with pytest.raises(Exception, match="does not match"):
