@@ -23,7 +23,7 @@ $(NPM_STAMP): package-lock.json
 setup: $(PY_STAMP) $(NPM_STAMP)
 
 demo: setup
-	$(BIN)/keel chain data/deribit_option_chain_snapshots_2021-02/btc_option_chain_2021-02-09T1338Z.csv
+	$(BIN)/keel simulate examples/eth_options_desk.toml
 
 lint: setup
 	$(BIN)/ruff check src tests bench examples

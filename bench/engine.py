@@ -9,7 +9,11 @@ SimulatedExchange), so the venue's per-tick work is counted on both sides.  Each
 reaches the strategy one by one.  Timed: the engine run only (tick objects for Nautilus and
 arrays for Keel are built before the clock starts).  Reports medians of REPEATS and ratios.
 
-Run: .venv/bin/python bench/engine.py [--ticks N] [--repeats R]
+Also times a simulated day of the ETH options desk (examples/eth_options_desk.toml: 7,200
+blocks of 12 s on the real 2024-01-05 path, v3 pool, arbitrageur, sandwich bot, noise traders,
+hedger, portfolio margin), warm (after one short run compiles and loads everything); no peer.
+
+Run: .venv/bin/python bench/engine.py [--ticks N] [--repeats R] [--skip-sim]
 """
 
 from __future__ import annotations
@@ -191,6 +195,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ticks", type=int, default=1_000_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-sim", action="store_true")
     args = parser.parse_args()
     n = args.ticks
     ts, bid, ask = make_ticks(n)
@@ -211,6 +216,28 @@ def main() -> None:
         k = n / statistics.median(keel_times)
         nt = n / statistics.median(naut_times)
         print(f"{kind:<10} {k:>14,.0f} {nt:>17,.0f} {k / nt:>6.1f}x {keel_orders:>6}/{naut_orders:<6}")
+    if not args.skip_sim:
+        sim_day(args.repeats)
+
+
+def sim_day(repeats: int) -> None:
+    from pathlib import Path
+
+    from keel.sim.config import load_config
+    from keel.sim.scenario import run_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    config = load_config(root / "examples" / "eth_options_desk.toml")
+    warm = config.model_copy(update={"market": config.market.model_copy(update={"hours": 0.25})})
+    run_scenario(warm, root)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = run_scenario(config, root)
+        times.append(time.perf_counter() - t0)
+    blocks = result.summary["blocks"]
+    med = statistics.median(times)
+    print(f"ETH desk, simulated day: {blocks} blocks in {med:.2f} s median ({blocks / med:,.0f} blocks/s)")
 
 
 if __name__ == "__main__":
