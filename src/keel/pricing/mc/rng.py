@@ -21,7 +21,7 @@ from numba import njit
 from scipy.optimize import brentq
 from scipy.special import erfc
 
-__all__ = ["ZIG_F", "ZIG_RATIO", "ZIG_X", "block_state", "next_u64", "std_normal", "uniform01"]
+__all__ = ["ZIG_F", "ZIG_RATIO", "ZIG_X", "block_state", "next_u64", "std_normal", "std_normal_call", "uniform01"]
 
 _M64 = (1 << 64) - 1
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
@@ -88,7 +88,7 @@ def next_u64(
     return out, s0, s1, s2, s3
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def uniform01(
     s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
 ) -> tuple[float, np.uint64, np.uint64, np.uint64, np.uint64]:
@@ -129,6 +129,11 @@ def std_normal(
         w, s0, s1, s2, s3 = uniform01(s0, s1, s2, s3)
         if zf[i] + w * (zf[i + 1] - zf[i]) < math.exp(-0.5 * x * x):
             return (-x if neg else x), s0, s1, s2, s3
+
+
+# The same generator as an out-of-line call: kernels with many draw sites use it to keep
+# numba's compile time short (the inlined one is for the hot GBM loop).
+std_normal_call = njit(cache=True)(std_normal.py_func)
 
 
 def _ziggurat_tables(n: int = 256) -> tuple[npt.NDArray[np.float64], ...]:

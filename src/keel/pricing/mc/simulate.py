@@ -31,7 +31,7 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit, prange
 
-from keel.pricing.mc.rng import block_state, std_normal, uniform01
+from keel.pricing.mc.rng import block_state, std_normal, std_normal_call, uniform01
 
 __all__ = ["fill_paths", "simulate_sums"]
 
@@ -93,7 +93,7 @@ def _heston_step(
     return x + c7 + k0 + k1 * v + k2 * v1 + math.sqrt(c6 * (v + v1)) * zs, v1
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _poisson(lam: float, u: float) -> int:
     """Poisson(lam) by inversion of one uniform (lam = λ dt is small)."""
     p = math.exp(-lam)
@@ -262,17 +262,17 @@ def _advance(
             wa = 0.0
             wb = 0.0
     else:
-        za, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+        za, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
         if antithetic:
             zb = -za
         else:
-            zb, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+            zb, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
         if model == 2:
-            wa, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+            wa, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
             if antithetic:
                 wb = -wa
             else:
-                wb, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+                wb, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
         else:
             wa = 0.0
             wb = 0.0
@@ -298,12 +298,12 @@ def _advance(
                 u, s0_, s1_, s2_, s3_ = uniform01(s0_, s1_, s2_, s3_)
                 njb = _poisson(c2, u)
             if nja > 0 or njb > 0:
-                zj, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+                zj, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
                 x1a += nja * c3 + math.sqrt(nja) * c4 * zj
                 if antithetic:
                     x1b += njb * c3 - math.sqrt(njb) * c4 * zj
                 else:
-                    zj, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+                    zj, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
                     x1b += njb * c3 + math.sqrt(njb) * c4 * zj
         var_a = c1 * c1
         var_b = var_a
@@ -429,11 +429,11 @@ def simulate_sums(
                 zi_a = 0.0
                 zi_b = 0.0
                 if int_on:
-                    zi_a, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+                    zi_a, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
                     if antithetic:
                         zi_b = -zi_a
                     else:
-                        zi_b, s0_, s1_, s2_, s3_ = std_normal(s0_, s1_, s2_, s3_, zx, zr, zf)
+                        zi_b, s0_, s1_, s2_, s3_ = std_normal_call(s0_, s1_, s2_, s3_, zx, zr, zf)
                 asa, gsa, sva, rba, mna = _update(
                     k, xa, sa, xma, x1a, s1a, var_a, dt, avg_on, fix_every, bar_on, down, h, rebate, r,
                     min_on, u_a, zi_a, asa, gsa, sva, rba, mna,
