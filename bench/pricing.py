@@ -98,7 +98,8 @@ def main() -> None:
 
     print(f"machine: {platform.machine()} {os.cpu_count()} cores (shared with other jobs), {platform.python_version()}")
     print(
-        f"numpy {np.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads), QuantLib {ql.__version__}"
+        f"numpy {np.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads), "
+        f"QuantLib {ql.__version__}"
     )
     print(f"n = {n:,} options (QuantLib loop: {m:,}), median of {repeats}\n")
 

@@ -41,8 +41,11 @@ def _root(
 def _register() -> None:
     # One line per capability; each module adds its commands to `app`.
     from keel.cli import chain  # noqa: F401
+    from keel.cli import surface  # noqa: F401
     from keel.cli import oracle  # noqa: F401
     from keel.cli import simulate  # noqa: F401
+    from keel.cli import stress  # noqa: F401
+    from keel.cli import live, testbed  # noqa: F401
 
 
 _register()
