@@ -108,8 +108,8 @@ class LiquidityTier:
         SizeTier(math.inf, 0.15),
     )
     maintenance_fraction: float = 0.6
-    oi_lower_cap: float = 20_000_000.0
-    oi_upper_cap: float = 50_000_000.0
+    oi_lower_cap: float = 500_000_000.0
+    oi_upper_cap: float = 1_000_000_000.0
 
     def __post_init__(self) -> None:
         if not self.size_tiers:

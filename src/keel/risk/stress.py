@@ -402,6 +402,7 @@ def _thin_squeeze(data_dir: Path, seed: int) -> StressSetup:
     m_oi = MarketState(int(ts[0]), {"THIN": p0}, open_interest={name: float(house.open_interest(name))})
     for i in range(3):
         house.trade("attacker", f"mm{i}", name, attacker_qty / 3, Decimal(repr(p0)), m_oi)
+    imf_att = tier.fractions(float(attacker_qty) * p0, oi_usd)[0]
     house.seed_insurance("USDC", _usd(3_000_000.0))
     depth = np.full(n, 300_000.0)
     path = StressPath(
@@ -415,7 +416,7 @@ def _thin_squeeze(data_dir: Path, seed: int) -> StressSetup:
     notes = (
         f"THIN {p0} -> x24 ({px.max():.2f}) in 15 min -> -45% ({px[-1]:.3f}); attacker long "
         f"{float(attacker_qty):,.0f} = half the float; open interest before the attack {oi_usd:,.0f} USD",
-        "the attacker's margin rises with open interest (caps 0.5M..5M USD) to 100%: it had to post full notional",
+        f"open-interest caps 0.5M..5M USD raised the attacker's initial margin fraction to {imf_att:.0%}",
         "depth-sized liquidation penalty (thin book: 300k USD)",
     )
     return StressSetup(house, path, notes)
