@@ -45,7 +45,6 @@ def _register() -> None:
     from keel.cli import oracle  # noqa: F401
     from keel.cli import simulate  # noqa: F401
     from keel.cli import stress  # noqa: F401
-    from keel.cli import live, testbed  # noqa: F401
 
 
 _register()
