@@ -8,6 +8,7 @@ vectorized approximation for routing and simulation.
 """
 
 from keel.venues.uniswap_v3 import (
+    fast_path,
     full_math,
     liquidity_math,
     oracle,
@@ -27,6 +28,7 @@ from keel.venues.uniswap_v3 import swap_math as SwapMath  # noqa: N812
 from keel.venues.uniswap_v3 import tick as Tick  # noqa: N812
 from keel.venues.uniswap_v3 import tick_bitmap as TickBitmap  # noqa: N812
 from keel.venues.uniswap_v3 import tick_math as TickMath  # noqa: N812
+from keel.venues.uniswap_v3.fast_path import SwapCurve, build_curve
 from keel.venues.uniswap_v3.full_math import mul_div, mul_div_rounding_up
 from keel.venues.uniswap_v3.liquidity_math import add_delta
 from keel.venues.uniswap_v3.pool import SWAP_GAS_BASE, SWAP_GAS_PER_TICK, Pool, Slot0, SwapResult
@@ -60,13 +62,16 @@ __all__ = [
     "Position",
     "Slot0",
     "SqrtPriceMath",
+    "SwapCurve",
     "SwapMath",
     "SwapResult",
     "Tick",
     "TickBitmap",
     "TickMath",
     "add_delta",
+    "build_curve",
     "compute_swap_step",
+    "fast_path",
     "full_math",
     "get_amount0_delta",
     "get_amount1_delta",

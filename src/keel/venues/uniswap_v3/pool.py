@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import floor, log
+from typing import TYPE_CHECKING
 
 from keel.domain import PoolState, TickState, Token
 from keel.errors import ValidationError
@@ -51,6 +52,9 @@ from keel.venues.uniswap_v3.tick_math import (
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
+
+if TYPE_CHECKING:
+    from keel.venues.uniswap_v3.fast_path import SwapCurve
 
 __all__ = [
     "SWAP_GAS_BASE",
@@ -514,7 +518,7 @@ class Pool:
         return SwapResult(r[0], r[1], r[2], r[3], r[4], len(crossings), r[5], r[6]), crossings
 
     def _swap_core(
-        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None, with_growth: bool = True
     ) -> tuple[int, int, int, int, int, int, int, list[tuple[int, int, int]]]:
         """The swap loop of UniswapV3Pool.swap, without writing anything.
 
@@ -552,6 +556,7 @@ class Pool:
         ticks = self._ticks
         sqrt_cache = SQRT_RATIO_CACHE
         crossings: list[tuple[int, int, int]] = []  # (tick, fee_growth0, fee_growth1) at each crossing
+        first = True
         while remaining != 0 and sp != limit:
             start = sp
             # TickBitmap.nextInitializedTickWithinOneWord
@@ -591,9 +596,20 @@ class Pool:
                 rest = remaining * complement // _PIPS
                 if zero_for_one:
                     num1 = liquidity << 96
-                    up = -(-num1 * (sp - target) // sp)
-                    amount_in = -(-up // target)
-                    if rest >= amount_in:
+                    nxt = 0
+                    if first and rest > 0:
+                        # Most swaps end in their first step: try the end price first.  If it lies
+                        # above the target, rest < amountIn(target) is certain (ceil of the exact price
+                        # would be <= target otherwise), so this is the contract's "not reached" branch.
+                        denominator = num1 + rest * sp
+                        if denominator <= _MAX_UINT256:
+                            candidate = -(-num1 * sp // denominator)
+                            if candidate > target:
+                                nxt = candidate
+                    if nxt:
+                        amount_in = -(-num1 * (sp - nxt) // (sp * nxt))
+                    # getAmount0Delta rounding up; ceil(ceil(p/b)/a) == ceil(p/(a*b))
+                    elif rest >= (amount_in := -(-num1 * (sp - target) // (sp * target))):
                         nxt = target
                     elif rest == 0:
                         nxt = sp
@@ -605,8 +621,7 @@ class Pool:
                             nxt = -(-num1 * sp // denominator)
                         else:
                             nxt = get_next_sqrt_price_from_input(sp, liquidity, rest, True)
-                        up = -(-num1 * (sp - nxt) // sp)
-                        amount_in = -(-up // nxt)
+                        amount_in = -(-num1 * (sp - nxt) // (sp * nxt))
                     amount_out = liquidity * (sp - nxt) >> 96
                 else:
                     amount_in = -(-liquidity * (target - sp) >> 96)
@@ -615,7 +630,7 @@ class Pool:
                     else:
                         nxt = get_next_sqrt_price_from_input(sp, liquidity, rest, False)
                         amount_in = -(-liquidity * (nxt - sp) >> 96)
-                    amount_out = ((liquidity << 96) * (nxt - sp) // nxt) // sp
+                    amount_out = (liquidity << 96) * (nxt - sp) // (nxt * sp)
                 if nxt != target:
                     fee_amount = remaining - amount_in
                 else:
@@ -633,8 +648,9 @@ class Pool:
                 delta = fee_amount // fee_protocol
                 fee_amount -= delta
                 protocol_fee = (protocol_fee + delta) & _MOD128
-            if liquidity > 0:
+            if liquidity > 0 and with_growth:
                 fee_growth = (fee_growth + (fee_amount << 128) // liquidity) & _MOD256
+            first = False
             if sp == sp_next:
                 if initialized:
                     if zero_for_one:
@@ -645,7 +661,11 @@ class Pool:
                         liquidity = add_delta(liquidity, ticks[tick_next][1])
                 tick = tick_next - 1 if zero_for_one else tick_next
             elif sp != start:
-                # TickMath.getTickAtSqrtRatio: float estimate, confirmed with the exact forward map
+                # TickMath.getTickAtSqrtRatio: still in the same tick, or a float estimate
+                # confirmed with the exact forward map
+                low = sqrt_cache.get(tick)
+                if low is not None and low <= sp and (sqrt_cache.get(tick + 1) or 0) > sp:
+                    continue
                 t = floor((log(sp) - _LN_Q96) / _LOG_SQRT_10001)
                 if (
                     MIN_TICK <= t < MAX_TICK
@@ -728,7 +748,7 @@ class Pool:
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
     ) -> tuple[int, int]:
         """What :meth:`swap` would return, without changing the pool."""
-        r = self._swap_core(zero_for_one, amount_specified, sqrt_price_limit_x96)
+        r = self._swap_core(zero_for_one, amount_specified, sqrt_price_limit_x96, False)
         return r[0], r[1]
 
     def quote_detailed(
@@ -746,6 +766,12 @@ class Pool:
             return 0, 0
         zero_for_one = sqrt_price_x96 < self.sqrt_price_x96
         return self.quote(zero_for_one, (1 << 255) - 1, sqrt_price_x96)
+
+    def curve(self, zero_for_one: bool, *, max_ticks: int | None = None) -> SwapCurve:
+        """The float64 :class:`~keel.venues.uniswap_v3.fast_path.SwapCurve` of one direction (vectorized quotes)."""
+        from keel.venues.uniswap_v3.fast_path import build_curve
+
+        return build_curve(self, zero_for_one, max_ticks=max_ticks)
 
     # ------------------------------------------------------------------ Venue protocol
     def _direction(self, token_in: Token) -> bool:

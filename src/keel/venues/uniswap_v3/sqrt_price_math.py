@@ -93,10 +93,12 @@ def get_amount0_delta(sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: i
     if sqrt_ratio_a_x96 <= 0:
         raise Revert("", "SqrtPriceMath: sqrt price must be positive")
     product = (liquidity << _RES) * (sqrt_ratio_b_x96 - sqrt_ratio_a_x96)
+    # The contract divides by sqrtB then by sqrtA (rounding each time the same way); for
+    # positive integers ceil(ceil(p/b)/a) == ceil(p/(a*b)) and floor(floor(p/b)/a) == floor(p/(a*b)),
+    # so one division gives the identical result, faster.
     if round_up:
-        up = -(-product // sqrt_ratio_b_x96)
-        return -(-up // sqrt_ratio_a_x96)
-    return product // sqrt_ratio_b_x96 // sqrt_ratio_a_x96
+        return -(-product // (sqrt_ratio_b_x96 * sqrt_ratio_a_x96))
+    return product // (sqrt_ratio_b_x96 * sqrt_ratio_a_x96)
 
 
 def get_amount1_delta(sqrt_ratio_a_x96: int, sqrt_ratio_b_x96: int, liquidity: int, round_up: bool) -> int:
