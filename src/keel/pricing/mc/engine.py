@@ -14,6 +14,7 @@ whatever the thread count (see :mod:`keel.pricing.mc.rng`).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, replace
 from types import ModuleType
 
@@ -23,7 +24,7 @@ import numpy.typing as npt
 from keel.errors import ValidationError
 from keel.pricing.mc import gpu
 from keel.pricing.mc.closed_form import european_price, geometric_asian_call
-from keel.pricing.mc.models import GBM, Heston, Merton, Model, OrnsteinUhlenbeck
+from keel.pricing.mc.models import GBM, FellerConditionWarning, Heston, Merton, Model, OrnsteinUhlenbeck
 from keel.pricing.mc.payoffs import (
     AsianArithmeticCall,
     AsianGeometricCall,
@@ -318,7 +319,7 @@ def _path_block_sums(
             rows = slice(p0, p1) if antithetic else slice(2 * p0, 2 * p1)
             z, use_z = np.ascontiguousarray(zarr[rows]), True
         paths = fill_paths(
-            st.code, st.c, st.x0, st.v0, st.logspace, n_steps, dt, p0, p1 - p0, block_pairs, seed, antithetic,
+            st.code, st.c, st.x0, st.spot, st.v0, st.logspace, n_steps, dt, p0, p1 - p0, block_pairs, seed, antithetic,
             z, use_z, ZIG_X, ZIG_RATIO, ZIG_F,
         )  # fmt: skip
         y = np.asarray(payoff.fn(paths), dtype=np.float64).reshape(-1)
@@ -513,13 +514,15 @@ def price(
 
 
 def _bumped(model: Model, which: str, h: float) -> Model:
-    if which == "spot":
-        if isinstance(model, OrnsteinUhlenbeck):
-            return replace(model, x0=model.x0 + h)
-        return replace(model, S0=model.S0 + h)
-    if isinstance(model, Heston):
-        return replace(model, v0=(math.sqrt(model.v0) + h) ** 2)
-    return replace(model, sigma=model.sigma + h)
+    with warnings.catch_warnings():  # a Feller warning was given for the unbumped model already
+        warnings.simplefilter("ignore", FellerConditionWarning)
+        if which == "spot":
+            if isinstance(model, OrnsteinUhlenbeck):
+                return replace(model, x0=model.x0 + h)
+            return replace(model, S0=model.S0 + h)
+        if isinstance(model, Heston):
+            return replace(model, v0=(math.sqrt(model.v0) + h) ** 2)
+        return replace(model, sigma=model.sigma + h)
 
 
 def _batch_means(
@@ -613,7 +616,7 @@ def sample_paths(model: Model, T: float, n_steps: int, n_paths: int, seed: int) 
     st = _model_setup(model, dt)
     n_pairs = -(-n_paths // 2)
     paths = fill_paths(
-        st.code, st.c, st.x0, st.v0, st.logspace, n_steps, dt, 0, n_pairs, _blocking(n_pairs), _seed_u64(seed),
+        st.code, st.c, st.x0, st.spot, st.v0, st.logspace, n_steps, dt, 0, n_pairs, _blocking(n_pairs), _seed_u64(seed),
         False, np.zeros((1, 1)), False, ZIG_X, ZIG_RATIO, ZIG_F,
     )  # fmt: skip
     return np.ascontiguousarray(paths[:n_paths])

@@ -479,6 +479,7 @@ def fill_paths(
     model: int,
     c: npt.NDArray[np.float64],
     x0: float,
+    s_start: float,
     v0: float,
     logspace: bool,
     n_steps: int,
@@ -494,7 +495,8 @@ def fill_paths(
     zr: npt.NDArray[np.float64],
     zf: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
-    """Whole paths of pairs ``pair0 .. pair0 + n_pairs`` (2 rows per pair), ``(2 n_pairs, n_steps + 1)``.
+    """Whole paths of pairs ``pair0 .. pair0 + n_pairs`` (2 rows per pair), ``(2 n_pairs, n_steps + 1)``;
+    column 0 is ``s_start`` (the model's exact spot).
 
     ``pair0`` must be a multiple of ``block_pairs``: block ``pair0 // block_pairs + j`` is drawn
     from the same stream whichever chunk it falls in.  With ``use_z`` row ``2p`` (or ``p``
@@ -502,7 +504,6 @@ def fill_paths(
     out = np.empty((2 * n_pairs, n_steps + 1))
     n_blocks = (n_pairs + block_pairs - 1) // block_pairs
     b0 = pair0 // block_pairs
-    s_start = math.exp(x0) if logspace else x0
     c0 = c[0]
     c1 = c[1]
     c2 = c[2]
