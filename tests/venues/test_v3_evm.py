@@ -225,6 +225,23 @@ class Run:
         )
         tcs, spls = w.observe(self.addr, agos)
         assert (list(tcs), list(spls)) == p.observe(agos)
+        for lower, upper, _ in self.tokens.values():
+            if p.ticks(lower).initialized and p.ticks(upper).initialized:
+                got = w.evm.view(
+                    self.addr, "snapshotCumulativesInside(int24,int24)", [lower, upper], ["int56", "uint160", "uint32"]
+                )
+                assert got == p.snapshot_cumulatives_inside(lower, upper)
+        if p.fee_protocol:
+            fees = w.evm.view(self.addr, "protocolFees()", [], ["uint128", "uint128"])
+            assert fees == (p.protocol_fees0, p.protocol_fees1) and max(fees) > 0
+            call = w.evm.call(
+                self.addr,
+                "collectProtocol(address,uint128,uint128)",
+                [w.evm.me, 2**128 - 1, 2**128 - 1],
+                ["uint128", "uint128"],
+            )
+            self._collect_logs(call)
+            assert call.values == p.collect_protocol(2**128 - 1, 2**128 - 1)
         with pytest.raises(evm_support.EVMRevert) as evm_exc:
             w.observe(self.addr, [oldest_age + 1])
         with pytest.raises(Revert) as keel_exc:
@@ -242,6 +259,10 @@ def runs() -> list[Run]:
         (init_log,) = w.init_logs[run.addr]
         run.logs.append(decode_log(init_log[1], init_log[2], block_timestamp=w.evm.timestamp))
         assert run.logs[0].name == "Initialize" and run.logs[0]["sqrtPriceX96"] == run.pool.sqrt_price_x96
+        if fee in (500, 3000):  # the protocol fee switched on (the factory owner is the deployer)
+            call = w.evm.call(run.addr, "setFeeProtocol(uint8,uint8)", [4, 7 if fee == 500 else 10])
+            run._collect_logs(call)
+            run.pool.set_fee_protocol(4, 7 if fee == 500 else 10)
         for _ in range(4):
             run.mint()
         run.check()
