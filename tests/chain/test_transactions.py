@@ -157,15 +157,21 @@ def test_reorg_with_nonce_taken_marks_dropped(hardhat: Any, clean_chain: Testbed
     run(go())
 
 
-def test_gas_at_pending_covers_a_v3_swap_that_latest_underestimates(
-    hardhat: Any, clean_chain: TestbedAddresses
-) -> None:
-    """After a swap in the previous block, the next swap writes a new oracle observation; estimating at
-    'latest' misses that write, and a transaction with that gas limit runs out of gas."""
+def test_gas_is_estimated_at_pending_with_margin(hardhat: Any, clean_chain: TestbedAddresses) -> None:
+    """The manager estimates a v3 swap at the pending block (never below the 'latest' estimate) and pads it;
+    a limit below what the swap needs reverts out of gas, the manager's limit mines."""
     tb = clean_chain
 
     async def go() -> None:
         client, tm = await _manager(hardhat.url, HARDHAT_DEV_KEYS[0])  # the deployer holds WETH
+        tags: list[Any] = []
+        real = client.estimate_gas
+
+        async def spy(tx: dict[str, Any], block: int | str = "pending") -> int:
+            tags.append(block)
+            return await real(tx, block)
+
+        client.estimate_gas = spy  # type: ignore[method-assign]
         router = client.contract("SwapRouter", tb.swap_router)
         weth = client.contract("WETH9", tb.weth)
         await tm.send("approve-router", call_request(weth, "approve", tb.swap_router, 2**256 - 1))
@@ -176,16 +182,20 @@ def test_gas_at_pending_covers_a_v3_swap_that_latest_underestimates(
             return call_request(router, "exactInputSingle", params)
 
         await tm.send("swap-1", await swap_request())
+        assert tags and all(t == "pending" for t in tags)
         req = await swap_request()
         tx = {"from": tm.address, "to": req.to, "data": req.data}
-        at_latest = await client.estimate_gas(tx, "latest")
-        at_pending = await client.estimate_gas(tx, "pending")
-        assert at_pending > at_latest
-        short = await tm.submit("swap-latest-gas", TxRequest(to=req.to, data=req.data, gas=at_latest))
-        r_short = await tm.wait(short, timeout_s=10)
-        assert r_short.status == 0  # reverted: out of gas in the oracle write
-        r = await tm.send("swap-2", await swap_request())  # default: pending estimate + 20%
-        assert r.status == 1 and r.gas_used <= tm.journal.intents["swap-2"].latest.gas
+        at_latest = await real(tx, "latest")
+        at_pending = await real(tx, "pending")
+        assert at_pending >= at_latest
+        r = await tm.send("swap-2", await swap_request())
+        limit = tm.journal.intents["swap-2"].latest.gas
+        assert limit == -(-at_pending * 12_000 // 10_000)  # +20%, rounded up
+        assert r.status == 1 and r.gas_used < limit
+        short = await tm.submit(
+            "swap-short", TxRequest(to=req.to, data=(await swap_request()).data, gas=r.gas_used - 5000)
+        )
+        assert (await tm.wait(short, timeout_s=10)).status == 0  # out of gas
         await client.close()
 
     run(go())

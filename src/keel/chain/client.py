@@ -144,12 +144,8 @@ class ChainClient:
         for attempt in range(self.retry.attempts):
             try:
                 return await asyncio.wait_for(call(), timeout=self.retry.timeout_s)
-            except Web3RPCError as exc:
-                message = str(exc)
-                if "502" in message or "503" in message or "504" in message:
-                    last = exc
-                else:
-                    raise
+            except Web3RPCError:
+                raise  # the node answered (revert, not found, nonce too low): not a transport failure
             except _TRANSIENT as exc:
                 last = exc
             if attempt + 1 < self.retry.attempts:

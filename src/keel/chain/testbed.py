@@ -129,7 +129,7 @@ async def deploy_testbed(
     tm: TransactionManager,
     *,
     eth_price_usdc: Fraction = Fraction(2000),
-    weth_liquidity: int = 400 * 10**18,
+    weth_liquidity: int = 4000 * 10**18,
     rpc_url: str = "",
 ) -> TestbedAddresses:
     """Deploy everything with ``tm``'s account (which needs ETH: ~2.1x ``weth_liquidity`` plus gas)."""

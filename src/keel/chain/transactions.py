@@ -256,7 +256,7 @@ class TransactionManager:
                     # Never accepted by any node, and now it never can be: free the intent to re-sign.
                     self.journal.record_released(state.intent, "nonce taken before broadcast")
                     self.nonces.done(state.nonce)
-                    raise _NonceTakenError(state.nonce)
+                    raise _NonceTakenError(state.nonce) from None
                 if receipt is None:
                     self.journal.record_dropped(state.intent, "nonce consumed by another transaction")
                     self.nonces.done(state.nonce)
