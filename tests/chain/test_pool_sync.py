@@ -46,7 +46,7 @@ def test_v3_state_matches_chain_and_swaps_match_to_the_wei(hardhat: Any, clean_c
     tb = clean_chain
 
     async def go() -> None:
-        client, tm, ex = await _setup(hardhat.url, tb)
+        client, _tm, ex = await _setup(hardhat.url, tb)
         weth, usdc = await read_token(client, tb.weth), await read_token(client, tb.usdc)
         assert (weth.symbol, weth.decimals, usdc.symbol, usdc.decimals) == ("WETH", 18, "USDC", 6)
         quoter = client.contract("QuoterV2", tb.quoter_v2)

@@ -45,6 +45,7 @@ def _register() -> None:
     from keel.cli import oracle  # noqa: F401
     from keel.cli import simulate  # noqa: F401
     from keel.cli import stress  # noqa: F401
+    from keel.cli import live, testbed  # noqa: F401
 
 
 _register()
