@@ -284,3 +284,89 @@ class UniswapV2World:
 
     def uint(self, contract: str, signature: str, args: list[Any] | None = None) -> int:
         return int(self.evm.view(contract, signature, args or [], ["uint256"])[0])
+
+
+def measure_swap_gas(ticks: tuple[int, ...] = (0, 2, 4, 6, 8, 10)) -> dict[str, list[tuple[int, int]]]:
+    """Gas of real swaps on py-evm (eth-tester), which, unlike pyrevm, charges EIP-2929 cold
+    access per transaction as mainnet does.
+
+    Returns ``{"v3": [(initialized ticks crossed, gasUsed of SwapRouter.exactInputSingle)], "v2":
+    [(0, gas of token transfer + pair.swap as one call sequence, one 21000 intrinsic)]}`` for
+    v3-core 1.0.1 (fee 0.3%, spacing 60, one-spacing positions) and v2-core 1.0.1.
+    """
+    from eth_tester import EthereumTester, PyEVMBackend
+    from web3 import EthereumTesterProvider, Web3
+
+    from keel.venues.uniswap_v3 import Pool, get_sqrt_ratio_at_tick
+
+    w3 = Web3(EthereumTesterProvider(EthereumTester(PyEVMBackend())))
+    me = w3.eth.accounts[0]
+
+    def deploy(name: str, *args: Any) -> Any:
+        abi, code = artifact(name)
+        tx = w3.eth.contract(abi=abi, bytecode=code).constructor(*args).transact({"from": me, "gas": 29_000_000})
+        return w3.eth.contract(address=w3.eth.wait_for_transaction_receipt(tx).contractAddress, abi=abi)
+
+    def send(fn: Any) -> int:
+        return int(w3.eth.wait_for_transaction_receipt(fn.transact({"from": me, "gas": 5_000_000})).gasUsed)
+
+    tokens = sorted((deploy("ERC20", 2**200) for _ in range(2)), key=lambda c: int(c.address, 16))
+    t0, t1 = tokens[0].address, tokens[1].address
+    factory = deploy("UniswapV3Factory")
+    npm = deploy("NonfungiblePositionManager", factory.address, t0, t1)
+    router = deploy("SwapRouter", factory.address, t0)
+    for token in tokens:
+        for spender in (npm.address, router.address):
+            send(token.functions.approve(spender, MAX_UINT256))
+    fee, spacing, base = 3000, 60, 7680  # mid-word in the tick bitmap
+    send(factory.functions.createPool(t0, t1, fee))
+    pool_abi, _ = artifact("UniswapV3Pool")
+    pool_contract = w3.eth.contract(address=factory.functions.getPool(t0, t1, fee).call(), abi=pool_abi)
+    start = get_sqrt_ratio_at_tick(base + spacing // 2)
+    send(pool_contract.functions.initialize(start))
+    mirror = Pool(fee, spacing, start)
+    ranges = [(base + k * spacing, base + (k + 1) * spacing, 10**21) for k in range(-12, 12)]
+    ranges.append((base - 6000, base + 6000, 10**22))
+    for lower, upper, amount in ranges:
+        params = (t0, t1, fee, lower, upper, amount, amount, 0, 0, me, DEADLINE)
+        _, liquidity, _, _ = npm.functions.mint(params).call({"from": me})
+        send(npm.functions.mint(params))
+        mirror.mint("npm", lower, upper, liquidity)
+    v3: list[tuple[int, int]] = []
+    for _ in range(2):  # the first round writes fee growth and oracle slots from zero: keep the second
+        v3.clear()
+        for zero_for_one, target in ((True, base + 5), (False, base + spacing // 2)):  # inside one range
+            a0, a1 = mirror.amounts_to_price(get_sqrt_ratio_at_tick(target))
+            amount = a0 if zero_for_one else a1
+            result = mirror.swap_detailed(zero_for_one, amount)
+            t_in, t_out = (t0, t1) if zero_for_one else (t1, t0)
+            gas = send(router.functions.exactInputSingle((t_in, t_out, fee, me, DEADLINE, amount, 0, 0)))
+            v3.append((result.ticks_crossed, gas))
+        for k in ticks:
+            for zero_for_one, target in ((True, base - k * spacing - spacing // 2), (False, base + spacing // 2)):
+                a0, a1 = mirror.amounts_to_price(get_sqrt_ratio_at_tick(target))
+                amount = a0 if zero_for_one else a1
+                if amount <= 0:
+                    continue
+                result = mirror.swap_detailed(zero_for_one, amount)
+                t_in, t_out = (t0, t1) if zero_for_one else (t1, t0)
+                gas = send(router.functions.exactInputSingle((t_in, t_out, fee, me, DEADLINE, amount, 0, 0)))
+                v3.append((result.ticks_crossed, gas))
+    v2_factory = deploy("UniswapV2Factory", me)
+    send(v2_factory.functions.createPair(t0, t1))
+    pair_abi, _ = artifact("UniswapV2Pair")
+    pair = w3.eth.contract(address=v2_factory.functions.getPair(t0, t1).call(), abi=pair_abi)
+    send(tokens[0].functions.transfer(pair.address, 10**24))
+    send(tokens[1].functions.transfer(pair.address, 10**24))
+    send(pair.functions.mint(me))
+    v2: list[tuple[int, int]] = []
+    for i in range(4):
+        token_in = tokens[i % 2]
+        r0, r1, _ = pair.functions.getReserves().call()
+        r_in, r_out = (r0, r1) if i % 2 == 0 else (r1, r0)
+        amount = 10**21
+        out = amount * 997 * r_out // (r_in * 1000 + amount * 997)
+        gas = send(token_in.functions.transfer(pair.address, amount))
+        gas += send(pair.functions.swap(0, out, me, b"") if i % 2 == 0 else pair.functions.swap(out, 0, me, b""))
+        v2.append((0, gas - 21_000))
+    return {"v3": v3, "v2": v2}

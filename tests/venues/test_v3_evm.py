@@ -15,11 +15,13 @@ import pytest
 
 from keel.venues import Revert
 from keel.venues.events import V3_POOL_EVENTS, decode_log, pool_from_events
+from keel.venues.uniswap_v2 import SWAP_GAS as V2_SWAP_GAS
 from keel.venues.uniswap_v3 import (
     MAX_SQRT_RATIO,
     MIN_SQRT_RATIO,
     Pool,
     get_sqrt_ratio_at_tick,
+    swap_gas,
 )
 
 pytestmark = pytest.mark.evm
@@ -292,6 +294,17 @@ def test_pool_rebuilt_from_decoded_logs_equals_contract(runs: list[Run]) -> None
         assert _mirror_state(rebuilt) == _mirror_state(run.pool) == _state(run.w, run.addr)
         for t in run.touched_ticks:
             assert rebuilt.ticks(t) == run.pool.ticks(t)
+
+
+def test_swap_gas_model_matches_measured_gas() -> None:
+    """Gas on py-evm (per-transaction cold/warm accounting, unlike pyrevm which keeps slots warm)."""
+    measured = evm_support.measure_swap_gas()
+    crossed = {k for k, _ in measured["v3"]}
+    assert {0, 1, 11} <= crossed
+    for k, gas in measured["v3"]:
+        assert abs(swap_gas(k) - gas) <= 0.03 * gas, (k, gas, swap_gas(k))
+    for _, gas in measured["v2"][1:]:  # the first swap writes the price accumulators from zero
+        assert abs(V2_SWAP_GAS - gas) <= 0.03 * gas, gas
 
 
 def test_revert_reasons_match_contract() -> None:

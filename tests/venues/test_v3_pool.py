@@ -8,7 +8,14 @@ import pytest
 from keel.domain import PoolState, Token
 from keel.errors import ValidationError
 from keel.venues import Pair, Pool, Revert, SwapQuote, Venue
-from keel.venues.uniswap_v3 import MAX_TICK, MIN_TICK, SWAP_GAS_BASE, SWAP_GAS_PER_TICK, get_sqrt_ratio_at_tick
+from keel.venues.uniswap_v3 import (
+    MAX_TICK,
+    MIN_TICK,
+    SWAP_GAS_BASE,
+    SWAP_GAS_FIRST_CROSSING,
+    SWAP_GAS_PER_TICK,
+    get_sqrt_ratio_at_tick,
+)
 
 USDC = Token("USDC", 6)
 WETH = Token("WETH", 18)
@@ -107,7 +114,8 @@ def test_venue_protocol() -> None:
     assert isinstance(pool, Venue) and isinstance(Pair(10**18, 10**18), Venue)
     q = pool.quote_exact_in(USDC, 10**19)
     assert isinstance(q, SwapQuote) and q.amount_in == 10**19
-    assert q.gas_units == SWAP_GAS_BASE + SWAP_GAS_PER_TICK * q.ticks_crossed and q.ticks_crossed > 0
+    assert q.ticks_crossed > 0
+    assert q.gas_units == SWAP_GAS_BASE + SWAP_GAS_FIRST_CROSSING + SWAP_GAS_PER_TICK * q.ticks_crossed
     back = pool.quote_exact_out(USDC, q.amount_out)
     assert back.amount_out == q.amount_out and back.amount_in <= q.amount_in
     done = pool.swap_exact_in(USDC, 10**19)

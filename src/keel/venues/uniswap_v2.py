@@ -6,8 +6,8 @@ balances and cached reserves; ``mint``/``burn``/``swap`` read the balances as th
 contract does, after the caller's transfer (``amount0_in``/``amount1_in`` arguments
 model that transfer).  Reverts carry the contract's strings
 ('UniswapV2: INSUFFICIENT_LIQUIDITY', 'UniswapV2: K', ...).  Gas per swap:
-:data:`SWAP_GAS` (measured through UniswapV2Router-style direct pair swaps, see
-ARCHITECTURE.md).  All amounts are ints in base units.
+:data:`SWAP_GAS` (a transfer into the pair plus ``swap``, measured, see ARCHITECTURE.md).
+All amounts are ints in base units.
 """
 
 from __future__ import annotations
@@ -32,9 +32,9 @@ __all__ = [
 ]
 
 MINIMUM_LIQUIDITY = 1000
-# Gas of a token-in, pair.swap, token-out round measured on v2-core 1.0.1 in pyrevm
-# (tests/venues/test_v2_evm.py), excluding the 21000 intrinsic cost.
-SWAP_GAS = 60_000
+# Gas of a token transfer into the pair plus UniswapV2Pair.swap (one 21000 intrinsic), measured on
+# py-evm with mainnet per-transaction cold/warm accounting (tests/venues/test_v3_evm.py).
+SWAP_GAS = 86_500
 _MAX_UINT112 = (1 << 112) - 1
 _MOD256 = (1 << 256) - 1
 _MOD32 = (1 << 32) - 1

@@ -31,7 +31,15 @@ from keel.venues.uniswap_v3 import tick_math as TickMath  # noqa: N812
 from keel.venues.uniswap_v3.fast_path import SwapCurve, build_curve
 from keel.venues.uniswap_v3.full_math import mul_div, mul_div_rounding_up
 from keel.venues.uniswap_v3.liquidity_math import add_delta
-from keel.venues.uniswap_v3.pool import SWAP_GAS_BASE, SWAP_GAS_PER_TICK, Pool, Slot0, SwapResult
+from keel.venues.uniswap_v3.pool import (
+    SWAP_GAS_BASE,
+    SWAP_GAS_FIRST_CROSSING,
+    SWAP_GAS_PER_TICK,
+    Pool,
+    Slot0,
+    SwapResult,
+    swap_gas,
+)
 from keel.venues.uniswap_v3.sqrt_price_math import (
     get_amount0_delta,
     get_amount1_delta,
@@ -54,6 +62,7 @@ __all__ = [
     "MIN_SQRT_RATIO",
     "MIN_TICK",
     "SWAP_GAS_BASE",
+    "SWAP_GAS_FIRST_CROSSING",
     "SWAP_GAS_PER_TICK",
     "FullMath",
     "LiquidityMath",
@@ -85,6 +94,7 @@ __all__ = [
     "oracle",
     "position",
     "sqrt_price_math",
+    "swap_gas",
     "swap_math",
     "tick",
     "tick_bitmap",

@@ -62,6 +62,7 @@ class SwapCurve:
     cum_out: FloatArray
     gas_base: int
     gas_per_tick: int
+    gas_first_crossing: int
 
     @property
     def max_amount_in(self) -> float:
@@ -152,7 +153,8 @@ class SwapCurve:
 
     def gas(self, amount_in: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Gas units of each swap (base + per initialized tick crossed)."""
-        out: npt.NDArray[np.int64] = self.gas_base + self.gas_per_tick * self.ticks_crossed(amount_in).astype(np.int64)
+        k = self.ticks_crossed(amount_in).astype(np.int64)
+        out: npt.NDArray[np.int64] = self.gas_base + self.gas_per_tick * k + np.where(k > 0, self.gas_first_crossing, 0)
         return out
 
 
@@ -187,7 +189,7 @@ def build_curve(pool: Pool, zero_for_one: bool, *, max_ticks: int | None = None)
         gross = net_in + -(-net_in * fee // (_PIPS - fee))
         cum_in.append(cum_in[-1] + gross)
         cum_out.append(cum_out[-1] + out)
-    from keel.venues.uniswap_v3.pool import SWAP_GAS_BASE, SWAP_GAS_PER_TICK
+    from keel.venues.uniswap_v3.pool import SWAP_GAS_BASE, SWAP_GAS_FIRST_CROSSING, SWAP_GAS_PER_TICK
 
     return SwapCurve(
         zero_for_one=zero_for_one,
@@ -199,4 +201,5 @@ def build_curve(pool: Pool, zero_for_one: bool, *, max_ticks: int | None = None)
         cum_out=np.array([float(x) for x in cum_out], dtype=np.float64),
         gas_base=SWAP_GAS_BASE,
         gas_per_tick=SWAP_GAS_PER_TICK,
+        gas_first_crossing=SWAP_GAS_FIRST_CROSSING,
     )

@@ -17,9 +17,9 @@ positions' ``tokens_owed``).  An optional ``pay`` callback on ``swap``/``mint``
 plays the role of the contract's callback: it receives what is owed and returns
 what was paid; paying less reverts 'IIA' (swap) or 'M0'/'M1' (mint).
 
-Gas: :data:`SWAP_GAS_BASE` + :data:`SWAP_GAS_PER_TICK` per initialized tick crossed
-(measured on the real contracts through SwapRouter.exactInputSingle; see
-ARCHITECTURE.md).
+Gas: :func:`swap_gas` -- :data:`SWAP_GAS_BASE` plus :data:`SWAP_GAS_PER_TICK` per
+initialized tick crossed (plus :data:`SWAP_GAS_FIRST_CROSSING` once), measured on the
+real contracts through SwapRouter.exactInputSingle (see ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -58,17 +58,29 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SWAP_GAS_BASE",
+    "SWAP_GAS_FIRST_CROSSING",
     "SWAP_GAS_PER_TICK",
     "Pool",
     "Slot0",
     "SwapResult",
+    "swap_gas",
 ]
 
-# Measured on v3-core 1.0.1 + SwapRouter 1.4.4 in pyrevm (tests/venues/test_v3_evm.py,
-# bench/amm.py): gas used by exactInputSingle excluding the 21000 intrinsic cost, and the
-# marginal cost of each initialized tick crossed.
-SWAP_GAS_BASE = 110_000
+# Gas of SwapRouter.exactInputSingle (v3-periphery 1.4.4) on the v3-core 1.0.1 pool, measured
+# on py-evm (eth-tester, mainnet cold/warm accounting per transaction; tests/venues/test_v3_evm.py):
+# 107.4k inside one range, +30.6k for the first initialized tick crossed (it also reads the
+# oracle once), +23.95k for every further one; 21000 intrinsic gas included.
+SWAP_GAS_BASE = 107_000
 SWAP_GAS_PER_TICK = 24_000
+SWAP_GAS_FIRST_CROSSING = 7_000  # extra on top of SWAP_GAS_PER_TICK for the first crossing
+
+
+def swap_gas(ticks_crossed: int) -> int:
+    """Gas units of one v3 swap crossing ``ticks_crossed`` initialized ticks."""
+    if ticks_crossed <= 0:
+        return SWAP_GAS_BASE
+    return SWAP_GAS_BASE + SWAP_GAS_FIRST_CROSSING + SWAP_GAS_PER_TICK * ticks_crossed
+
 
 _Q128 = 1 << 128
 _MOD256 = (1 << 256) - 1
@@ -211,8 +223,8 @@ class Pool:
         return SWAP_GAS_PER_TICK
 
     def swap_gas(self, ticks_crossed: int) -> int:
-        """Gas units of a swap crossing ``ticks_crossed`` initialized ticks."""
-        return SWAP_GAS_BASE + SWAP_GAS_PER_TICK * ticks_crossed
+        """Gas units of a swap crossing ``ticks_crossed`` initialized ticks (see :func:`swap_gas`)."""
+        return swap_gas(ticks_crossed)
 
     # ------------------------------------------------------------------ copy-on-write
     def copy(self) -> Pool:
