@@ -11,7 +11,7 @@ import random
 import numpy as np
 import pytest
 
-from keel.venues.uniswap_v2 import amounts_out_f64, get_amount_out
+from keel.venues.uniswap_v2 import amount_in_to_price_f64, amounts_out_f64, get_amount_out
 from keel.venues.uniswap_v3 import Pool, get_sqrt_ratio_at_tick
 
 
@@ -90,3 +90,10 @@ def test_v2_float_path() -> None:
     for x, f in zip(sizes, fast, strict=True):
         exact = get_amount_out(x, r0, r1)
         assert abs(f - exact) <= 1e-12 * exact + 1
+
+    # moving the marginal price: after the computed input, reserves sit at the target price
+    targets = np.array([r1 / r0 * f for f in (0.99, 0.9, 0.5)])
+    needed = amount_in_to_price_f64(targets, r0, r1)
+    for target, x in zip(targets, needed, strict=True):
+        out = get_amount_out(int(x), r0, r1)
+        assert (r1 - out) / (r0 + int(x)) == pytest.approx(target, rel=1e-3)  # fee stays in the pool

@@ -26,6 +26,7 @@ __all__ = [
     "MINIMUM_LIQUIDITY",
     "SWAP_GAS",
     "Pair",
+    "amount_in_to_price_f64",
     "amounts_out_f64",
     "get_amount_in",
     "get_amount_out",
@@ -68,6 +69,18 @@ def amounts_out_f64(amount_in: npt.ArrayLike, reserve_in: float, reserve_out: fl
     """float64 fast path: outputs for many input sizes at once (no flooring; within 1e-12 relative)."""
     x = np.asarray(amount_in, dtype=np.float64) * 997.0
     out: npt.NDArray[np.float64] = x * float(reserve_out) / (float(reserve_in) * 1000.0 + x)
+    return out
+
+
+def amount_in_to_price_f64(
+    target_price: npt.ArrayLike, reserve_in: float, reserve_out: float
+) -> npt.NDArray[np.float64]:
+    """float64: gross input that moves the marginal price (reserve_out / reserve_in, fee excluded)
+    down to each ``target_price``; 0 where the price is already at or below it."""
+    p = np.asarray(target_price, dtype=np.float64)
+    k = float(reserve_in) * float(reserve_out)
+    new_in = np.sqrt(k / p)
+    out: npt.NDArray[np.float64] = np.maximum(new_in - float(reserve_in), 0.0) * (1000.0 / 997.0)
     return out
 
 
