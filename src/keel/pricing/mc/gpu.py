@@ -72,6 +72,11 @@ def _ndtr(xp: ModuleType) -> Any:
     return cundtr
 
 
+def _sqrt(xp: ModuleType, v: Any) -> Any:
+    """Square root of a Python float or an array (CuPy's ufuncs take arrays only)."""
+    return math.sqrt(v) if isinstance(v, float) else xp.sqrt(v)
+
+
 def _heston_step(xp: ModuleType, x: Any, v: Any, zv: Any, zs: Any, c: npt.NDArray[np.float64], ndtr: Any) -> Any:
     c0, c1, c2, c3, c4, c5, c6, c7 = (float(t) for t in c)
     k1 = c5 - c4
@@ -176,7 +181,7 @@ def simulate_sums_xp(
             else:
                 asum += 0.5 * (s + s1) * dt
                 zi = pair(rng.normal) if int_on else 0.0
-                gsum += 0.5 * (x + x1) * dt + xp.sqrt(var * dt * dt / 12.0) * zi
+                gsum += 0.5 * (x + x1) * dt + _sqrt(xp, var * dt * dt / 12.0) * zi
         if bar_on:
             d0, d1, d2 = (x - h, xm - h, x1 - h) if down else (h - x, h - xm, h - x1)
             crossed = (d1 <= 0.0) | (d2 <= 0.0)
