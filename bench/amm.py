@@ -22,6 +22,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
@@ -236,7 +237,7 @@ def main() -> None:
     rows.append(v3_case("crossing 10 initialized ticks", world, pool, (down, up), args.batch // 2, args.repeats))
     rows.append(v2_case(args.batch, args.repeats))
     fl = float_case(pool, args.repeats)
-    print(f"# bench/amm.py  python {platform.python_version()}  numpy {np.__version__}")
+    print(f"# bench/amm.py  python {platform.python_version()}  numpy {np.__version__}  pyrevm {version('pyrevm')}")
     print(
         "| case | initialized ticks crossed | pyrevm (real contract) | Keel exact quote | Keel exact swap "
         "| pyrevm / quote (wall) | pyrevm / quote (CPU) | pyrevm / swap (wall) | pyrevm / swap (CPU) |"
