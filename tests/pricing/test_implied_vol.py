@@ -79,10 +79,11 @@ def _extreme_cases() -> list[tuple[int, float, float, float, float, float, float
     return out
 
 
+Case = tuple[int, float, float, float, float, float, float]
+
+
 @pytest.mark.parametrize(("label", "cases"), [("random", _random_cases(1500, 11)), ("extreme", _extreme_cases())])
-def test_round_trip_machine_precision(
-    label: str, cases: list[tuple[int, float, float, float, float, float, float]]
-) -> None:
+def test_round_trip_machine_precision(label: str, cases: list[Case]) -> None:
     rows = [(c, _case(*c)) for c in cases]
     rows = [(c, ref) for c, ref in rows if ref is not None]
     w = np.array([c[0] for c, _ in rows], dtype=float)

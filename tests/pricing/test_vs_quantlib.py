@@ -176,7 +176,7 @@ HAUG_GREEKS = [
 @pytest.mark.parametrize(("kind", "S", "K", "r", "q", "T", "sigma", "expected", "tol"), HAUG_VALUES)
 def test_haug_prices(
     kind: str, S: float, K: float, r: float, q: float, T: float, sigma: float, expected: float, tol: float
-) -> None:
+) -> None:  # fmt: skip
     assert kp.price(kind, S, K, T, r, sigma, q) == pytest.approx(expected, abs=tol)
 
 
