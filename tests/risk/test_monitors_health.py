@@ -81,3 +81,26 @@ def test_health_scan_matches_a_loop_at_the_favourable_edge() -> None:
         assert eq[a] == pytest.approx(e) and mm[a] == pytest.approx(mt) and flag[a] == (e < mt)
     with pytest.raises(ValidationError, match="price"):
         health_scan(col, qty, ref, mmf, np.array([100.0, float("nan"), 1.0]), conf)
+
+
+def test_health_book_equals_the_stateless_scan_and_updates() -> None:
+    from keel.risk.health import HealthBook
+
+    rng = np.random.default_rng(9)
+    n, u = 500, 2
+    col = rng.uniform(100, 1_000, n)
+    qty = rng.normal(0, 1, (n, u))
+    ref = rng.uniform(95, 105, (n, u))
+    mmf = np.array([0.05, 0.1])
+    price, conf = np.array([100.0, 101.0]), np.array([0.3, 0.0])
+    eq, mm, flag = health_scan(col, qty, ref, mmf, price, conf)
+    book = HealthBook(col, qty, ref, mmf)
+    slack, bflag = book.scan(price, conf)
+    np.testing.assert_allclose(slack, eq - mm, rtol=1e-12, atol=1e-9)
+    assert np.array_equal(bflag, flag)
+    qty[3] = [5.0, -2.0]
+    book.update(3, float(col[3]), qty[3], ref[3])
+    eq, mm, _ = health_scan(col, qty, ref, mmf, price, conf)
+    assert book.scan(price, conf)[0][3] == pytest.approx(eq[3] - mm[3])
+    with pytest.raises(ValidationError, match="price"):
+        book.scan(np.array([100.0, -1.0]), conf)

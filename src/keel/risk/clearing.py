@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_UP, Decimal
 from fractions import Fraction
 
 from keel.domain import Future, Instrument, Option, Perpetual, Settlement, Spot, to_decimal
@@ -471,7 +471,7 @@ class ClearingHouse:
             if p is None:
                 continue
             q = Fraction(p.quantity)
-            pay = q * Fraction(rate) * (1 / s if _is_inverse_d1(inst) else s)
+            pay = q * Fraction(Decimal(repr(float(rate)))) * (1 / s if _is_inverse_d1(inst) else s)
             flows.append((aid, -pay * unit))
         self._pot_settle(asset, flows, f"funding {name}")
 
@@ -684,7 +684,9 @@ class ClearingHouse:
                 continue
             d = dn
             q = p.quantity
-            close = q if f >= 1.0 else (q * Decimal(repr(f))).quantize(_QTY_STEP, rounding=ROUND_DOWN)
+            close = q if f >= 1.0 else (q * Decimal(repr(f))).quantize(_QTY_STEP, rounding=ROUND_UP)
+            if abs(close) > abs(q):  # rounding up (towards safety) never closes more than held
+                close = q
             if close == 0:
                 close = q
             inst = p.instrument
