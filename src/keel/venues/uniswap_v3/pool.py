@@ -86,6 +86,7 @@ _Q128 = 1 << 128
 _MOD256 = (1 << 256) - 1
 _MOD128 = (1 << 128) - 1
 _MOD32 = (1 << 32) - 1
+_MOD160 = (1 << 160) - 1
 _INT128_MAX = (1 << 127) - 1
 _MAX_UINT256 = (1 << 256) - 1
 _PIPS = 1_000_000
@@ -694,16 +695,45 @@ class Pool:
         return amount0, amount1, sp, tick, liquidity, fee_growth, protocol_fee, crossings
 
     def _commit_swap(self, zero_for_one: bool, result: SwapResult, crossings: list[tuple[int, int, int]]) -> None:
-        self._own()
-        time = self._time
+        self._commit_core(
+            zero_for_one,
+            result.sqrt_price_x96,
+            result.tick,
+            result.liquidity,
+            result.fee_growth_global_x128,
+            result.protocol_fee,
+            crossings,
+        )
+
+    def _commit_core(
+        self,
+        zero_for_one: bool,
+        sqrt_price_x96: int,
+        tick: int,
+        liquidity: int,
+        fee_growth: int,
+        protocol_fee: int,
+        crossings: list[tuple[int, int, int]],
+    ) -> None:
+        """Write a computed swap: cross ticks (Tick.cross), one oracle write per block, slot0, growth."""
+        if self._shared:
+            self._own()
+        time = self.block_timestamp & _MOD32
         tick_start = self.tick
         if crossings:
             tc, spl = _oracle.observe_single(
                 self._obs, time, 0, tick_start, self.observation_index, self.liquidity, self.observation_cardinality
             )
-            for t, g0, g1 in crossings:
-                _tick.cross(self._ticks, t, g0, g1, spl, tc, time)
-        if result.tick != tick_start:
+            ticks = self._ticks
+            for t, g0, g1 in crossings:  # Tick.cross, inlined; the record is replaced (copy-on-write)
+                r = list(ticks[t])
+                r[2] = (g0 - r[2]) & _MOD256
+                r[3] = (g1 - r[3]) & _MOD256
+                r[5] = (spl - r[5]) & _MOD160
+                r[4] = _tick.wrap_int56(tc - r[4])
+                r[6] = (time - r[6]) & _MOD32
+                ticks[t] = r
+        if tick != tick_start:
             self.observation_index, self.observation_cardinality = _oracle.write(
                 self._obs,
                 self.observation_index,
@@ -713,17 +743,17 @@ class Pool:
                 self.observation_cardinality,
                 self.observation_cardinality_next,
             )
-            self.tick = result.tick
-        self.sqrt_price_x96 = result.sqrt_price_x96
-        self.liquidity = result.liquidity
+            self.tick = tick
+        self.sqrt_price_x96 = sqrt_price_x96
+        self.liquidity = liquidity
         if zero_for_one:
-            self.fee_growth_global0_x128 = result.fee_growth_global_x128
-            if result.protocol_fee > 0:
-                self.protocol_fees0 += result.protocol_fee
+            self.fee_growth_global0_x128 = fee_growth
+            if protocol_fee > 0:
+                self.protocol_fees0 += protocol_fee
         else:
-            self.fee_growth_global1_x128 = result.fee_growth_global_x128
-            if result.protocol_fee > 0:
-                self.protocol_fees1 += result.protocol_fee
+            self.fee_growth_global1_x128 = fee_growth
+            if protocol_fee > 0:
+                self.protocol_fees1 += protocol_fee
 
     def swap(
         self,
@@ -739,14 +769,16 @@ class Pool:
         Reverts 'AS' for a zero amount, 'SPL' for a limit on the wrong side, 'LOK' when locked,
         'IIA' when ``pay`` pays less input than owed.
         """
-        result, crossings = self._swap(zero_for_one, amount_specified, sqrt_price_limit_x96, True)
+        a0, a1, sp, tick, liquidity, growth, protocol_fee, crossings = self._swap_core(
+            zero_for_one, amount_specified, sqrt_price_limit_x96
+        )
         if pay is not None:
-            paid0, paid1 = pay(result.amount0, result.amount1)
-            owed, paid = (result.amount0, paid0) if zero_for_one else (result.amount1, paid1)
+            paid0, paid1 = pay(a0, a1)
+            owed, paid = (a0, paid0) if zero_for_one else (a1, paid1)
             if paid < owed:
                 raise Revert("IIA", f"paid {paid} < owed {owed}")
-        self._commit_swap(zero_for_one, result, crossings)
-        return result.amount0, result.amount1
+        self._commit_core(zero_for_one, sp, tick, liquidity, growth, protocol_fee, crossings)
+        return a0, a1
 
     def swap_detailed(
         self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
