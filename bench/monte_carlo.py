@@ -107,6 +107,15 @@ def keel_asian(n_paths: int, seed: int, backend: str = "cpu", **kw: object) -> t
     return r.price, r.stderr
 
 
+def _one_thread(fn: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    old = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return fn()
+    finally:
+        numba.set_num_threads(old)
+
+
 def _median(fn: Callable[[int], tuple[float, float]], repeats: int) -> tuple[float, float, float]:
     times = []
     res = (math.nan, math.nan)
@@ -119,7 +128,7 @@ def _median(fn: Callable[[int], tuple[float, float]], repeats: int) -> tuple[flo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--paths", type=int, default=100_000)
     a = ap.parse_args()
     n = a.paths
@@ -131,6 +140,7 @@ def main() -> None:
         ("Keel plain", lambda s: keel_asian(n, s, antithetic=False), a.repeats),
         ("Keel antithetic (default)", lambda s: keel_asian(n, s), a.repeats),
         ("Keel antithetic + geometric CV", lambda s: keel_asian(n, s, control_variate="geometric"), a.repeats),
+        ("Keel antithetic, 1 thread", lambda s: _one_thread(lambda: keel_asian(n, s)), a.repeats),
     ]
     if gpu.cuda_available():
         cases.append(("Keel GPU (CuPy) antithetic", lambda s: keel_asian(n, s, backend="gpu"), a.repeats))
@@ -144,7 +154,8 @@ def main() -> None:
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"numpy {np.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads), "
-        f"QuantLib {ql.__version__}; CUDA: {gpu.cuda_available()}"
+        f"QuantLib {ql.__version__}; CUDA: {gpu.cuda_available()}; "
+        f"load average at start {os.getloadavg()[0]:.1f} (shared machine)"
     )
     print(f"arithmetic Asian call, {STEPS} fixings, {n:,} paths (= {steps / 1e6:.1f} M path-steps)\n")
     print(f"{'engine':40s} {'median s':>9s} {'M path-steps/s':>15s} {'vs numpy':>9s}   price ± stderr")
