@@ -14,10 +14,11 @@ import pytest
 
 from keel.venues import Revert
 from keel.venues.uniswap_v2 import MINIMUM_LIQUIDITY, Pair, get_amount_in, get_amount_out
+from tests import evm_support
 
 pytestmark = pytest.mark.evm
 
-evm_support = pytest.importorskip("tests.evm_support")
+
 ZERO = "0x0000000000000000000000000000000000000000"
 FEE_TO = "0x" + "fe" * 20
 

@@ -23,10 +23,10 @@ from keel.venues.uniswap_v3 import (
     get_sqrt_ratio_at_tick,
     swap_gas,
 )
+from tests import evm_support
 
 pytestmark = pytest.mark.evm
 
-evm_support = pytest.importorskip("tests.evm_support")
 
 TIERS = [(100, 1), (500, 10), (3000, 60), (10000, 200)]
 OPS_PER_TIER = 110
