@@ -22,12 +22,12 @@ def reading(price: float, conf: float = 0.0, ts: int = 0) -> OracleReading:
     return OracleReading(price, conf, OracleStatus.OK, ts, ("test",))
 
 
-def assert_balanced(house: ClearingHouse, deposits: dict[str, int] | None = None) -> None:
-    """The invariant every risk test asserts: exact ledger identity and conserved totals."""
+def assert_balanced(house: ClearingHouse) -> None:
+    """The invariant every risk test asserts: per asset, Σ balances of every holder (accounts,
+    insurance, fees, socialized) equals net deposits exactly, and open positions net to zero."""
     assert house.imbalance() == 0
     assert house.ledger.imbalance() == 0
-    if deposits is not None:
-        assert house.system_totals() == {a: v for a, v in deposits.items() if v or a in house.system_totals()}
+    assert all(house.ledger.total(a) == house.ledger.net_deposits(a) for a in house.ledger.assets())
 
 
 @pytest.fixture

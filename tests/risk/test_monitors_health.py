@@ -104,3 +104,22 @@ def test_health_book_equals_the_stateless_scan_and_updates() -> None:
     assert book.scan(price, conf)[0][3] == pytest.approx(eq[3] - mm[3])
     with pytest.raises(ValidationError, match="price"):
         book.scan(np.array([100.0, -1.0]), conf)
+
+
+def test_clearing_house_monitor_events() -> None:
+    from decimal import Decimal
+
+    from keel.risk import ClearingHouse, CollateralAsset, StandardMargin
+
+    h = ClearingHouse((CollateralAsset("USDC", 6),), StandardMargin())
+    for a in ("x", "y"):
+        h.open_account(a)
+        h.deposit(a, "USDC", 10_000 * 10**6)
+    m = MarketState(0, {"BTC": 50_000.0})
+    h.trade("x", "y", "BTC_USDC-PERPETUAL", Decimal("2"), 50_000, m)
+    mon = RiskMonitor(MonitorThresholds(max_delta={"BTC": 1.0}))
+    ev = h.monitor_events(mon, m)
+    assert HedgeRequested(0, "x", "BTC", "delta", 2.0, 1.0, -2.0) in ev
+    assert HedgeRequested(0, "y", "BTC", "delta", -2.0, 1.0, 2.0) in ev
+    low = m.with_prices(BTC=45_500.0)  # equity 1,000 vs maintenance 1,092
+    assert any(isinstance(e, (ReduceOnly, Liquidate)) and e.account_id == "x" for e in h.monitor_events(mon, low))

@@ -45,6 +45,7 @@ from keel.risk.insurance import AdlCandidate, cover_from_insurance, rank_adl
 from keel.risk.ledger import CLEARING, FEES, INSURANCE, RESERVED_HOLDERS, SOCIALIZED, Ledger
 from keel.risk.liquidation import LiquidationPolicy, closeout_discount, partial_fraction
 from keel.risk.margin import MarginModel, MarginRequirement
+from keel.risk.monitors import RiskEvent, RiskMonitor
 
 __all__ = ["ClearingHouse", "LiquidationRecord", "StepReport"]
 
@@ -857,6 +858,27 @@ class ClearingHouse:
     @property
     def reserved(self) -> frozenset[str]:
         return RESERVED_HOLDERS
+
+    def monitor_events(self, monitor: RiskMonitor, market: MarketState) -> tuple[RiskEvent, ...]:
+        """Run ``monitor`` over every account (sorted) at ``market``; events for agents to consume."""
+        out: list[RiskEvent] = []
+        for aid in sorted(self._accounts):
+            acc = self._accounts[aid]
+            if not acc.positions and acc.status is not AccountStatus.FROZEN:
+                continue
+            out.extend(
+                monitor.check(
+                    market.ts_ns,
+                    aid,
+                    self.positions(aid),
+                    market,
+                    self.collateral_value(aid, market),
+                    self.requirement(aid, market).maintenance,
+                    acc.status,
+                    acc.frozen_reason,
+                )
+            )
+        return tuple(out)
 
     def last_market(self, ts_ns: int, vols: Mapping[str, float] | None = None) -> MarketState:
         """A market state at ``ts_ns`` with the last usable oracle prices."""
