@@ -54,7 +54,11 @@ def _heston_step(
     c6: float,
     c7: float,
 ) -> tuple[float, float]:
-    """One QE step of (ln S, v) with Andersen's martingale correction."""
+    """One QE step of (ln S, v) with Andersen's martingale correction.
+
+    ``k0`` makes ``E[S_{t+dt} | S_t, v_t] = S_t e^{(r-q)dt}`` exactly.  Where the moment the
+    correction needs does not exist (``A >= 1/(2a)`` or ``A >= β``, large positive ``ρ/ξ``) the
+    step keeps only the ``-(K1 + K3/2) v_t`` part of it (a small drift bias, documented)."""
     m = c3 + (v - c3) * c0
     s2 = v * c1 + c2
     k1 = c5 - c4
