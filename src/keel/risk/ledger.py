@@ -62,6 +62,7 @@ class Ledger:
 
     def __init__(self, *, keep_entries: bool = True) -> None:
         self._balances: dict[tuple[str, str], int] = {}
+        self._by_holder: dict[str, dict[str, int]] = {}
         self._external: dict[str, int] = {}
         self._entries: list[LedgerEntry] = []
         self._keep = keep_entries
@@ -77,8 +78,7 @@ class Ledger:
         """Money entering the system (a user deposit or an insurance-fund seed)."""
         amount = _amount("amount", amount)
         self._check_names(holder, asset)
-        key = (holder, asset)
-        self._balances[key] = self._balances.get(key, 0) + amount
+        self._add(holder, asset, amount)
         self._external[asset] = self._external.get(asset, 0) + amount
         self._record(EXTERNAL, holder, asset, amount, reason)
 
@@ -86,11 +86,10 @@ class Ledger:
         """Money leaving the system; refused if it would overdraw the holder."""
         amount = _amount("amount", amount)
         self._check_names(holder, asset)
-        key = (holder, asset)
-        have = self._balances.get(key, 0)
+        have = self._balances.get((holder, asset), 0)
         if amount > have:
             raise RiskError(f"withdraw: {holder} holds {have} {asset} base units, cannot withdraw {amount}")
-        self._balances[key] = have - amount
+        self._add(holder, asset, -amount)
         self._external[asset] = self._external.get(asset, 0) - amount
         self._record(holder, EXTERNAL, asset, amount, reason)
 
@@ -101,10 +100,15 @@ class Ledger:
         self._check_names(dst, asset)
         if amount == 0 or src == dst:
             return
-        ks, kd = (src, asset), (dst, asset)
-        self._balances[ks] = self._balances.get(ks, 0) - amount
-        self._balances[kd] = self._balances.get(kd, 0) + amount
+        self._add(src, asset, -amount)
+        self._add(dst, asset, amount)
         self._record(src, dst, asset, amount, reason)
+
+    def _add(self, holder: str, asset: str, delta: int) -> None:
+        key = (holder, asset)
+        new = self._balances.get(key, 0) + delta
+        self._balances[key] = new
+        self._by_holder.setdefault(holder, {})[asset] = new
 
     def transfer_signed(self, src: str, dst: str, asset: str, amount: int, reason: str) -> None:
         """Transfer ``amount`` from ``src`` to ``dst``; a negative amount flows the other way."""
@@ -126,7 +130,8 @@ class Ledger:
 
     def balances(self, holder: str) -> dict[str, int]:
         """Every asset ``holder`` has touched, sorted by asset name."""
-        return {a: b for (h, a), b in sorted(self._balances.items()) if h == holder}
+        mine = self._by_holder.get(holder)
+        return dict(sorted(mine.items())) if mine else {}
 
     def assets(self) -> tuple[str, ...]:
         return tuple(sorted({a for (_, a) in self._balances} | set(self._external)))

@@ -22,10 +22,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
+from statistics import NormalDist
 from typing import Protocol, runtime_checkable
 
 import numpy as np
-from scipy.stats import norm
 
 from keel.domain import Future, Option, OptionKind, Perpetual, Settlement, Spot, year_fraction
 from keel.errors import ValidationError
@@ -296,7 +296,7 @@ def apc_scan_range(
             raise ValidationError(nm, v, "must be finite and positive")
     if not 0.5 < confidence < 1.0:
         raise ValidationError("confidence", confidence, "must be in (0.5, 1)")
-    z = float(norm.ppf(0.5 + confidence / 2.0))
+    z = NormalDist().inv_cdf(0.5 + confidence / 2.0)
     sigma = sigma_h
     mult = 1.0
     if method is APCMethod.BUFFER:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numba import njit, prange
@@ -91,7 +92,10 @@ class ScenarioGrid:
         )
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(moves, vol_shocks, weights) per scenario, regular scenarios first."""
+        """(moves, vol_shocks, weights) per scenario, regular scenarios first (read-only arrays)."""
+        return _grid_arrays(self)
+
+    def _build_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if self.n_price == 1:
             pm = np.zeros(1)
         else:
@@ -103,7 +107,10 @@ class ScenarioGrid:
             moves.append(float(m))
             shocks.append(0.0)
             weights.append(float(self.extended_weight))
-        return np.array(moves), np.array(shocks), np.array(weights)
+        out = (np.array(moves), np.array(shocks), np.array(weights))
+        for a in out:
+            a.flags.writeable = False
+        return out
 
     @property
     def n_regular(self) -> int:
@@ -112,6 +119,11 @@ class ScenarioGrid:
     @property
     def n_scenarios(self) -> int:
         return self.n_regular + len(self.extended_moves)
+
+
+@lru_cache(maxsize=256)
+def _grid_arrays(grid: ScenarioGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return grid._build_arrays()
 
 
 def _risk_arrays_impl(kind, strike, t, sigma, spot, rate, moves, shocks, weights, vol_power, dte_floor):  # type: ignore[no-untyped-def]
