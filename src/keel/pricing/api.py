@@ -109,6 +109,13 @@ class Greeks:
 _PRICE_KERNEL: Any = _black.bs_price_kernel
 _B76_KERNEL: Any = _black.black76_kernel
 _GREEKS_KERNEL: Any = _black.bs_greeks_kernel
+_PRICE_SIMD: Any = _black.bs_price_simd_kernel
+_GREEKS_SIMD: Any = _black.bs_greeks_simd_kernel
+_SIMD_MIN = 2048  # below this the plain kernel is as fast and skips expanding broadcast scalars
+
+
+def _full(flat: list[F64], n: int) -> list[F64]:
+    return [a if a.shape[0] == n else np.full(n, a[0]) for a in flat]
 
 
 def _is_scalar(x: Any) -> bool:
@@ -136,8 +143,8 @@ def _sign_array(kind: Any) -> F64:
         raise ValidationError("kind", kind, "must be 'call', 'put' or an array of +1/-1") from exc
     bad = ~((arr == 1.0) | (arr == -1.0))
     if bad.any():
-        idx = np.argwhere(bad)[0]
-        raise ValidationError(f"kind{list(idx)}", arr[tuple(idx)].item(), "must be +1 (call) or -1 (put)")
+        idx = [int(i) for i in np.argwhere(bad)[0]]
+        raise ValidationError(f"kind{idx}", arr[tuple(idx)].item(), "must be +1 (call) or -1 (put)")
     return arr
 
 
@@ -222,7 +229,7 @@ def price(kind: Kind, S: Any, K: Any, T: Any, r: Any, sigma: Any, q: Any = 0.0) 
     shape, flat = _as_arrays(names, (_sign_array(kind), S, K, T, r, q, sigma))
     n = int(np.prod(shape)) if shape else 1
     out = np.empty(n)
-    bad = _PRICE_KERNEL(*flat, out)
+    bad = _PRICE_SIMD(*_full(flat, n), out) if n >= _SIMD_MIN else _PRICE_KERNEL(*flat, out)
     if bad >= 0:
         _raise_invalid(shape, bad, names, flat)
     return out.reshape(shape)
@@ -257,7 +264,7 @@ def greeks(kind: Kind, S: Any, K: Any, T: Any, r: Any, sigma: Any, q: Any = 0.0)
     shape, flat = _as_arrays(names, (_sign_array(kind), S, K, T, r, q, sigma))
     n = int(np.prod(shape)) if shape else 1
     out = np.empty((8, n))
-    bad = _GREEKS_KERNEL(*flat, out)
+    bad = _GREEKS_SIMD(*_full(flat, n), out) if n >= _SIMD_MIN else _GREEKS_KERNEL(*flat, out)
     if bad >= 0:
         _raise_invalid(shape, bad, names, flat)
     return Greeks(*(out[j].reshape(shape) for j in range(8)))
