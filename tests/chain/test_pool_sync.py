@@ -188,3 +188,41 @@ def test_event_sync_equals_full_reread(hardhat: Any, clean_chain: TestbedAddress
         await client.close()
 
     run(go())
+
+
+def test_smart_router_plan_executes_on_chain_to_the_wei(hardhat: Any, clean_chain: TestbedAddresses) -> None:
+    """keel.execution.SmartRouter splits a large order over the three synced pools; each leg is sent through
+    the real routers with its min-out and deadline, and the chain delivers exactly the plan's amounts."""
+    from keel.chain import VenueRef, erc20_balance
+    from keel.execution.router import SmartRouter
+
+    tb = clean_chain
+
+    async def go() -> None:
+        client, tm, ex = await _setup(hardhat.url, tb)
+        weth, usdc = await read_token(client, tb.weth), await read_token(client, tb.usdc)
+        t0, t1 = (weth, usdc) if tb.pools[0].token0 == tb.weth else (usdc, weth)
+        venues = []
+        refs = {}
+        for info in tb.pools:
+            state = await read_pool_state(client, info.kind, info.address)
+            v = to_venue(state, t0, t1)
+            venues.append(v)
+            refs[v.name] = VenueRef(info.kind, info.fee)
+        router = SmartRouter(venues)
+        amount = 900 * 10**18
+        plan = router.quote_exact_in(weth, usdc, amount)
+        assert len(plan.legs) >= 2, "an order this size should be split"
+        before = await erc20_balance(client, tb.usdc, tm.address)
+        fills = await ex.execute_plan("plan-1", plan, refs, slippage_bps=0)
+        got = await erc20_balance(client, tb.usdc, tm.address) - before
+        assert got == plan.amount_out
+        assert [f.amount_out for f in fills] == [leg.amount_out for leg in plan.legs]
+        assert sum(f.amount_in for f in fills) == amount
+        # re-running the same plan id sends nothing new
+        signed = tm.sign_count
+        await ex.execute_plan("plan-1", plan, refs)
+        assert tm.sign_count == signed
+        await client.close()
+
+    run(go())

@@ -38,7 +38,7 @@ from keel.chain.node import HARDHAT_CHAIN_ID, HardhatNode, free_port
 from keel.chain.nonces import NonceManager
 from keel.chain.pool_sync import PoolSync, pool_state_diff, read_pool_state, read_token, to_venue
 from keel.chain.signer import DevSigner, KeystoreSigner, SignedTx, Signer, write_keystore
-from keel.chain.swaps import SwapExecutor, SwapFill, transfers_in_receipt
+from keel.chain.swaps import SwapExecutor, SwapFill, VenueRef, transfers_in_receipt
 from keel.chain.testbed import PoolInfo, TestbedAddresses, deploy_testbed, fund_account
 from keel.chain.transactions import PendingTx, TransactionManager, TxReceipt, TxRequest
 from keel.chain.vault import VaultBalance, VaultClient, read_vault_collateral, read_vault_collateral_sync
@@ -77,6 +77,7 @@ __all__ = [
     "TxRevertedError",
     "VaultBalance",
     "VaultClient",
+    "VenueRef",
     "WrongChainError",
     "call_request",
     "checksum",

@@ -9,7 +9,9 @@ the receipt's ERC20 ``Transfer`` logs, so they are exact base units.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from eth_utils.crypto import keccak
 
@@ -18,10 +20,45 @@ from keel.chain.client import ChainClient, checksum
 from keel.chain.transactions import TransactionManager, TxReceipt
 from keel.errors import ValidationError
 
-__all__ = ["SwapExecutor", "SwapFill", "transfers_in_receipt"]
+__all__ = ["PlanLeg", "RoutePlanLike", "SwapExecutor", "SwapFill", "VenueRef", "transfers_in_receipt"]
 
 _TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 _MAX_UINT256 = (1 << 256) - 1
+
+
+class _TokenLike(Protocol):
+    @property
+    def address(self) -> str | None: ...
+
+
+class PlanLeg(Protocol):
+    """One leg of a route plan (``keel.execution.RouteLeg`` has this shape)."""
+
+    @property
+    def venues(self) -> tuple[str, ...]: ...
+    @property
+    def tokens(self) -> Sequence[_TokenLike]: ...
+    @property
+    def amount_in(self) -> int: ...
+    @property
+    def amount_out(self) -> int: ...
+    @property
+    def exact_out(self) -> bool: ...
+
+
+class RoutePlanLike(Protocol):
+    """A route plan (``keel.execution.RoutePlan`` has this shape): legs executed in order."""
+
+    @property
+    def legs(self) -> Sequence[PlanLeg]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class VenueRef:
+    """Where a venue named in a plan lives on chain: ``kind`` ('uniswap_v3'/'uniswap_v2') and ``fee`` (pips)."""
+
+    kind: str
+    fee: int = 3000
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +175,100 @@ class SwapExecutor:
             gas_used=receipt.gas_used,
             fee_wei=receipt.fee_wei,
         )
+
+    async def swap_exact_out(
+        self,
+        intent: str,
+        *,
+        kind: str,
+        token_in: str,
+        token_out: str,
+        amount_out: int,
+        max_amount_in: int,
+        fee: int = 3000,
+        deadline_s: int = 300,
+        recipient: str | None = None,
+    ) -> SwapFill:
+        """Receive exactly ``amount_out`` of ``token_out``; reverts on chain above ``max_amount_in``."""
+        if isinstance(amount_out, bool) or not isinstance(amount_out, int) or amount_out <= 0:
+            raise ValidationError("amount_out", amount_out, "must be a positive int in base units")
+        if isinstance(max_amount_in, bool) or not isinstance(max_amount_in, int) or max_amount_in <= 0:
+            raise ValidationError("max_amount_in", max_amount_in, "must be a positive int in base units")
+        token_in, token_out = checksum("token_in", token_in), checksum("token_out", token_out)
+        to = checksum("recipient", recipient or self.tm.address)
+        router = self.router_for(kind)
+        known = self.tm.journal.intents.get(intent)
+        if known is None or known.status == "released":
+            await require_token_balance(self.client, token_in, self.tm.address, max_amount_in)
+            await require_allowance(self.client, token_in, self.tm.address, router, max_amount_in)
+        deadline = await self.deadline(deadline_s)
+        if kind == "uniswap_v3":
+            c = self.client.contract("SwapRouter", router)
+            params = (token_in, token_out, fee, to, deadline, amount_out, max_amount_in, 0)
+            request = call_request(c, "exactOutputSingle", params)
+        else:
+            c = self.client.contract("UniswapV2Router02", router)
+            path = [token_in, token_out]
+            request = call_request(c, "swapTokensForExactTokens", amount_out, max_amount_in, path, to, deadline)
+        receipt = await self.tm.send(intent, request)
+        return SwapFill(
+            intent=intent,
+            venue=kind,
+            token_in=token_in,
+            token_out=token_out,
+            amount_in=transfers_in_receipt(receipt, token_in, sender=self.tm.address),
+            amount_out=transfers_in_receipt(receipt, token_out, to=to),
+            tx_hash=receipt.tx_hash,
+            block_number=receipt.block_number,
+            gas_used=receipt.gas_used,
+            fee_wei=receipt.fee_wei,
+        )
+
+    async def execute_plan(
+        self,
+        intent: str,
+        plan: RoutePlanLike,
+        venues: Mapping[str, VenueRef],
+        *,
+        slippage_bps: int = 0,
+        deadline_s: int = 300,
+    ) -> list[SwapFill]:
+        """Execute a router plan's legs in order, one transaction per hop, each with a min-out and a deadline.
+
+        Exact-input hops pass on what the previous hop actually delivered; the last hop of a leg
+        requires ``leg.amount_out`` less ``slippage_bps``.  Exact-output legs (one venue) pay at
+        most ``leg.amount_in`` plus ``slippage_bps``.  Intent ids are ``{intent}:{leg}:{hop}``, so a
+        restarted process resumes the plan without repeating a hop.
+        """
+        if not 0 <= slippage_bps < 10_000:
+            raise ValidationError("slippage_bps", slippage_bps, "must be in [0, 10000)")
+        fills: list[SwapFill] = []
+        for i, leg in enumerate(plan.legs):
+            tokens = [checksum(f"legs[{i}].tokens", t.address) for t in leg.tokens]
+            refs = []
+            for name in leg.venues:
+                if name not in venues:
+                    raise ValidationError(f"legs[{i}].venues", name, "has no on-chain venue given")
+                refs.append(venues[name])
+            if leg.exact_out:
+                if len(refs) != 1:
+                    raise ValidationError(f"legs[{i}].venues", leg.venues, "an exact-output leg has one venue")
+                max_in = leg.amount_in + leg.amount_in * slippage_bps // 10_000
+                fills.append(
+                    await self.swap_exact_out(
+                        f"{intent}:{i}:0", kind=refs[0].kind, token_in=tokens[0], token_out=tokens[1],
+                        amount_out=leg.amount_out, max_amount_in=max_in, fee=refs[0].fee, deadline_s=deadline_s,
+                    )
+                )  # fmt: skip
+                continue
+            amount = leg.amount_in
+            for hop, ref in enumerate(refs):
+                last = hop == len(refs) - 1
+                min_out = leg.amount_out - leg.amount_out * slippage_bps // 10_000 if last else 0
+                fill = await self.swap_exact_in(
+                    f"{intent}:{i}:{hop}", kind=ref.kind, token_in=tokens[hop], token_out=tokens[hop + 1],
+                    amount_in=amount, min_amount_out=min_out, fee=ref.fee, deadline_s=deadline_s,
+                )  # fmt: skip
+                fills.append(fill)
+                amount = fill.amount_out
+        return fills
