@@ -12,9 +12,12 @@ from keel.chain import (
     ChainClient,
     DevSigner,
     GasPolicy,
+    KeystoreSigner,
     TestbedAddresses,
     TransactionManager,
     TxJournal,
+    VaultClient,
+    call_request,
     fund_account,
     write_keystore,
 )
@@ -42,6 +45,16 @@ def test_live_hedger_matches_venues_to_the_wei(hardhat: Any, clean_chain: Testbe
     keystore = tmp_path / "ks.json"
     account = write_keystore(keystore, KEY, "live-pw", iterations=2**10)
     run(_fund(hardhat.url, tb, account))
+
+    async def deposit() -> None:  # collateral the margin engine reads from the vault before quoting
+        client = await ChainClient.connect(hardhat.url)
+        tm = await TransactionManager.open(client, KeystoreSigner(keystore, password="live-pw"), TxJournal(None))
+        usdc = client.contract("KeelToken", tb.usdc)
+        await tm.send("approve-vault", call_request(usdc, "approve", tb.vault, 250_000 * 10**6))
+        await VaultClient(client, tm, tb.vault).deposit("deposit", 250_000 * 10**6)
+        await client.close()
+
+    run(deposit())
     config = load_config(CONFIG)
     lines: list[str] = []
     journal = tmp_path / "journal.jsonl"
@@ -66,6 +79,8 @@ def test_live_hedger_matches_venues_to_the_wei(hardhat: Any, clean_chain: Testbe
     out = "\n".join(lines)
     # announced before trading: chain id, account, balances
     assert "chain id 31337" in out and account in out and "USDC" in out and "WETH" in out
+    assert result.vault_collateral == 250_000 * 10**6 and "margin   portfolio" in out
+    assert result.initial_margin_usd > result.maintenance_margin_usd > 0
     assert result.hedges, "a short call strip has delta: the agent must hedge"
     for h in result.hedges:
         assert h.status == "ok" and h.amount_out == h.predicted_out, result.hedges

@@ -55,6 +55,7 @@ from keel.cli.app import app
 from keel.domain import NS_PER_SECOND, Token
 from keel.engine import Block, Engine
 from keel.errors import ConfigError, ValidationError
+from keel.risk import MarginModel, MarketState, PortfolioMargin, PositionView, StandardMargin
 from keel.sim.chain import RECEIPTS, Receipt, Tx
 from keel.sim.config import ScenarioConfig, load_config, parse_utc
 from keel.venues.options import OptionsVenue, SviSlice, SviSurface
@@ -94,6 +95,10 @@ class LiveResult:
     recovered: list[str] = field(default_factory=list)
     start_delta: float = 0.0
     end_delta: float = 0.0
+    margin_model: str = ""
+    initial_margin_usd: float = 0.0
+    maintenance_margin_usd: float = 0.0
+    vault_collateral: int = 0
 
     @property
     def balances_match(self) -> bool:
@@ -249,6 +254,7 @@ class LiveHedgeSession:
         underlying = self.asset.symbol.removeprefix("W")
         for option, qty in strategy_legs(d.strategy, spot, list(d.strikes_pct), d.contracts, underlying, first_expiry):
             self.book.add_option(option, qty, self.options.value(option, spot, now_ns))
+        await self._margin(spot, now_ns)
         h = self.config.hedge
         block_ns = int(self.config.chain.block_time_s * NS_PER_SECOND)
         cfg = HedgeConfig(
@@ -270,6 +276,28 @@ class LiveHedgeSession:
         self.result.start_balances = dict(bal)
         self.result.predicted_balances = dict(bal)
         self.result.start_delta = self.hedger.net_delta(spot, now_ns)[0]
+
+    async def _margin(self, spot: float, now_ns: int) -> None:
+        """The margin engine's requirement for the book, next to the collateral the vault holds (read first)."""
+        if self.vault:
+            col = (await read_vault_collateral(self.client, self.vault, [self.tm.address]))[self.tm.address]
+            self.result.vault_collateral = col.total
+        assert self.config.desk is not None
+        model: MarginModel = PortfolioMargin() if self.config.desk.margin == "portfolio" else StandardMargin()
+        positions = [PositionView(name, option, qty) for name, (option, qty) in sorted(self.book.options.items())]
+        underlying = self.asset.symbol.removeprefix("W")
+        vols = {name: self.options.mark_vol(option, spot, now_ns) for name, (option, _q) in self.book.options.items()}
+        atm = sorted(vols.values())[len(vols) // 2] if vols else 0.5
+        market = MarketState(now_ns, {underlying: spot}, vols={underlying: atm}, option_vols=vols)
+        req = model.requirement(positions, market)
+        self.result.margin_model = req.model
+        self.result.initial_margin_usd = req.initial
+        self.result.maintenance_margin_usd = req.maintenance
+        collateral_usd = self.result.vault_collateral / self.cash.unit
+        self.echo(
+            f"margin   {req.model}: initial {req.initial:,.2f} USD, maintenance {req.maintenance:,.2f} USD; "
+            f"vault collateral {collateral_usd:,.2f} {self.cash.symbol}"
+        )
 
     def _on_tx(self, actor: str, tx: Tx) -> int:
         tx_id = self.next_tx_id
