@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from keel.domain import Option, parse_instrument
 from keel.errors import InstrumentNameError, RiskError, ValidationError
 from keel.oracle import OracleReading, OracleStatus
 from keel.risk import (
@@ -25,6 +26,7 @@ from keel.risk import (
     MarketState,
     StandardMargin,
 )
+from keel.risk.accounts import option_mark_in_settlement
 
 from .conftest import BTC, PERP, USDC, assert_balanced, reading, usd
 
@@ -203,3 +205,73 @@ def test_random_sequences_keep_the_ledger_balanced(ops: list[tuple[object, ...]]
         eq = sum(h.equity(a, m) for a in h.account_ids)
         reserved = sum(h.ledger.balance(x, "USDC") for x in (INSURANCE, FEES, SOCIALIZED)) / USDC.unit
         assert eq + reserved == pytest.approx(deposits / USDC.unit, rel=1e-12, abs=1e-6)
+
+
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("trade"),
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from(["a", "b", "c"]),
+            st.sampled_from([PERP, "BTC-PERPETUAL", "BTC_USDC-26MAR21-40000-P", "BTC-26MAR21-60000-C"]),
+            st.integers(1, 40),
+        ),
+        st.tuples(st.just("move"), st.floats(-0.3, 0.3), st.booleans()),
+        st.tuples(st.just("halt")),
+        st.tuples(st.just("fund"), st.floats(-0.003, 0.003)),
+    ),
+    min_size=1,
+    max_size=20,
+)
+
+
+@settings(max_examples=20, deadline=None)
+@given(_OPS)
+def test_random_multi_asset_sequences_keep_the_ledger_balanced(ops: list[tuple[object, ...]]) -> None:
+    """Linear and inverse perpetuals, linear and inverse options, BTC and USDC collateral,
+    price moves (liquidations, ADL, bad debt), halted readings and funding, in any order."""
+    h = ClearingHouse((USDC, BTC), StandardMargin())
+    for a in ("a", "b", "c"):
+        h.open_account(a)
+        h.deposit(a, "USDC", usd(30_000))
+        h.deposit(a, "BTC", 10**8 // 2)
+    h.open_account("liq", liquidator=True)
+    h.deposit("liq", "USDC", usd(50_000_000))
+    h.deposit("liq", "BTC", 1_000 * 10**8)
+    h.seed_insurance("USDC", usd(10_000))
+    totals = dict(h.system_totals())
+    t0 = 1_612_800_000 * 10**9
+    px = 45_000.0
+    ts = t0
+    for op in ops:
+        ts += 3_600 * 10**9
+        m = MarketState(ts, {"BTC": px}, {"BTC": 0.8})
+        if op[0] == "trade":
+            _, buyer, seller, name, n = op
+            if buyer == seller:
+                continue
+            name = str(name)
+            inst = parse_instrument(name)
+            if isinstance(inst, Option):
+                price = option_mark_in_settlement(inst, name, m)
+                if price <= 0:
+                    continue
+                qty = Decimal(int(n)) / 10
+            elif name == "BTC-PERPETUAL":
+                price, qty = Decimal(repr(px)), Decimal(int(n)) * 1_000
+            else:
+                price, qty = Decimal(repr(px)), Decimal(int(n)) / 20
+            with contextlib.suppress(RiskError):
+                h.trade(str(buyer), str(seller), name, qty, price, m)
+        elif op[0] == "move":
+            px *= 1 + float(op[1])
+            present = bool(op[2])
+            h.step(ts, {"BTC": reading(px, px * 0.001, ts)}, vols={"BTC": 0.8}, liquidators_present=present)
+        elif op[0] == "halt":
+            h.step(ts, {"BTC": OracleReading(float("nan"), float("nan"), OracleStatus.HALTED, ts, (), ("test",))})
+        else:
+            with contextlib.suppress(ValidationError):
+                h.pay_funding(PERP, float(op[1]), m)
+                h.pay_funding("BTC-PERPETUAL", float(op[1]), m)
+        assert h.imbalance() == 0
+        assert h.system_totals() == totals

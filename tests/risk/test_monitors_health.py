@@ -123,3 +123,27 @@ def test_clearing_house_monitor_events() -> None:
     assert HedgeRequested(0, "y", "BTC", "delta", -2.0, 1.0, 2.0) in ev
     low = m.with_prices(BTC=45_500.0)  # equity 1,000 vs maintenance 1,092
     assert any(isinstance(e, (ReduceOnly, Liquidate)) and e.account_id == "x" for e in h.monitor_events(mon, low))
+
+
+def test_reduce_only_status_blocks_risk_increases() -> None:
+    from decimal import Decimal
+
+    from keel.errors import RiskError
+    from keel.risk import ClearingHouse, CollateralAsset, StandardMargin
+
+    h = ClearingHouse((CollateralAsset("USDC", 6),), StandardMargin())
+    for a in ("x", "y"):
+        h.open_account(a)
+        h.deposit(a, "USDC", 10_000 * 10**6)
+    m = MarketState(0, {"BTC": 50_000.0})
+    h.trade("x", "y", "BTC_USDC-PERPETUAL", Decimal("2"), 50_000, m)
+    stressed = m.with_prices(BTC=45_800.0)  # x: equity 1,600 vs maintenance 1,099 -> ratio 0.69
+    mon = RiskMonitor(MonitorThresholds(reduce_only_ratio=0.6))
+    h.monitor_events(mon, stressed, apply=True)
+    assert h.status("x")[0] is AccountStatus.REDUCE_ONLY
+    with pytest.raises(RiskError, match="reduce_only"):
+        h.trade("x", "y", "BTC_USDC-PERPETUAL", Decimal("0.1"), 45_800, stressed)
+    h.trade("y", "x", "BTC_USDC-PERPETUAL", Decimal("1"), 45_800, stressed)  # reducing is allowed
+    h.monitor_events(mon, m, apply=True)
+    assert h.status("x")[0] is AccountStatus.ACTIVE
+    assert h.imbalance() == 0

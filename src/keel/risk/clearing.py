@@ -45,7 +45,7 @@ from keel.risk.insurance import AdlCandidate, cover_from_insurance, rank_adl
 from keel.risk.ledger import CLEARING, FEES, INSURANCE, RESERVED_HOLDERS, SOCIALIZED, Ledger
 from keel.risk.liquidation import LiquidationPolicy, closeout_discount, partial_fraction
 from keel.risk.margin import MarginModel, MarginRequirement
-from keel.risk.monitors import RiskEvent, RiskMonitor
+from keel.risk.monitors import Liquidate, ReduceOnly, RiskEvent, RiskMonitor
 
 __all__ = ["ClearingHouse", "LiquidationRecord", "StepReport"]
 
@@ -859,25 +859,36 @@ class ClearingHouse:
     def reserved(self) -> frozenset[str]:
         return RESERVED_HOLDERS
 
-    def monitor_events(self, monitor: RiskMonitor, market: MarketState) -> tuple[RiskEvent, ...]:
-        """Run ``monitor`` over every account (sorted) at ``market``; events for agents to consume."""
+    def monitor_events(
+        self, monitor: RiskMonitor, market: MarketState, *, apply: bool = False
+    ) -> tuple[RiskEvent, ...]:
+        """Run ``monitor`` over every account (sorted) at ``market``; events for agents to consume.
+
+        With ``apply`` a :class:`ReduceOnly` or :class:`Liquidate` event puts the account in
+        REDUCE_ONLY (it may then only reduce positions) and an account with neither returns to
+        ACTIVE; frozen and bankrupt accounts keep their status.
+        """
         out: list[RiskEvent] = []
         for aid in sorted(self._accounts):
             acc = self._accounts[aid]
             if not acc.positions and acc.status is not AccountStatus.FROZEN:
+                if apply and acc.status is AccountStatus.REDUCE_ONLY:
+                    acc.status = AccountStatus.ACTIVE
                 continue
-            out.extend(
-                monitor.check(
-                    market.ts_ns,
-                    aid,
-                    self.positions(aid),
-                    market,
-                    self.collateral_value(aid, market),
-                    self.requirement(aid, market).maintenance,
-                    acc.status,
-                    acc.frozen_reason,
-                )
+            events = monitor.check(
+                market.ts_ns,
+                aid,
+                self.positions(aid),
+                market,
+                self.collateral_value(aid, market),
+                self.requirement(aid, market).maintenance,
+                acc.status,
+                acc.frozen_reason,
             )
+            if apply and acc.status in (AccountStatus.ACTIVE, AccountStatus.REDUCE_ONLY):
+                risky = any(isinstance(e, ReduceOnly | Liquidate) for e in events)
+                acc.status = AccountStatus.REDUCE_ONLY if risky else AccountStatus.ACTIVE
+            out.extend(events)
         return tuple(out)
 
     def last_market(self, ts_ns: int, vols: Mapping[str, float] | None = None) -> MarketState:
