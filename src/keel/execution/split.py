@@ -113,8 +113,52 @@ def _hop_sum(a, b, mu, hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0
 
 
 @njit(cache=True)
+def _hop_sum_d(a, b, z, hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sM0):
+    """Total input of the hop's active venues at z = mu**-0.5, and its derivative in z."""
+    mu = 1.0 / (z * z)
+    s = 0.0
+    d = 0.0
+    for q in range(a, b):
+        j = hV[q]
+        if not active[j]:
+            continue
+        off = vOff[j]
+        n = vN[j]
+        if n == 0 or sM0[off] <= mu:
+            continue
+        lo = 0
+        hi = n - 1
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if sM0[off + mid] > mu:
+                lo = mid
+            else:
+                hi = mid - 1
+        k = off + lo
+        g = vGamma[j]
+        X = sX[k]
+        if X > 0.0:
+            r = math.sqrt(X * sY[k] * g)
+            t = (z * r - X) / g
+            if t >= sCap[k]:
+                s += sC0[k] + sCap[k]
+            elif t > 0.0:
+                s += sC0[k] + t
+                d += r / g
+            else:
+                s += sC0[k]
+        else:
+            s += sC0[k] + sCap[k]
+    return s, d
+
+
+@njit(cache=True)
 def _hop_solve(h, x, hOff, hN, hV, active, alloc, outs, vOff, vN, vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0):
-    """Split input x over the active venues of hop h; returns (mu, total out, feasible)."""
+    """Split input x over the active venues of hop h; returns (mu, total out, feasible).
+
+    Root-finding runs in z = mu**-0.5, in which a constant-product venue's input is linear
+    (x = (z*sqrt(X*Y*g) - X)/g), so Illinois converges in a few steps.
+    """
     a = hOff[h]
     b = a + hN[h]
     mhi = 0.0
@@ -133,62 +177,56 @@ def _hop_solve(h, x, hOff, hN, hV, active, alloc, outs, vOff, vN, vGamma, vMaxIn
         return mhi, 0.0, True
     if x >= capacity:
         return 0.0, 0.0, False
-    t_hi = math.log(mhi)
-    f_hi = -x
-    t_lo = t_hi - 1.0
-    f_lo = _hop_sum(a, b, math.exp(t_lo), hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0) - x
-    step = 1.0
-    while f_lo < 0.0:
-        t_hi = t_lo
-        f_hi = f_lo
-        step *= 2.0
-        t_lo = t_lo - step
-        if t_lo < -740.0:
-            return 0.0, 0.0, False
-        f_lo = _hop_sum(a, b, math.exp(t_lo), hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0) - x
-    # Illinois on the decreasing function f(t); f_lo >= 0 > f_hi
-    side = 0
+    # safeguarded Newton in z (x(z) is piecewise linear for constant-product segments)
+    z_lo = 1.0 / math.sqrt(mhi)
+    z_hi = math.inf
+    z = z_lo
+    f, d = _hop_sum_d(a, b, z, hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sM0)
+    f -= x
+    step = 1e-4 * z_lo
     for _ in range(200):
-        if t_hi - t_lo <= 1e-15 * max(1.0, abs(t_hi)) or f_lo - f_hi <= 1e-15 * x:
-            break
-        t = t_lo + f_lo * (t_hi - t_lo) / (f_lo - f_hi)
-        if not (t_lo < t < t_hi):
-            t = 0.5 * (t_lo + t_hi)
-        f = _hop_sum(a, b, math.exp(t), hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0) - x
-        if f == 0.0:
-            t_lo = t
-            t_hi = t
-            f_lo = 0.0
-            f_hi = 0.0
-            break
-        if f > 0.0:
-            t_lo = t
-            f_lo = f
-            if side == 1:
-                f_hi *= 0.5
-            side = 1
+        if d > 0.0:
+            zn = z - f / d
         else:
-            t_hi = t
-            f_hi = f
-            if side == -1:
-                f_lo *= 0.5
-            side = -1
-    mu_lo = math.exp(t_lo)
-    mu_hi = math.exp(t_hi)
-    s_lo = 0.0
-    s_hi = 0.0
+            zn = z + (step if f < 0.0 else -step)
+            step *= 4.0
+        if math.isinf(z_hi):
+            if zn <= z_lo:
+                zn = z_lo + step
+                step *= 4.0
+        elif not (z_lo < zn < z_hi):
+            zn = 0.5 * (z_lo + z_hi)
+        if zn > 1e150:
+            return 0.0, 0.0, False
+        z = zn
+        f, d = _hop_sum_d(a, b, z, hV, active, vOff, vN, vGamma, sX, sY, sCap, sC0, sM0)
+        f -= x
+        if abs(f) <= 1e-12 * x:
+            z_lo = z
+            z_hi = z
+            break
+        if f < 0.0:
+            z_lo = z
+        else:
+            z_hi = z
+        if not math.isinf(z_hi) and z_hi - z_lo <= 1e-15 * z_hi:
+            break
+    mu_less = 1.0 / (z_lo * z_lo)  # less input
+    mu_more = 1.0 / (z_hi * z_hi)  # more input
+    s_less = 0.0
+    s_more = 0.0
     for q in range(a, b):
         j = hV[q]
         if active[j]:
-            xl, _ = _venue_at_mu(j, mu_lo, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0)
-            xh, _ = _venue_at_mu(j, mu_hi, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0)
-            s_lo += xl
-            s_hi += xh
-            alloc[j] = xh
-            outs[j] = xl  # stash x at mu_lo
+            xl, _ = _venue_at_mu(j, mu_less, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0)
+            xm, _ = _venue_at_mu(j, mu_more, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0, sM0)
+            s_less += xl
+            s_more += xm
+            alloc[j] = xl
+            outs[j] = xm  # stash x at mu_more
     w = 0.0
-    if s_lo > s_hi:
-        w = (x - s_hi) / (s_lo - s_hi)
+    if s_more > s_less:
+        w = (x - s_less) / (s_more - s_less)
     total = 0.0
     for q in range(a, b):
         j = hV[q]
@@ -198,7 +236,7 @@ def _hop_solve(h, x, hOff, hN, hV, active, alloc, outs, vOff, vN, vGamma, vMaxIn
             yj = _venue_out(j, xj, vOff, vN, vGamma, sX, sY, sCap, sC0, sO0)
             outs[j] = yj
             total += yj
-    return math.sqrt(mu_lo * mu_hi), total, True
+    return 1.0 / (z_lo * z_hi), total, True
 
 
 @njit(cache=True)
@@ -238,6 +276,40 @@ def _path_marg0(p, pOff, pN, hOff, hN, hV, active, vOff, vN, sM0):
 
 
 @njit(cache=True)
+def _path_g(
+    p,
+    x,
+    target,
+    pOff,
+    pN,
+    hOff,
+    hN,
+    hV,
+    active,
+    alloc,
+    outs,
+    hMu,
+    vOff,
+    vN,
+    vGamma,
+    vMaxIn,
+    sX,
+    sY,
+    sCap,
+    sC0,
+    sO0,
+    sM0,
+):
+    """m(x)**-0.5 - target: increasing in x, linear for a constant-product path; inf if infeasible."""
+    _, m, ok = _path_eval(
+        p, x, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN, vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0
+    )
+    if not ok or m <= 0.0:
+        return math.inf
+    return 1.0 / math.sqrt(m) - target
+
+
+@njit(cache=True)
 def _path_x_at(
     p,
     lam,
@@ -263,60 +335,53 @@ def _path_x_at(
     sM0,
 ):
     """Input of path p at which its marginal rate equals lam (capped at amax)."""
-    if _path_marg0(p, pOff, pN, hOff, hN, hV, active, vOff, vN, sM0) <= lam:
+    m0 = _path_marg0(p, pOff, pN, hOff, hN, hV, active, vOff, vN, sM0)
+    if m0 <= lam:
         return 0.0
-    u_hi = math.log(amax)
-    _, m, ok = _path_eval(
-        p, amax, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN, vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0
+    target = 1.0 / math.sqrt(lam)
+    x_lo = 0.0
+    g_lo = 1.0 / math.sqrt(m0) - target
+    x_hi = amax
+    g_hi = _path_g(
+        p,
+        x_hi,
+        target,
+        pOff,
+        pN,
+        hOff,
+        hN,
+        hV,
+        active,
+        alloc,
+        outs,
+        hMu,
+        vOff,
+        vN,
+        vGamma,
+        vMaxIn,
+        sX,
+        sY,
+        sCap,
+        sC0,
+        sO0,
+        sM0,
     )
-    if ok and m >= lam:
+    if g_hi <= 0.0:
         return amax
-    g_hi = (math.log(m) - math.log(lam)) if (ok and m > 0.0) else -50.0
-    u_lo = u_hi - 1.0
-    step = 1.0
-    while True:
-        _, m, ok = _path_eval(
-            p,
-            math.exp(u_lo),
-            pOff,
-            pN,
-            hOff,
-            hN,
-            hV,
-            active,
-            alloc,
-            outs,
-            hMu,
-            vOff,
-            vN,
-            vGamma,
-            vMaxIn,
-            sX,
-            sY,
-            sCap,
-            sC0,
-            sO0,
-            sM0,
-        )
-        g_lo = (math.log(m) - math.log(lam)) if (ok and m > 0.0) else -50.0
-        if g_lo >= 0.0:
-            break
-        u_hi = u_lo
-        g_hi = g_lo
-        step *= 2.0
-        u_lo -= step
-        if u_lo < u_hi - 80.0:
-            return 0.0
     side = 0
     for _ in range(200):
-        if u_hi - u_lo <= 1e-15 * max(1.0, abs(u_hi)) or g_lo - g_hi <= 1e-16:
+        if x_hi - x_lo <= 1e-15 * x_hi:
             break
-        u = u_lo + g_lo * (u_hi - u_lo) / (g_lo - g_hi)
-        if not (u_lo < u < u_hi):
-            u = 0.5 * (u_lo + u_hi)
-        _, m, ok = _path_eval(
+        if math.isinf(g_hi):
+            x = 0.5 * (x_lo + x_hi)
+        else:
+            x = x_lo - g_lo * (x_hi - x_lo) / (g_hi - g_lo)
+            if not (x_lo < x < x_hi):
+                x = 0.5 * (x_lo + x_hi)
+        g = _path_g(
             p,
-            math.exp(u),
+            x,
+            target,
             pOff,
             pN,
             hOff,
@@ -337,22 +402,21 @@ def _path_x_at(
             sO0,
             sM0,
         )
-        g = (math.log(m) - math.log(lam)) if (ok and m > 0.0) else -50.0
-        if g > 0.0:
-            u_lo = u
+        if abs(g) <= 1e-13 * target:
+            return x
+        if g < 0.0:
+            x_lo = x
             g_lo = g
-            if side == 1:
+            if side == -1 and not math.isinf(g_hi):
                 g_hi *= 0.5
-            side = 1
-        elif g < 0.0:
-            u_hi = u
-            g_hi = g
-            if side == -1:
-                g_lo *= 0.5
             side = -1
         else:
-            return math.exp(u)
-    return math.exp(0.5 * (u_lo + u_hi))
+            x_hi = x
+            g_hi = g
+            if side == 1:
+                g_lo *= 0.5
+            side = 1
+    return 0.5 * (x_lo + x_hi)
 
 
 @njit(cache=True)
@@ -386,11 +450,44 @@ def _paths_sum(
         xs[p] = 0.0
         if pActive[p]:
             xs[p] = _path_x_at(
-                p, lam, amount, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN, vGamma, vMaxIn, sX, sY,
-                sCap, sC0, sO0, sM0,
-            )  # fmt: skip
+                p,
+                lam,
+                amount,
+                pOff,
+                pN,
+                hOff,
+                hN,
+                hV,
+                active,
+                alloc,
+                outs,
+                hMu,
+                vOff,
+                vN,
+                vGamma,
+                vMaxIn,
+                sX,
+                sY,
+                sCap,
+                sC0,
+                sO0,
+                sM0,
+            )
             s += xs[p]
     return s
+
+
+@njit(cache=True)
+def _inv_sqrt_m(
+    p, x, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN, vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0
+):
+    """m_p(x)**-0.5 (inf when the path cannot absorb x)."""
+    _, m, ok = _path_eval(
+        p, x, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN, vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0
+    )
+    if not ok or m <= 0.0:
+        return math.inf
+    return 1.0 / math.sqrt(m)
 
 
 @njit(cache=True)
@@ -446,88 +543,292 @@ def _solve(
         return -1.0, -1.0
     if n_act == 1:
         xp[last] = amount
+    elif n_act == 2:
+        # two paths: equalize marginals directly on the split, h(x) = m1(x)**-0.5 - m2(A - x)**-0.5
+        p1 = -1
+        for p in range(n_paths):
+            if pActive[p] and p != last:
+                p1 = p
+        p2 = last
+        x_lo = 0.0
+        h_lo = 1.0 / math.sqrt(_path_marg0(p1, pOff, pN, hOff, hN, hV, active, vOff, vN, sM0)) - _inv_sqrt_m(
+            p2,
+            amount,
+            pOff,
+            pN,
+            hOff,
+            hN,
+            hV,
+            active,
+            alloc,
+            outs,
+            hMu,
+            vOff,
+            vN,
+            vGamma,
+            vMaxIn,
+            sX,
+            sY,
+            sCap,
+            sC0,
+            sO0,
+            sM0,
+        )
+        x_hi = amount
+        h_hi = _inv_sqrt_m(
+            p1,
+            amount,
+            pOff,
+            pN,
+            hOff,
+            hN,
+            hV,
+            active,
+            alloc,
+            outs,
+            hMu,
+            vOff,
+            vN,
+            vGamma,
+            vMaxIn,
+            sX,
+            sY,
+            sCap,
+            sC0,
+            sO0,
+            sM0,
+        ) - 1.0 / math.sqrt(_path_marg0(p2, pOff, pN, hOff, hN, hV, active, vOff, vN, sM0))
+        if h_lo >= 0.0:
+            xp[p2] = amount
+        elif h_hi <= 0.0:
+            xp[p1] = amount
+        else:
+            x1 = 0.5 * amount
+            side = 0
+            for _ in range(200):
+                if x_hi - x_lo <= 1e-15 * amount:
+                    break
+                if math.isinf(h_lo) or math.isinf(h_hi):
+                    x1 = 0.5 * (x_lo + x_hi)
+                else:
+                    x1 = x_lo - h_lo * (x_hi - x_lo) / (h_hi - h_lo)
+                    if not (x_lo < x1 < x_hi):
+                        x1 = 0.5 * (x_lo + x_hi)
+                a1 = _inv_sqrt_m(
+                    p1,
+                    x1,
+                    pOff,
+                    pN,
+                    hOff,
+                    hN,
+                    hV,
+                    active,
+                    alloc,
+                    outs,
+                    hMu,
+                    vOff,
+                    vN,
+                    vGamma,
+                    vMaxIn,
+                    sX,
+                    sY,
+                    sCap,
+                    sC0,
+                    sO0,
+                    sM0,
+                )
+                a2 = _inv_sqrt_m(
+                    p2,
+                    amount - x1,
+                    pOff,
+                    pN,
+                    hOff,
+                    hN,
+                    hV,
+                    active,
+                    alloc,
+                    outs,
+                    hMu,
+                    vOff,
+                    vN,
+                    vGamma,
+                    vMaxIn,
+                    sX,
+                    sY,
+                    sCap,
+                    sC0,
+                    sO0,
+                    sM0,
+                )
+                h = a1 - a2
+                if abs(h) <= 1e-13 * min(a1, a2):
+                    x_lo = x1
+                    x_hi = x1
+                    break
+                if h < 0.0:
+                    x_lo = x1
+                    h_lo = h
+                    if side == -1 and not math.isinf(h_hi):
+                        h_hi *= 0.5
+                    side = -1
+                else:
+                    x_hi = x1
+                    h_hi = h
+                    if side == 1 and not math.isinf(h_lo):
+                        h_lo *= 0.5
+                    side = 1
+            x1 = 0.5 * (x_lo + x_hi)
+            xp[p1] = x1
+            xp[p2] = amount - x1
     else:
-        xs_lo = np.zeros(n_paths)
-        xs_hi = np.zeros(n_paths)
+        # outer: common path marginal lam, searched in zeta = lam**-0.5 (sum of inputs increasing)
+        xs_less = np.zeros(n_paths)
+        xs_more = np.zeros(n_paths)
+        tmp = np.zeros(n_paths)
         lam_hi = 0.0
         for p in range(n_paths):
             if pActive[p]:
                 m = _path_marg0(p, pOff, pN, hOff, hN, hV, active, vOff, vN, sM0)
                 if m > lam_hi:
                     lam_hi = m
-        t_hi = math.log(lam_hi)
-        f_hi = -amount
-        t_lo = t_hi - 1.0
-        f_lo = (
+        z_lo = 1.0 / math.sqrt(lam_hi)
+        f_lo = -amount
+        z_hi = 1.0001 * z_lo
+        f_hi = (
             _paths_sum(
-                math.exp(t_lo), amount, pActive, xs_lo, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN,
-                vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0,
+                1.0 / (z_hi * z_hi),
+                amount,
+                pActive,
+                xs_more,
+                pOff,
+                pN,
+                hOff,
+                hN,
+                hV,
+                active,
+                alloc,
+                outs,
+                hMu,
+                vOff,
+                vN,
+                vGamma,
+                vMaxIn,
+                sX,
+                sY,
+                sCap,
+                sC0,
+                sO0,
+                sM0,
             )
             - amount
-        )  # fmt: skip
-        step = 1.0
-        while f_lo < 0.0:
-            t_hi = t_lo
-            f_hi = f_lo
+        )
+        while f_hi < 0.0:
+            step = 8.0 * (z_hi - z_lo)
+            z_lo = z_hi
+            f_lo = f_hi
             for p in range(n_paths):
-                xs_hi[p] = xs_lo[p]
-            step *= 2.0
-            t_lo -= step
-            if t_lo < -740.0:
+                xs_less[p] = xs_more[p]
+            z_hi = z_lo + step
+            if z_hi > 1e150:
                 return -1.0, -1.0
-            f_lo = (
+            f_hi = (
                 _paths_sum(
-                    math.exp(t_lo), amount, pActive, xs_lo, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff,
-                    vN, vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0,
+                    1.0 / (z_hi * z_hi),
+                    amount,
+                    pActive,
+                    xs_more,
+                    pOff,
+                    pN,
+                    hOff,
+                    hN,
+                    hV,
+                    active,
+                    alloc,
+                    outs,
+                    hMu,
+                    vOff,
+                    vN,
+                    vGamma,
+                    vMaxIn,
+                    sX,
+                    sY,
+                    sCap,
+                    sC0,
+                    sO0,
+                    sM0,
                 )
                 - amount
-            )  # fmt: skip
-        tmp = np.zeros(n_paths)
+            )
         side = 0
         for _ in range(200):
-            if t_hi - t_lo <= 1e-14 * max(1.0, abs(t_hi)) or f_lo - f_hi <= 1e-14 * amount:
+            if z_hi - z_lo <= 1e-15 * z_hi or f_hi - f_lo <= 1e-14 * amount:
                 break
-            t = t_lo + f_lo * (t_hi - t_lo) / (f_lo - f_hi)
-            if not (t_lo < t < t_hi):
-                t = 0.5 * (t_lo + t_hi)
+            z = z_lo - f_lo * (z_hi - z_lo) / (f_hi - f_lo)
+            if not (z_lo < z < z_hi):
+                z = 0.5 * (z_lo + z_hi)
             f = (
                 _paths_sum(
-                    math.exp(t), amount, pActive, tmp, pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN,
-                    vGamma, vMaxIn, sX, sY, sCap, sC0, sO0, sM0,
+                    1.0 / (z * z),
+                    amount,
+                    pActive,
+                    tmp,
+                    pOff,
+                    pN,
+                    hOff,
+                    hN,
+                    hV,
+                    active,
+                    alloc,
+                    outs,
+                    hMu,
+                    vOff,
+                    vN,
+                    vGamma,
+                    vMaxIn,
+                    sX,
+                    sY,
+                    sCap,
+                    sC0,
+                    sO0,
+                    sM0,
                 )
                 - amount
-            )  # fmt: skip
-            if f >= 0.0:
-                t_lo = t
+            )
+            if abs(f) <= 1e-12 * amount:
+                for p in range(n_paths):
+                    xs_less[p] = tmp[p]
+                    xs_more[p] = tmp[p]
+                break
+            if f < 0.0:
+                z_lo = z
                 f_lo = f
                 for p in range(n_paths):
-                    xs_lo[p] = tmp[p]
-                if side == 1:
+                    xs_less[p] = tmp[p]
+                if side == -1:
                     f_hi *= 0.5
-                side = 1
-                if f == 0.0:
-                    break
+                side = -1
             else:
-                t_hi = t
+                z_hi = z
                 f_hi = f
                 for p in range(n_paths):
-                    xs_hi[p] = tmp[p]
-                if side == -1:
+                    xs_more[p] = tmp[p]
+                if side == 1:
                     f_lo *= 0.5
-                side = -1
-        s_lo = 0.0
-        s_hi = 0.0
+                side = 1
+        s_less = 0.0
+        s_more = 0.0
         for p in range(n_paths):
-            s_lo += xs_lo[p]
-            s_hi += xs_hi[p]
+            s_less += xs_less[p]
+            s_more += xs_more[p]
         w = 0.0
-        if s_lo > s_hi:
-            w = (amount - s_hi) / (s_lo - s_hi)
+        if s_more > s_less:
+            w = (amount - s_less) / (s_more - s_less)
         for p in range(n_paths):
-            xp[p] = xs_hi[p] + w * (xs_lo[p] - xs_hi[p])
+            xp[p] = xs_less[p] + w * (xs_more[p] - xs_less[p])
     gross = 0.0
     for p in range(n_paths):
-        if pActive[p] and xp[p] > 0.0:
+        if pActive[p]:
+            # also at x = 0, so every hop's marginal rate (hMu) is that of the final split
             y, _, ok = _path_eval(
                 p, xp[p], pOff, pN, hOff, hN, hV, active, alloc, outs, hMu, vOff, vN, vGamma, vMaxIn, sX, sY, sCap,
                 sC0, sO0, sM0,
@@ -538,6 +839,7 @@ def _solve(
             gross += y
         else:
             for hh in range(pOff[p], pOff[p] + pN[p]):
+                hMu[hh] = 0.0
                 for q in range(hOff[hh], hOff[hh] + hN[hh]):
                     alloc[hV[q]] = 0.0
                     outs[hV[q]] = 0.0
@@ -625,16 +927,32 @@ class SplitModel:
         )  # fmt: skip
         if gross < 0:
             net = -math.inf
-        # the path evaluation leaves hMu from the last path evaluated; recompute per path
-        for p in range(self.pN.size):
-            if xp[p] > 0:
-                a2 = np.zeros(n)
-                o2 = np.zeros(n)
-                _path_eval(
-                    p, xp[p], self.pOff, self.pN, self.hOff, self.hN, self.hV, active, a2, o2, hMu, self.vOff,
-                    self.vN, self.vGamma, self.vMaxIn, self.sX, self.sY, self.sCap, self.sC0, self.sO0, self.sM0,
-                )  # fmt: skip
         return SplitSolution(alloc, outs, xp, active.copy(), hMu, float(gross), float(net))
+
+    def single_route_mask(self, amount: float) -> BoolArray:
+        """One venue per hop on the best path: at each hop the venue giving the most output
+        (less its gas) for the amount arriving there."""
+        best_mask = np.zeros(self.vN.size, dtype=np.bool_)
+        best_out = -math.inf
+        args = (self.vOff, self.vN, self.vGamma, self.sX, self.sY, self.sCap, self.sC0, self.sO0)
+        for p in range(self.pN.size):
+            mask = np.zeros(self.vN.size, dtype=np.bool_)
+            x = float(amount)
+            gas = 0.0
+            for hh in range(self.pOff[p], self.pOff[p] + self.pN[p]):
+                members = self.hV[self.hOff[hh] : self.hOff[hh] + self.hN[hh]]
+                ok = [j for j in members if self.vN[j] > 0 and self.vMaxIn[j] > x]
+                if not ok:
+                    x = -math.inf
+                    break
+                j_best = max(ok, key=lambda j: _venue_out(j, x, *args) - self.vGas[j])
+                mask[j_best] = True
+                gas += self.vGas[j_best]
+                x = _venue_out(j_best, x, *args)
+            if x - gas > best_out:
+                best_out = x - gas
+                best_mask = mask
+        return best_mask
 
     def surplus(self, sol: SplitSolution) -> tuple[FloatArray, FloatArray]:
         """Per venue: surplus bound s_i in output units, and its downstream factor."""
@@ -675,46 +993,54 @@ class SplitModel:
         gas = arr.vGas
         if not np.any(gas > 0) or not math.isfinite(best.net):
             return best
-        # Phase A: bulk drops by the lower bound on loss, keeping one venue per hop alive.
+        single = arr.solve(amount, arr.single_route_mask(amount))
+        if single.net > best.net:
+            best = single  # small trades: start from one venue per hop and only add
+        # Phase A: bulk drops by the lower bound on loss (keeping one venue per hop alive); when a
+        # bulk drop does not pay, retry with the worse half of it, and so on.
         for _ in range(n):
             s, _ = arr.surplus(best)
             drop = best.active & (best.alloc >= _TOUCH) & (s < gas)
-            if not np.any(drop):
-                break
             for hh in range(arr.n_hops):
                 members = arr.hV[arr.hOff[hh] : arr.hOff[hh] + arr.hN[hh]]
-                alive = [j for j in members if best.active[j] and not drop[j]]
-                if not alive:
+                if not any(best.active[j] and not drop[j] for j in members):
                     cand = [j for j in members if drop[j]]
                     if cand:
-                        keep = max(cand, key=lambda j: s[j] - gas[j])
-                        drop[keep] = False
-            if not np.any(drop):
+                        drop[max(cand, key=lambda j: s[j] - gas[j])] = False
+            order = sorted(np.flatnonzero(drop), key=lambda j: s[j] - gas[j])
+            k = len(order)
+            accepted = False
+            while k > 0:
+                mask = best.active.copy()
+                mask[order[:k]] = False
+                trial = arr.solve(amount, mask)
+                if trial.net > best.net:
+                    best = trial
+                    accepted = True
+                    break
+                k //= 2
+            if not accepted:
                 break
-            trial = arr.solve(amount, best.active & ~drop)
-            if trial.net > best.net:
-                best = trial
-            else:
-                break
-        # Phase B: exact single moves allowed by the bounds, best improvement first.
+        # Phase B: exact single moves the bounds allow, most promising first; take the first that helps.
         for _ in range(max_moves):
             s, _ = arr.surplus(best)
-            cands: list[int] = []
+            scored: list[tuple[float, int]] = []
             for j in range(n):
                 if arr.vN[j] == 0:
                     continue
-                if (best.active[j] and best.alloc[j] >= _TOUCH and s[j] < gas[j]) or (
-                    not best.active[j] and s[j] > gas[j]
-                ):
-                    cands.append(j)
+                if best.active[j] and best.alloc[j] >= _TOUCH and s[j] < gas[j]:
+                    scored.append((s[j] - gas[j], j))  # drop: most negative bound first
+                elif not best.active[j] and s[j] > gas[j]:
+                    scored.append((gas[j] - s[j], j))  # add: largest possible gain first
+            scored.sort()
             improved: SplitSolution | None = None
-            for j in cands:
+            for _, j in scored:
                 mask = best.active.copy()
                 mask[j] = not mask[j]
                 trial = arr.solve(amount, mask)
-                ref = improved.net if improved is not None else best.net
-                if trial.net > ref + 1e-13 * abs(ref):
+                if trial.net > best.net + 1e-13 * abs(best.net):
                     improved = trial
+                    break
             if improved is None:
                 break
             best = improved
