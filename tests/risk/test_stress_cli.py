@@ -56,3 +56,12 @@ def test_cli_list_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert "scenario='no-such-crash'" in capsys.readouterr().err
     with pytest.raises(ValidationError, match="margin"):
         run_stress("thin-squeeze", margin="magic")
+
+
+def test_cli_backtest_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stress", "--backtest", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["series"] for r in rows} == {"BTC-2020-03-12", "BTC-2025-10-10", "ETH-2024-01-05"}
+    best = [r for r in rows if r["model"] == "garch" and r["apc"] == "buffer"]
+    assert len(best) == 3 and all(r["p_value"] > 0.05 for r in best)
+    assert all(r["target"] == 0.01 for r in rows)

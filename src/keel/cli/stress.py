@@ -1,6 +1,7 @@
 """``keel stress SCENARIO [--json]``: run a stress scenario through the clearing house.
 
-``keel stress --list`` names the scenarios.  The JSON report carries ``bad_debt``,
+``keel stress --list`` names the scenarios; ``keel stress --backtest`` runs the Kupiec
+backtest of the predictive margin on the real minute data.  The JSON report carries ``bad_debt``,
 ``insurance_fund_start``, ``insurance_fund_end``, ``socialized_loss``, ``liquidations``,
 ``adl_volume`` and ``ledger_imbalance`` (exactly 0), plus context fields.
 """
@@ -14,6 +15,7 @@ import typer
 
 from keel.cli.app import app
 from keel.errors import ValidationError
+from keel.risk.backtest import backtest_real_data
 from keel.risk.stress import MARGIN_MODES, SCENARIOS, run_stress
 
 
@@ -22,6 +24,7 @@ def stress_command(
     scenario: str = typer.Argument("", help="Scenario name (see --list)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     list_: bool = typer.Option(False, "--list", help="List the scenarios and exit."),
+    backtest: bool = typer.Option(False, "--backtest", help="Kupiec backtest of the predictive margin on real data."),
     margin: str = typer.Option("predictive", "--margin", help="Margin for delta-one accounts: predictive or standard."),
     seed: int = typer.Option(7, "--seed", help="Seed of the account population."),
     data: Path | None = typer.Option(None, "--data", help="Data folder (default: the project's data/)."),
@@ -30,6 +33,31 @@ def stress_command(
     if list_:
         for name, sc in SCENARIOS.items():
             typer.echo(f"{name:22s} {sc.title}")
+        return
+    if backtest:
+        rows = [
+            {
+                "series": b.series,
+                "model": b.method,
+                "apc": b.apc,
+                "n": b.kupiec.n,
+                "exceedances": b.kupiec.exceedances,
+                "rate": b.kupiec.rate,
+                "target": round(b.kupiec.target, 6),
+                "kupiec_lr": b.kupiec.lr,
+                "p_value": b.kupiec.p_value,
+                "mean_range": b.mean_range,
+            }
+            for b in backtest_real_data(data)
+        ]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+        else:
+            for r in rows:
+                typer.echo(
+                    f"{r['series']:16s} {r['model']:5s} {r['apc']:15s} n={r['n']:5d} exceed={r['exceedances']:3d} "
+                    f"rate={r['rate']:.2%} target={r['target']:.2%} LR={r['kupiec_lr']:7.2f} p={r['p_value']:.3f}"
+                )
         return
     if not scenario:
         raise ValidationError("scenario", scenario, f"name one of {', '.join(SCENARIOS)} (or use --list)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import chi2
@@ -20,7 +21,7 @@ from keel.errors import ValidationError
 from keel.risk.margin import APCMethod, apc_scan_range
 from keel.risk.volatility import GarchParams, ewma_variance, fit_garch
 
-__all__ = ["KupiecResult", "MarginBacktest", "kupiec_pof", "margin_backtest"]
+__all__ = ["KupiecResult", "MarginBacktest", "backtest_real_data", "kupiec_pof", "margin_backtest"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +132,32 @@ def margin_backtest(
     return MarginBacktest(
         series, method, apc.value, horizon, kupiec_pof(x, n, 1.0 - confidence), float(np.mean(ranges))
     )
+
+
+def backtest_real_data(data_dir: Path | None = None) -> list[MarginBacktest]:
+    """Every real minute series in ``data/`` × {EWMA, GARCH} × every APC measure.
+
+    Stressed sigma = the 2020-03-12 BTC window's per-minute st. dev.; the long-lookback
+    floor uses all real minutes available (a short proxy for the 10-year floor).
+    """
+    from keel.risk.history import real_series
+
+    series = real_series(data_dir)
+    all_r = np.concatenate([np.diff(np.log(s.prices)) for s in series.values()])
+    sigma_long = float(np.std(all_r))
+    sigma_stressed = float(np.std(np.diff(np.log(series["BTC-2020-03-12"].prices))))
+    out = []
+    for name, s in series.items():
+        for method in ("ewma", "garch"):
+            for apc in APCMethod:
+                out.append(
+                    margin_backtest(
+                        s.prices,
+                        series=name,
+                        method=method,
+                        apc=apc,
+                        sigma_stressed=sigma_stressed,
+                        sigma_long=sigma_long,
+                    )
+                )
+    return out
