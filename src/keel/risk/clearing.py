@@ -537,7 +537,6 @@ class ClearingHouse:
             bands[asset] = (rd.low, rd.high)
         oi = {n: float(self.open_interest(n)) for n in sorted(self._instruments)}
         market = MarketState(ts_ns, dict(self._last_prices), dict(vols or {}), rate=rate, open_interest=oi)
-        self._market = market
         bad0, soc0, adl0 = self.bad_debt_usd, self.socialized_usd, self.adl_volume_usd
         # freeze / unfreeze
         frozen: list[tuple[str, str]] = []
