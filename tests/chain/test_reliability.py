@@ -1,7 +1,8 @@
-"""Bad input fails before anything is signed; RPC failures are retried with backoff."""
+"""Bad input fails before anything is signed; RPC failures (timeouts, 503s, resets) are retried with backoff."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -128,7 +129,10 @@ def test_rpc_failures_are_retried_with_backoff(hardhat: Any) -> None:
 
         async def handler(request: web.Request) -> web.StreamResponse:
             seen.append(len(seen))
-            if len(seen) <= 2:
+            if len(seen) == 1:
+                await asyncio.sleep(1.0)  # a hung node: the client's 0.3 s timeout fires
+                return web.Response(status=504)
+            if len(seen) == 2:
                 return web.Response(status=503, text="node restarting")
             if len(seen) == 3:
                 assert request.transport is not None
@@ -149,9 +153,9 @@ def test_rpc_failures_are_retried_with_backoff(hardhat: Any) -> None:
         site = web.TCPSite(runner, "127.0.0.1", port)
         await site.start()
         try:
-            policy = RetryPolicy(attempts=5, base_delay_s=0.01, max_delay_s=0.05, timeout_s=5)
+            policy = RetryPolicy(attempts=5, base_delay_s=0.01, max_delay_s=0.05, timeout_s=0.3)
             client = await ChainClient.connect(f"http://127.0.0.1:{port}", expected_chain_id=31337, retry=policy)
-            assert client.chain_id == 31337 and len(seen) == 4  # three failures, then the answer
+            assert client.chain_id == 31337 and len(seen) == 4  # timeout, 503, reset, then the answer
             assert await client.block_number() >= 0
             await client.close()
             seen.clear()

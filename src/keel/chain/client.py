@@ -121,7 +121,11 @@ class ChainClient:
         """Wrap an existing :class:`AsyncWeb3` (e.g. eth-tester in process)."""
         policy = retry or RetryPolicy()
         probe = cls(w3, 0, endpoint=endpoint, retry=policy)
-        chain_id = int(await probe.request("eth_chainId", lambda: w3.eth.chain_id))
+        try:
+            chain_id = int(await probe.request("eth_chainId", lambda: w3.eth.chain_id))
+        except BaseException:
+            await probe.close()
+            raise
         if expected_chain_id is not None and chain_id != expected_chain_id:
             await probe.close()
             raise WrongChainError(

@@ -25,6 +25,9 @@ __all__ = ["HARDHAT_CHAIN_ID", "HardhatNode", "free_port", "rpc_answers", "stop_
 
 HARDHAT_CHAIN_ID = 31337
 
+# Nodes this process started, kept so they are reaped (not left as zombies or warned about).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 def free_port() -> int:
     """A currently free TCP port on 127.0.0.1."""
@@ -91,10 +94,12 @@ class HardhatNode:
                 env=env,
                 start_new_session=detach,
             )
+        _CHILDREN[proc.pid] = proc
         node = cls(url=url, port=port, pid=proc.pid, log_path=str(log_path))
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if proc.poll() is not None:
+                _CHILDREN.pop(proc.pid, None)
                 tail = log_path.read_text()[-400:]
                 raise ChainError(f"hardhat node exited with code {proc.returncode}: {tail.strip()}")
             chain_id = rpc_answers(url, 0.5)
@@ -132,6 +137,15 @@ def stop_pid(pid: int, timeout_s: float = 10.0) -> None:
     """SIGTERM ``pid``, wait up to ``timeout_s``, then SIGKILL."""
     if pid <= 0:
         raise ValidationError("pid", pid, "must be positive")
+    child = _CHILDREN.pop(pid, None)
+    if child is not None:
+        child.terminate()
+        try:
+            child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+        return
     if not _alive(pid):
         return
     os.kill(pid, signal.SIGTERM)
