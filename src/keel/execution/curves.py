@@ -76,30 +76,35 @@ class Curve:
         return float(self.m0[0]) if self.m0.size else 0.0
 
 
-def _build(X: Sequence[float], Y: Sequence[float], cap: Sequence[float], gamma: float, gas_units: int) -> Curve:
+def _build(
+    X: Sequence[float] | FloatArray,
+    Y: Sequence[float] | FloatArray,
+    cap: Sequence[float] | FloatArray,
+    gamma: float,
+    gas_units: int,
+) -> Curve:
     Xa = np.asarray(X, dtype=np.float64)
     Ya = np.asarray(Y, dtype=np.float64)
     ca = np.asarray(cap, dtype=np.float64)
     keep = (ca > 0) & (Ya > 0)
     Xa, Ya, ca = Xa[keep], Ya[keep], ca[keep]
     n = Xa.size
+    cp = Xa > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m0 = np.where(cp, Ya * gamma / np.where(cp, Xa, 1.0), Ya * gamma)
+        finite = np.isfinite(ca)
+        seg_out = np.where(
+            cp,
+            np.where(finite, Ya * gamma * ca / (Xa + gamma * ca), Ya),
+            Ya * gamma * ca,
+        )
     c0 = np.zeros(n)
     o0 = np.zeros(n)
-    m0 = np.zeros(n)
-    c = 0.0
-    o = 0.0
-    for k in range(n):
-        c0[k] = c
-        o0[k] = o
-        m0[k] = Ya[k] * gamma / Xa[k] if Xa[k] > 0 else Ya[k] * gamma
-        t = ca[k]
-        if math.isinf(t):
-            c = math.inf
-            o = math.inf if Xa[k] == 0 else o + Ya[k]
-        else:
-            c += t
-            o += Ya[k] * gamma * t / (Xa[k] + gamma * t) if Xa[k] > 0 else Ya[k] * gamma * t
-    return Curve(Xa, Ya, ca, float(gamma), int(gas_units), c0, o0, m0, c)
+    if n > 1:
+        c0[1:] = np.cumsum(ca[:-1])
+        o0[1:] = np.cumsum(seg_out[:-1])
+    max_in = float(c0[-1] + ca[-1]) if n else 0.0
+    return Curve(Xa, Ya, ca, float(gamma), int(gas_units), c0, o0, m0, max_in)
 
 
 def curve_from_reserves(reserve_in: int, reserve_out: int, fee_pips: int, gas_units: int) -> Curve:
@@ -130,32 +135,31 @@ def curve_from_v3(
     """
     gamma = 1.0 - fee_pips / 1e6
     s = sqrt_price_x96 / 2.0**96
-    L = float(liquidity)
-    X: list[float] = []
-    Y: list[float] = []
-    cap: list[float] = []
+    arr = np.array(sorted(ticks), dtype=np.float64).reshape(-1, 2)
+    idx, net = arr[:, 0], arr[:, 1]
     if zero_for_one:
-        bounds = sorted((t for t in ticks if t[0] <= current_tick), reverse=True)
-        bounds.append((MIN_TICK, 0))
+        sel = idx <= current_tick
+        idx, net = idx[sel][::-1], -net[sel][::-1]
+        idx = np.append(idx, MIN_TICK)
     else:
-        bounds = sorted(t for t in ticks if t[0] > current_tick)
-        bounds.append((MAX_TICK, 0))
-    for index, net in bounds:
-        sb = _sqrt_at_tick(index)
-        if L > 0:
-            if zero_for_one and sb < s:
-                X.append(L / s)
-                Y.append(L * s)
-                cap.append(L * (1.0 / sb - 1.0 / s) / gamma)
-            elif not zero_for_one and sb > s:
-                X.append(L * s)
-                Y.append(L / s)
-                cap.append(L * (sb - s) / gamma)
-        s = sb
-        L = L - net if zero_for_one else L + net
-        if L < 0:  # inconsistent state; stop the model where liquidity would turn negative
-            break
-    return _build(X, Y, cap, gamma, gas_units)
+        sel = idx > current_tick
+        idx, net = idx[sel], net[sel]
+        idx = np.append(idx, MAX_TICK)
+    net = np.append(net, 0.0)
+    s_end = np.exp(idx * (0.5 * math.log(1.0001)))
+    s_start = np.concatenate(([s], s_end[:-1]))
+    L = float(liquidity) + np.concatenate(([0.0], np.cumsum(net[:-1])))
+    bad = np.flatnonzero(L < 0)
+    if bad.size:  # inconsistent state: stop the model where liquidity would turn negative
+        cut = int(bad[0])
+        L, s_start, s_end = L[:cut], s_start[:cut], s_end[:cut]
+    if zero_for_one:
+        ok = (L > 0) & (s_end < s_start)
+        L, s0, s1 = L[ok], s_start[ok], s_end[ok]
+        return _build(L / s0, L * s0, L * (1.0 / s1 - 1.0 / s0) / gamma, gamma, gas_units)
+    ok = (L > 0) & (s_end > s_start)
+    L, s0, s1 = L[ok], s_start[ok], s_end[ok]
+    return _build(L * s0, L / s0, L * (s1 - s0) / gamma, gamma, gas_units)
 
 
 def curve_from_levels(levels: Sequence[tuple[float, float]], fee_pips: int, gas_units: int) -> Curve:

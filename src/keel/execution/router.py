@@ -49,6 +49,9 @@ __all__ = ["RouteLeg", "RoutePlan", "SmartRouter", "StaleVenueError", "execute_p
 GasTokenPrice = Callable[[Token], float | int | Decimal | Fraction]
 
 
+_VENUE_ATTRS = ("name", "token0", "token1", "updated_ns", "quote_exact_in", "quote_exact_out", "swap_exact_in", "copy")
+
+
 class StaleVenueError(ExecutionError):
     """A venue's state is older than the router's ``max_age_ns``."""
 
@@ -226,7 +229,8 @@ class SmartRouter:
             raise ValidationError("venues", vs, "need at least one venue")
         names: set[str] = set()
         for i, v in enumerate(vs):
-            if not isinstance(v, Venue):
+            # duck-typed check of the Venue protocol (isinstance on a runtime protocol is slow)
+            if not all(hasattr(v, a) for a in _VENUE_ATTRS):
                 raise ValidationError(f"venues[{i}]", v, "does not implement keel.venues.base.Venue")
             if v.name in names:
                 raise ValidationError(f"venues[{i}].name", v.name, "duplicate venue name")
