@@ -18,6 +18,7 @@ from keel.chain import (
     TxJournal,
     TxRequest,
     call_request,
+    deploy_testbed,
 )
 from keel.chain.signer import HARDHAT_DEV_KEYS
 from tests.chain.conftest import run
@@ -196,6 +197,40 @@ def test_gas_is_estimated_at_pending_with_margin(hardhat: Any, clean_chain: Test
             "swap-short", TxRequest(to=req.to, data=(await swap_request()).data, gas=r.gas_used - 5000)
         )
         assert (await tm.wait(short, timeout_s=10)).status == 0  # out of gas
+        await client.close()
+
+    run(go())
+
+
+def test_latest_block_estimate_runs_a_v3_swap_out_of_gas(hardhat: Any, clean_chain: TestbedAddresses) -> None:
+    """The case the pending-block estimate exists for, reproduced on Hardhat: on a thin 0.3% pool, the second
+    swap estimated at 'latest' (the previous swap's block) comes out short of what the mined swap needs
+    (the pool's oracle observation write in the new block is not counted); a transaction with that limit
+    reverts out of gas, while the manager's pending-block estimate + margin mines."""
+
+    async def go() -> None:
+        client, tm = await _manager(hardhat.url, HARDHAT_DEV_KEYS[0])
+        await client.rpc("hardhat_setBalance", [tm.address, hex(10**24)])
+        tb = await deploy_testbed(client, tm, weth_liquidity=400 * 10**18)  # a second, thinner testbed
+        router = client.contract("SwapRouter", tb.swap_router)
+        weth = client.contract("WETH9", tb.weth)
+        await tm.send("approve-router", call_request(weth, "approve", tb.swap_router, 2**256 - 1))
+
+        async def swap_request() -> TxRequest:
+            head = await client.get_block("latest")
+            params = (tb.weth, tb.usdc, 3000, tm.address, int(head["timestamp"]) + 6000, 10**18, 0, 0)
+            return call_request(router, "exactInputSingle", params)
+
+        await tm.send("swap-1", await swap_request())
+        req = await swap_request()
+        tx = {"from": tm.address, "to": req.to, "data": req.data}
+        at_latest = await client.estimate_gas(tx, "latest")
+        at_pending = await client.estimate_gas(tx, "pending")
+        assert at_latest < at_pending
+        short = await tm.submit("swap-latest-estimate", TxRequest(to=req.to, data=req.data, gas=at_latest))
+        assert (await tm.wait(short, timeout_s=10)).status == 0
+        ok = await tm.send("swap-managed", await swap_request())
+        assert ok.status == 1
         await client.close()
 
     run(go())
