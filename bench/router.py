@@ -204,15 +204,15 @@ def greedy(venues: list[Venue], a: Token, b: Token, amount: int, gas_rate: float
 
 
 # ----------------------------------------------------------------------------- runs
-def bench_twenty(repeats: int) -> None:
+def bench_twenty(repeats: int, gwei: int) -> tuple[list[float], list[float]]:
     venues = twenty_venues()
-    rate = 20 * GWEI * gas_price_of(WBTC) * WBTC.unit / 1e18
-    print(f"(1) {len(venues)} venues, USDC -> WBTC (1 and 2 hops), gas 20 gwei")
+    rate = gwei * GWEI * gas_price_of(WBTC) * WBTC.unit / 1e18
+    print(f"(1) {len(venues)} venues, USDC -> WBTC (1 and 2 hops), gas {gwei} gwei")
     print(
         f"{'trade USDC':>12} {'keel net WBTC':>15} {'grid net':>15} {'greedy net':>15} {'vs grid bp':>10} "
         f"{'vs greedy bp':>12} {'keel cold ms':>12} {'keel warm ms':>12} {'grid s':>7} {'greedy s':>8} legs"
     )
-    warm_router = SmartRouter(venues, gas_price_wei=20 * GWEI, gas_token_price=gas_price_of)
+    warm_router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
     colds: list[float] = []
     warms: list[float] = []
     for usd in (10_000, 100_000, 1_000_000, 10_000_000, 50_000_000):
@@ -220,7 +220,7 @@ def bench_twenty(repeats: int) -> None:
         cold = []
         for _ in range(repeats):
             t = time.perf_counter()
-            router = SmartRouter(venues, gas_price_wei=20 * GWEI, gas_token_price=gas_price_of)
+            router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
             plan = router.quote_exact_in(USDC, WBTC, amount)
             cold.append(time.perf_counter() - t)
         warm = []
@@ -245,8 +245,7 @@ def bench_twenty(repeats: int) -> None:
             f"{(k - gr) / gr * 1e4:>12.3f} {colds[-1] * 1e3:>12.2f} {warms[-1] * 1e3:>12.2f} {tg:>7.2f} {tgr:>8.2f} "
             f"{len(plan.legs)}{ok}"
         )
-    cold_ms, warm_ms = statistics.median(colds) * 1e3, statistics.median(warms) * 1e3
-    print(f"Keel median over sizes: cold {cold_ms:.2f} ms, warm {warm_ms:.2f} ms")
+    return colds, warms
 
 
 def depth_usdc(venues: list[Venue]) -> float:
@@ -306,7 +305,14 @@ def main() -> None:
     args = ap.parse_args()
     print(f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}; shared machine")
     SmartRouter(realistic_venues()).quote_exact_in(USDC, WETH, 10**9)  # load the compiled kernels
-    bench_twenty(args.repeats)
+    colds: list[float] = []
+    warms: list[float] = []
+    for gwei in (20, 100):
+        c, w = bench_twenty(args.repeats, gwei)
+        colds += c
+        warms += w
+    cold_ms, warm_ms = statistics.median(colds) * 1e3, statistics.median(warms) * 1e3
+    print(f"Keel median over all cases: cold {cold_ms:.2f} ms, warm {warm_ms:.2f} ms")
     bench_real(args.repeats)
 
 

@@ -52,7 +52,8 @@ class Curve:
     """Segments of one venue's exact-input curve (see the module docstring).
 
     ``gas_units`` is the gas of one touch of the venue (the integer quote's figure for a small
-    trade); ``max_in`` is the gross input that exhausts the modelled liquidity (``inf`` for v2).
+    trade); ``max_in`` is the gross input that exhausts the modelled liquidity (``inf`` for v2);
+    ``complete`` is False when only the liquidity nearest the price was modelled.
     """
 
     X: FloatArray
@@ -64,6 +65,7 @@ class Curve:
     o0: FloatArray
     m0: FloatArray
     max_in: float
+    complete: bool = True
 
     @property
     def max_out(self) -> float:
@@ -82,6 +84,7 @@ def _build(
     cap: Sequence[float] | FloatArray,
     gamma: float,
     gas_units: int,
+    complete: bool = True,
 ) -> Curve:
     Xa = np.asarray(X, dtype=np.float64)
     Ya = np.asarray(Y, dtype=np.float64)
@@ -104,7 +107,7 @@ def _build(
         c0[1:] = np.cumsum(ca[:-1])
         o0[1:] = np.cumsum(seg_out[:-1])
     max_in = float(c0[-1] + ca[-1]) if n else 0.0
-    return Curve(Xa, Ya, ca, float(gamma), int(gas_units), c0, o0, m0, max_in)
+    return Curve(Xa, Ya, ca, float(gamma), int(gas_units), c0, o0, m0, max_in, complete)
 
 
 def curve_from_reserves(reserve_in: int, reserve_out: int, fee_pips: int, gas_units: int) -> Curve:
@@ -127,11 +130,14 @@ def curve_from_v3(
     fee_pips: int,
     zero_for_one: bool,
     gas_units: int,
+    *,
+    truncated: bool = False,
 ) -> Curve:
     """Uniswap v3 curve from the pool state: ``ticks`` are (index, liquidity_net) of initialized ticks.
 
     ``zero_for_one`` (token0 in) walks down through ticks ``<= current_tick``; otherwise up
     through ticks ``> current_tick``, flipping the sign of ``liquidity_net`` as the contract does.
+    ``truncated``: ``ticks`` are only the nearest ones; the curve ends at the last of them.
     """
     gamma = 1.0 - fee_pips / 1e6
     s = sqrt_price_x96 / 2.0**96
@@ -146,6 +152,8 @@ def curve_from_v3(
         idx, net = idx[sel], net[sel]
         idx = np.append(idx, MAX_TICK)
     net = np.append(net, 0.0)
+    if truncated:
+        idx, net = idx[:-1], net[:-1]
     s_end = np.exp(idx * (0.5 * math.log(1.0001)))
     s_start = np.concatenate(([s], s_end[:-1]))
     L = float(liquidity) + np.concatenate(([0.0], np.cumsum(net[:-1])))
@@ -156,10 +164,10 @@ def curve_from_v3(
     if zero_for_one:
         ok = (L > 0) & (s_end < s_start)
         L, s0, s1 = L[ok], s_start[ok], s_end[ok]
-        return _build(L / s0, L * s0, L * (1.0 / s1 - 1.0 / s0) / gamma, gamma, gas_units)
+        return _build(L / s0, L * s0, L * (1.0 / s1 - 1.0 / s0) / gamma, gamma, gas_units, not truncated)
     ok = (L > 0) & (s_end > s_start)
     L, s0, s1 = L[ok], s_start[ok], s_end[ok]
-    return _build(L * s0, L / s0, L * (s1 - s0) / gamma, gamma, gas_units)
+    return _build(L * s0, L / s0, L * (s1 - s0) / gamma, gamma, gas_units, not truncated)
 
 
 def curve_from_levels(levels: Sequence[tuple[float, float]], fee_pips: int, gas_units: int) -> Curve:

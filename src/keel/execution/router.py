@@ -305,7 +305,7 @@ class SmartRouter:
         spot = max(self._path_spot(p) for p in paths)
         if spot <= 0:
             raise ExecutionError(f"no liquidity from {token_in} to {token_out}")
-        problem, index = self._problem(paths, token_out, int(amount_out / spot) + 1)
+        problem, index = self._problem(paths, token_out, 10**60)  # complete models: the input is unknown
         model = SplitModel(problem)
         target = float(amount_out)
 
@@ -408,10 +408,13 @@ class SmartRouter:
     def _curve(self, i: int, token_in: Token, size_hint: int) -> Curve:
         return self._cache.get(self.venues[i], token_in, size_hint)
 
-    def _path_spot(self, path: _Path) -> float:
+    def _path_spot(self, path: _Path, amount: int = 1) -> float:
+        """Zero-size rate of the path (models built for ``amount`` on the first hop)."""
         m = 1.0
+        hint = amount
         for hop, tok in zip(path.hops, path.tokens, strict=False):
-            m *= max((self._curve(i, tok, 1).spot for i in hop), default=0.0)
+            m *= max((self._curve(i, tok, 2 * hint + 1).spot for i in hop), default=0.0)
+            hint = 1
         return m
 
     def _select_paths(self, token_in: Token, token_out: Token, amount: int) -> list[_Path]:
@@ -422,7 +425,7 @@ class SmartRouter:
         for tp in token_paths:
             hops = tuple(tuple(self._adj[a][b]) for a, b in itertools.pairwise(tp))
             paths.append(_Path(tp, hops))
-        ranked = sorted(paths, key=lambda p: -self._path_spot(p))
+        ranked = sorted(paths, key=lambda p: -self._path_spot(p, amount))
         chosen: list[_Path] = []
         used: set[frozenset[Token]] = set()
         for p in ranked:
@@ -446,13 +449,18 @@ class SmartRouter:
         ppaths = []
         for p in paths:
             hops = []
+            hint = float(size_hint)  # the most any venue of this hop can be given (x2 margin)
             for hop, tok in zip(p.hops, p.tokens, strict=False):
                 js = []
+                best_spot = 0.0
                 for i in hop:
                     js.append(len(curves))
-                    curves.append(self._curve(i, tok, size_hint))
+                    c = self._curve(i, tok, min(int(2 * hint) + 1, 10**60))
+                    curves.append(c)
+                    best_spot = max(best_spot, c.spot)
                     index.append(i)
                 hops.append(tuple(js))
+                hint *= best_spot
             ppaths.append(tuple(hops))
         gas_out = tuple(c.gas_units * rate for c in curves)
         return SplitProblem(tuple(curves), tuple(ppaths), gas_out), index

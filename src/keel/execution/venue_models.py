@@ -15,6 +15,7 @@ without a price change (a v3 mint out of range) must bump ``updated_ns``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from keel.domain import Token
@@ -64,6 +65,8 @@ def build_curve(venue: Venue, token_in: Token, size_hint: int) -> Curve:
                 rows.append((p, float(size)))
         return curve_from_levels(rows, venue.fee_pips, venue.gas_per_touch + venue.gas_per_level)
     zero_for_one = token_in == venue.token0
+    if _is_v3_pool(v):
+        return _v3_curve(v, token_in, zero_for_one, size_hint)
     state = None
     to_state = getattr(v, "to_state", None)
     if callable(to_state):
@@ -93,6 +96,29 @@ def build_curve(venue: Venue, token_in: Token, size_hint: int) -> Curve:
     return sampled_curve(venue, token_in, max(size_hint * 4, token_in.unit * 10**6))
 
 
+def _is_v3_pool(v: Any) -> bool:
+    return all(hasattr(v, a) for a in ("initialized_ticks", "ticks", "sqrt_price_x96", "liquidity", "tick", "fee"))
+
+
+def _v3_curve(v: Any, token_in: Token, zero_for_one: bool, size_hint: int) -> Curve:
+    """v3 curve over the initialized ticks ahead, fetched lazily: the nearest 32, then 4x more,
+    until the modelled capacity covers ``size_hint`` (a trade never needs more) or all are in."""
+    ticks = v.initialized_ticks()
+    ahead = [t for t in reversed(ticks) if t <= v.tick] if zero_for_one else [t for t in ticks if t > v.tick]
+    gas = _gas_units(v, token_in) or _probe_gas(v, token_in)
+    n = 32
+    nets: list[tuple[int, int]] = []
+    while True:
+        nets += [(t, v.ticks(t).liquidity_net) for t in ahead[len(nets) : n]]
+        truncated = len(nets) < len(ahead)
+        curve = curve_from_v3(
+            v.sqrt_price_x96, v.liquidity, v.tick, nets, v.fee, zero_for_one, gas, truncated=truncated
+        )
+        if not truncated or curve.max_in >= size_hint:
+            return curve
+        n *= 4
+
+
 def _probe_gas(venue: Venue, token_in: Token) -> int:
     """Gas of one touch, from a small integer quote."""
     for amount in (10**3, 10**6, 10**9):
@@ -107,16 +133,18 @@ class CurveCache:
     """Curves keyed by (venue name, input token), refreshed when the fingerprint changes."""
 
     def __init__(self) -> None:
-        self._store: dict[tuple[str, Token], tuple[int, tuple[Any, ...], Curve]] = {}
+        self._store: dict[tuple[str, Token], tuple[int, tuple[Any, ...], Curve, float]] = {}
 
     def get(self, venue: Venue, token_in: Token, size_hint: int) -> Curve:
         key = (venue.name, token_in)
         fp = fingerprint(venue)
         hit = self._store.get(key)
-        if hit is not None and hit[0] == id(venue) and hit[1] == fp:
+        if hit is not None and hit[0] == id(venue) and hit[1] == fp and hit[3] >= size_hint:
             return hit[2]
         curve = build_curve(venue, token_in, size_hint)
-        self._store[key] = (id(venue), fp, curve)
+        # the size this curve is good for: any, unless a truncated v3 walk stopped at its capacity
+        good_for = math.inf if curve.complete else curve.max_in
+        self._store[key] = (id(venue), fp, curve, good_for)
         return curve
 
     def clear(self) -> None:
