@@ -265,3 +265,16 @@ def test_stale_venue_is_refused() -> None:
     venues[1].updated_ns = 9_000_000_000
     plan = router.quote_exact_in(USDC, WETH, 10**9, now_ns=10_000_000_000)
     assert plan.amount_out > 0
+
+
+def test_legs_name_their_venues_and_reach_them() -> None:
+    venues = _mixed()
+    plan = SmartRouter(venues).quote_exact_in(USDC, WBTC, 300_000 * 10**6)
+    copies = {v.name: v.copy() for v in venues}
+    for leg in plan.legs:
+        amount = leg.amount_in
+        for ref, tok in zip(leg.venues, leg.tokens, strict=False):
+            assert ref == ref.name and ref.venue in venues  # a name that keys the copies, and the venue itself
+            amount = copies[ref].swap_exact_in(tok, amount).amount_out
+        assert amount == leg.amount_out
+    assert set(plan.venues_touched) <= {v.name for v in venues}

@@ -433,9 +433,9 @@ def fill_child(child: ChildOrder, venues: Iterable[Venue], block_number: int) ->
     table = {v.name: v for v in venues}
     plan = child.plan
     try:
-        trial = {name: table[name].copy() for leg in plan.legs for name in leg.venues}
+        trial: dict[str, Venue] = {str(name): table[name].copy() for leg in plan.legs for name in leg.venues}
     except KeyError as exc:
-        return Revert("NO_VENUE", f"venue {exc.args[0]!r} not present")
+        return Revert("NO_VENUE", f"venue {str(exc.args[0])!r} not present")
     try:
         result = _run_legs(plan, trial)
     except Revert as exc:

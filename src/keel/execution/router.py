@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ from keel.execution.split import SplitModel, SplitProblem, SplitSolution
 from keel.execution.venue_models import CurveCache
 from keel.venues.base import Revert, Venue
 
-__all__ = ["RouteLeg", "RoutePlan", "SmartRouter", "StaleVenueError", "execute_plan"]
+__all__ = ["RouteLeg", "RoutePlan", "SmartRouter", "StaleVenueError", "VenueRef", "execute_plan"]
 
 GasTokenPrice = Callable[[Token], float | int | Decimal | Fraction]
 
@@ -56,15 +57,36 @@ class StaleVenueError(ExecutionError):
     """A venue's state is older than the router's ``max_age_ns``."""
 
 
+class VenueRef(str):
+    """A leg's venue: equal to (and hashing as) the venue's unique ``name``, so it keys a
+    name -> venue table (e.g. copies of the venues); attribute access (``.name``,
+    ``.swap_exact_in``, ...) reaches the venue object the plan was made on."""
+
+    venue: Venue
+
+    def __new__(cls, venue: Venue) -> VenueRef:
+        ref = super().__new__(cls, venue.name)
+        ref.venue = venue
+        return ref
+
+    @property
+    def name(self) -> str:
+        return str(self)
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.venue, attr)
+
+
 @dataclass(frozen=True, slots=True)
 class RouteLeg:
-    """One leg: ``venues`` (names, the path in order), ``tokens`` along it (one more than venues).
+    """One leg: ``venues`` (the path in order, as :class:`VenueRef`), ``tokens`` along it
+    (one more than venues).
 
     ``exact_out`` legs are executed with ``swap_exact_out(amount_out)`` on the last venue of a
     one-venue leg; others with ``swap_exact_in(amount_in)`` and each output forwarded.
     """
 
-    venues: tuple[str, ...]
+    venues: tuple[VenueRef, ...]
     tokens: tuple[Token, ...]
     amount_in: int
     amount_out: int
@@ -102,10 +124,11 @@ class RoutePlan:
 
     @property
     def venues_touched(self) -> tuple[str, ...]:
+        """Names of the venues the plan touches, in first-use order."""
         seen: dict[str, None] = {}
         for leg in self.legs:
             for name in leg.venues:
-                seen.setdefault(name, None)
+                seen.setdefault(str(name), None)
         return tuple(seen)
 
     @property
@@ -517,7 +540,7 @@ class SmartRouter:
             if all(len(u) == 1 for u in used):
                 amt = a_p
                 gas = 0
-                names = []
+                names: list[VenueRef] = []
                 for u, tok in zip(used, p.tokens, strict=False):
                     v = venue(index[u[0]])
                     q = v.swap_exact_in(tok, amt)
@@ -525,7 +548,7 @@ class SmartRouter:
                         raise ExecutionError(f"venue {v.name} can absorb only {q.amount_in} of {amt}")
                     amt = q.amount_out
                     gas += q.gas_units
-                    names.append(v.name)
+                    names.append(VenueRef(self.venues[index[u[0]]]))
                 legs.append(RouteLeg(tuple(names), p.tokens, a_p, amt, gas))
                 total_out += amt
                 continue
@@ -541,7 +564,8 @@ class SmartRouter:
                     q = v.swap_exact_in(tok, share)
                     if q.amount_in != share:
                         raise ExecutionError(f"venue {v.name} can absorb only {q.amount_in} of {share}")
-                    legs.append(RouteLeg((v.name,), (tok, tok_next), share, q.amount_out, q.gas_units))
+                    ref = VenueRef(self.venues[index[j]])
+                    legs.append(RouteLeg((ref,), (tok, tok_next), share, q.amount_out, q.gas_units))
                     nxt += q.amount_out
                 amt = nxt
             total_out += amt
@@ -595,7 +619,7 @@ class SmartRouter:
                     q = v.quote_exact_out(tok, share)
                     if q.amount_out != share:
                         raise ExecutionError(f"venue {v.name} can deliver only {q.amount_out} of {share}")
-                    this.append(RouteLeg((v.name,), (tok, tok_next), q.amount_in, share, q.gas_units, True))
+                    this.append(RouteLeg((VenueRef(v),), (tok, tok_next), q.amount_in, share, q.gas_units, True))
                     req += q.amount_in
                 hop_legs.append(this)
                 need = req
