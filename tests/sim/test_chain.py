@@ -153,3 +153,33 @@ def test_tx_validation() -> None:
         engine.submit("x", Tx("x", SwapCall("nowhere", USDC, 1, 0), GWEI, GWEI))
     with pytest.raises(Exception, match="does not match"):
         engine.submit("y", Tx("x", SwapCall("pool", USDC, 1, 0), GWEI, GWEI))
+
+
+def test_route_call_executes_a_split_plan_exactly_and_reverts_all_or_nothing() -> None:
+    from keel.execution import SmartRouter
+    from keel.sim.chain import RouteCall
+
+    engine = Engine(seed=1, start_ns=0)
+    a = make_pool()
+    b = Pool(3000, 60, a.sqrt_price_x96, token0=USDC, token1=WETH, name="pool3000")
+    t = b.tick // 60 * 60
+    b.mint("lp", t - 3960, t + 3960, 10**18)
+    chain = ChainSim(engine, ChainParams(latency_ns=0), {"pool": a, "pool3000": b})
+    collector = Collector()
+    engine.add_actor(collector)
+    engine.start()
+    router = SmartRouter([a, b])
+    plan = router.quote_exact_in(USDC, WETH, 3_000_000 * 10**6)  # large enough to split across tiers
+    assert len(plan.venues_touched) == 2
+    greedy = RouteCall(plan, plan.amount_out + 1)
+    engine.submit("greedy", Tx("greedy", greedy, 200 * GWEI, 2 * GWEI))
+    engine.submit("ok", Tx("ok", RouteCall(plan, plan.amount_out), 200 * GWEI, GWEI))
+    before = (a.sqrt_price_x96, b.sqrt_price_x96)
+    chain.start(12 * 10**9, 12 * 10**9)
+    engine.run()
+    greedy_r, ok_r = collector.receipts
+    assert not greedy_r.status and greedy_r.revert_reason == "Too little received"
+    # the revert left both pools untouched, so the next call fills exactly as planned
+    assert ok_r.status and ok_r.amount_out == plan.amount_out and ok_r.amount_in == plan.amount_in
+    assert a.sqrt_price_x96 < before[0] and b.sqrt_price_x96 < before[1]
+    assert ok_r.gas_used == plan.gas_units

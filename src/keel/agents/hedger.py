@@ -14,8 +14,9 @@ from typing import Any
 from keel.agents.book import DeskBook
 from keel.domain import NS_PER_SECOND, NS_PER_YEAR
 from keel.engine import Actor, Block
-from keel.errors import ValidationError
-from keel.sim.chain import GWEI, RECEIPTS, Receipt, SwapCall, Tx
+from keel.errors import ExecutionError, ValidationError
+from keel.execution import SmartRouter
+from keel.sim.chain import GWEI, RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.venues.base import Revert
 from keel.venues.options import OptionsVenue
 
@@ -91,6 +92,7 @@ class DeltaHedger(Actor):
         venue_name: str,
         spot: Any,
         cfg: HedgeConfig,
+        router: SmartRouter | None = None,
     ) -> None:
         super().__init__(name)
         self.book = book
@@ -99,6 +101,7 @@ class DeltaHedger(Actor):
         self.venue_name = venue_name
         self.spot = spot  # callable ts_ns -> USD per asset unit (the oracle's price)
         self.cfg = cfg
+        self.router = router  # when given, hedges are routed across its venues (RouteCall)
         self.in_flight: int | None = None
         self.submitted_spot = 0.0
         self.last_delta = 0.0
@@ -145,14 +148,22 @@ class DeltaHedger(Actor):
             token_in, amount_in = asset_t, int(-qty * asset_t.unit)
         if amount_in <= 0:
             return
-        try:
-            quoted = self.pool.quote_exact_in(token_in, amount_in).amount_out
-        except Revert as exc:
-            self.ctx.record("hedge_refused", self.venue_name, qty, spot, detail=exc.reason)
-            return
-        min_out = int(quoted * (1.0 - self.cfg.slippage))
-        call = SwapCall(self.venue_name, token_in, amount_in, min_out, ts + self.cfg.deadline_s * NS_PER_SECOND)
         tip = int(self.cfg.tip_gwei * GWEI)
+        deadline = ts + self.cfg.deadline_s * NS_PER_SECOND
+        call: SwapCall | RouteCall
+        try:
+            if self.router is not None:
+                token_out = asset_t if token_in == cash_t else cash_t
+                self.router.gas_price_wei = block.base_fee_wei + tip
+                plan = self.router.quote_exact_in(token_in, token_out, amount_in)
+                call = RouteCall(plan, int(plan.amount_out * (1.0 - self.cfg.slippage)), deadline)
+            else:
+                quoted = self.pool.quote_exact_in(token_in, amount_in).amount_out
+                min_out = int(quoted * (1.0 - self.cfg.slippage))
+                call = SwapCall(self.venue_name, token_in, amount_in, min_out, deadline)
+        except (Revert, ExecutionError) as exc:
+            self.ctx.record("hedge_refused", self.venue_name, qty, spot, detail=str(exc))
+            return
         self.in_flight = self.ctx.submit(Tx(self.name, call, 2 * block.base_fee_wei + tip, tip, 300_000, "hedge"))
         self.submitted_spot = spot
         self.ctx.record("hedge_submitted", self.venue_name, qty, spot, value=net)

@@ -25,6 +25,7 @@ import numpy as np
 from keel.domain import Token
 from keel.engine import Block, Engine, Priority, Topic
 from keel.errors import ValidationError
+from keel.execution import RoutePlan
 from keel.venues.base import Revert, Venue
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ChainParams",
     "ChainSim",
     "Receipt",
+    "RouteCall",
     "Searcher",
     "SwapCall",
     "Tx",
@@ -92,11 +94,41 @@ class SwapCall:
 
 
 @dataclass(frozen=True, slots=True)
+class RouteCall:
+    """Execute a :class:`keel.execution.RoutePlan` as a router contract would: each leg swaps its
+    exact input along its path (outputs forwarded), and the whole call reverts unless the total
+    output reaches ``min_amount_out``.  Amounts are re-computed on the state at execution."""
+
+    plan: RoutePlan
+    min_amount_out: int
+    deadline_ns: int | None = None
+
+    @property
+    def token_in(self) -> Token:
+        return self.plan.token_in
+
+    @property
+    def amount_in(self) -> int:
+        return self.plan.amount_in
+
+    @property
+    def venues(self) -> tuple[str, ...]:
+        return self.plan.venues_touched
+
+    def as_single_swap(self) -> SwapCall | None:
+        """The equivalent one-venue swap when the plan has a single one-hop leg (what a sandwich bot sees)."""
+        legs = self.plan.legs
+        if len(legs) == 1 and len(legs[0].venues) == 1 and not legs[0].exact_out:
+            return SwapCall(legs[0].venues[0], self.token_in, self.amount_in, self.min_amount_out, self.deadline_ns)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
 class Tx:
     """A transaction: who sends it, what it calls, and the EIP-1559 fee caps (wei per gas)."""
 
     sender: str
-    call: SwapCall
+    call: SwapCall | RouteCall
     max_fee_per_gas: int
     max_priority_fee_per_gas: int
     gas_limit: int = 300_000
@@ -182,8 +214,10 @@ class ChainSim:
     def _submit(self, sender: str, tx: Tx) -> int:
         if tx.sender != sender:
             raise ValidationError("sender", tx.sender, f"does not match the submitting actor {sender!r}")
-        if tx.call.venue not in self.venues:
-            raise ValidationError("venue", tx.call.venue, "no such venue on this chain")
+        names = tx.call.venues if isinstance(tx.call, RouteCall) else (tx.call.venue,)
+        for name in names:
+            if name not in self.venues:
+                raise ValidationError("venue", name, "no such venue on this chain")
         now = self.engine.clock.now_ns
         tx_id = self._next_id
         self._next_id += 1
@@ -213,6 +247,8 @@ class ChainSim:
         """Run one swap transaction now (inside the block being built) and return its receipt."""
         call = tx.call
         gas_price = self.base_fee + self.effective_tip(tx)
+        if isinstance(call, RouteCall):
+            return self._execute_route(tx_id, tx, call, ts_ns, gas_price, submitted_ns, allow_attack)
         venue = self.venues[call.venue]
         mev_loss = 0
         back_run: Callable[[], None] | None = None
@@ -252,6 +288,70 @@ class ChainSim:
             gas_price,
             done.amount_in,
             done.amount_out,
+            call.token_in.symbol,
+            mev_loss=mev_loss,
+            submitted_ns=submitted_ns,
+        )
+
+    def _run_route(self, call: RouteCall, commit: bool) -> tuple[int, int]:
+        """(output, gas units) of the route on the current state; on copies unless ``commit``."""
+        table: dict[str, Venue] = {}
+        for name in call.venues:
+            table[name] = self.venues[name] if commit else self.venues[name].copy()
+        total_out = gas = 0
+        for leg in call.plan.legs:
+            amount = leg.amount_in
+            for name, token in zip(leg.venues, leg.tokens, strict=False):
+                done = table[name].swap_exact_in(token, amount)
+                amount = done.amount_out
+                gas += done.gas_units
+            if leg.token_out == call.plan.token_out:
+                total_out += amount
+        return total_out, gas
+
+    def _execute_route(
+        self, tx_id: int, tx: Tx, call: RouteCall, ts_ns: int, gas_price: int, submitted_ns: int, allow_attack: bool
+    ) -> Receipt:
+        if call.deadline_ns is not None and ts_ns > call.deadline_ns:
+            return self._reverted(tx_id, tx, ts_ns, gas_price, "Transaction too old", submitted_ns)
+        mev_loss = 0
+        back_run: Callable[[], None] | None = None
+        single = call.as_single_swap()
+        if allow_attack and single is not None:
+            proxy = Tx(tx.sender, single, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.gas_limit, tx.tag)
+            for attacker in self.attackers:
+                attack = attacker.attack(self, proxy, ts_ns)
+                if attack is not None:
+                    mev_loss, back_run = attack
+                    self.stats.sandwiches += 1
+                    break
+        try:
+            out, _ = self._run_route(call, commit=False)
+        except Revert as exc:
+            if back_run is not None:
+                back_run()
+            return self._reverted(tx_id, tx, ts_ns, gas_price, exc.reason, submitted_ns)
+        if out < call.min_amount_out:
+            if back_run is not None:
+                back_run()
+            return self._reverted(tx_id, tx, ts_ns, gas_price, "Too little received", submitted_ns, mev_loss)
+        out, gas_units = self._run_route(call, commit=True)
+        if back_run is not None:
+            back_run()
+        gas_used = min(tx.gas_limit, gas_units or DEFAULT_SWAP_GAS)
+        self.stats.txs += 1
+        self.stats.gas_fees_wei += gas_used * gas_price
+        return Receipt(
+            tx_id,
+            tx.sender,
+            tx.tag,
+            self.number,
+            ts_ns,
+            True,
+            gas_used,
+            gas_price,
+            call.amount_in,
+            out,
             call.token_in.symbol,
             mev_loss=mev_loss,
             submitted_ns=submitted_ns,

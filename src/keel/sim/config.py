@@ -79,11 +79,14 @@ class PoolConfig(_Section):
     """The hedging pool: a Uniswap v3 USDC/WETH pool opened at the path's first price.
 
     ``liquidity``: active liquidity (the real pool's was 12453647101533358277 at 2024-01-05 00:00);
-    ``range_pct``: the LP range around the start price (±%)."""
+    ``range_pct``: the LP range around the start price (±%); ``extra_fee_tiers``: more USDC/WETH pools
+    (other fee tiers) with ``extra_liquidity_share`` × that liquidity, for the router to split across."""
 
     fee: Literal[100, 500, 3000, 10000] = 500
     liquidity: int = Field(default=12_453_647_101_533_358_277, gt=0)
     range_pct: float = Field(default=25.0, gt=1, lt=90)
+    extra_fee_tiers: list[Literal[100, 500, 3000, 10000]] = Field(default_factory=list)
+    extra_liquidity_share: float = Field(default=0.25, gt=0, le=10)
 
 
 class SviConfig(_Section):
@@ -116,7 +119,10 @@ class DeskConfig(_Section):
 
 
 class HedgeSection(_Section):
+    """``router``: hedge through keel.execution.SmartRouter over every pool (else the main pool only)."""
+
     enabled: bool = True
+    router: bool = True
     policy: Literal["fixed", "whalley_wilmott", "leland"] = "whalley_wilmott"
     band: float = Field(default=2.0, ge=0)
     risk_aversion: float = Field(default=1e-4, gt=0)

@@ -130,7 +130,9 @@ class SandwichBot:
     def attack(self, chain: ChainSim, victim: Tx, ts_ns: int) -> tuple[int, Callable[[], None]] | None:
         if victim.sender == self.name:
             return None
-        call: SwapCall = victim.call
+        call = victim.call
+        if not isinstance(call, SwapCall):
+            return None
         venue: Any = chain.venues[call.venue]
         token_in: Token = call.token_in
         token_out: Token = venue.token1 if token_in == venue.token0 else venue.token0

@@ -27,6 +27,7 @@ from keel.agents.portfolio import PortfolioManager, strategy_legs
 from keel.domain import NS_PER_HOUR, NS_PER_SECOND, Perpetual, Settlement, Spot, Token
 from keel.engine import Actor, Block, Engine, EventRecorder
 from keel.errors import ConfigError
+from keel.execution import SmartRouter
 from keel.oracle import Aggregator, AggregatorConfig, SourceConfig
 from keel.sim.chain import GWEI, ChainParams, ChainSim
 from keel.sim.config import ScenarioConfig, parse_utc
@@ -360,6 +361,15 @@ def run_scenario(
         lower = (tick - width) // spacing * spacing
         pool.mint("lp", lower, lower + 2 * width, pc.liquidity)
         venues[pool.name] = pool
+        for fee in pc.extra_fee_tiers:
+            sp = TICK_SPACING[fee]
+            extra = Pool(fee, sp, _sqrt_price_x96(s0), token0=USDC, token1=WETH, name=f"uniswap_v3_usdc_weth_{fee}")
+            w = width // sp * sp
+            low = (extra.tick - w) // sp * sp
+            if extra.name in venues:
+                raise ConfigError("pool.extra_fee_tiers", fee, "duplicates a pool already opened")
+            extra.mint("lp", low, low + 2 * w, max(int(pc.liquidity * pc.extra_liquidity_share), 1))
+            venues[extra.name] = extra
     chain_params = ChainParams(
         block_time_ns=block_ns,
         gas_limit=config.chain.gas_limit,
@@ -370,12 +380,14 @@ def run_scenario(
     chain = ChainSim(engine, chain_params, venues)
     oracle = _Oracle(path, pool, config.market.asset)
     engine.add_actor(oracle)
-    arb: PoolArbitrageur | None = None
+    arbs: list[PoolArbitrageur] = []
     bots: list[SandwichBot] = []
     if pool is not None:
         if config.agents.arbitrageur:
-            arb = PoolArbitrageur("arbitrageur", pool.name, usd_price)
-            chain.top_of_block.append(arb)
+            for i, name in enumerate(venues):
+                searcher = PoolArbitrageur("arbitrageur" if i == 0 else f"arbitrageur_{i}", name, usd_price)
+                arbs.append(searcher)
+                chain.top_of_block.append(searcher)
         for i in range(config.agents.sandwich_bots):
             bot = SandwichBot(f"sandwich_{i}", usd_price, tip_wei=(3 + i) * GWEI)
             bots.append(bot)
@@ -449,7 +461,17 @@ def run_scenario(
         hedge_cfg = HedgeConfig(
             BandPolicy(h.policy), h.band, h.risk_aversion, h.cost, block_ns, h.slippage, h.deadline_s, h.tip_gwei
         )
-        hedger = DeltaHedger("hedger", book, options, pool, pool.name, oracle.price, hedge_cfg)
+        router = None
+        if h.router:
+            eth = oracle.price
+
+            def gas_token_price(token: Token) -> float:  # whole token per whole ETH
+                return 1.0 if token.symbol == "WETH" else eth(engine.clock.now_ns)
+
+            router = SmartRouter(
+                [venues[name] for name in venues], gas_price_wei=chain.base_fee, gas_token_price=gas_token_price
+            )
+        hedger = DeltaHedger("hedger", book, options, pool, pool.name, oracle.price, hedge_cfg, router)
         engine.add_actor(hedger)
 
     perp: PerpVenue | None = None
@@ -589,8 +611,11 @@ def run_scenario(
         summary["portfolio_manager"] = {"strategy": pm.strategy, "opened": pm.opened, "rolls": pm.rolls}
     if mm is not None:
         summary["market_maker"] = {"fills": mm.fills, "edge_usd": r(mm.edge_usd)}
-    if arb is not None:
-        summary["arbitrageur"] = {"count": arb.stats.count, "profit_usd": r(arb.stats.profit_usd)}
+    if arbs:
+        summary["arbitrageur"] = {
+            "count": sum(a.stats.count for a in arbs),
+            "profit_usd": r(sum(a.stats.profit_usd for a in arbs)),
+        }
     if bots:
         summary["sandwich_bots"] = {
             "attacks": sum(b.stats.count for b in bots),
