@@ -185,6 +185,21 @@ def test_event_sync_equals_full_reread(hardhat: Any, clean_chain: TestbedAddress
         assert sync.full_reads == 2
         assert {t.index for t in synced3.ticks} >= {lo, hi}
         assert pool_state_diff(synced3, await read_pool_state(client, "uniswap_v3", info.address), ignore=()) == {}
+        # a reorg: the synced block is replaced by one at the same height with a different swap
+        snap = await client.rpc("evm_snapshot")
+        other = await TransactionManager.open(client, DevSigner(HARDHAT_DEV_KEYS[0]), TxJournal(None), GasPolicy())
+        ex_other = SwapExecutor(client, other, v3_router=tb.swap_router, v2_router=tb.v2_router)
+        await ex_other.swap_exact_in("branch-a", kind="uniswap_v3", token_in=tb.weth, token_out=tb.usdc,
+                               amount_in=5 * 10**18, min_amount_out=0, fee=500)  # fmt: skip
+        on_a = await sync.refresh()
+        await client.rpc("evm_revert", [snap])
+        await ex.swap_exact_in("branch-b", kind="uniswap_v3", token_in=tb.usdc, token_out=tb.weth,
+                               amount_in=9_000 * 10**6, min_amount_out=0, fee=500)  # fmt: skip
+        reads = sync.full_reads
+        on_b = await sync.refresh()
+        assert on_b.block_number == on_a.block_number and on_b.sqrt_price_x96 != on_a.sqrt_price_x96
+        assert sync.full_reads == reads + 1
+        assert pool_state_diff(on_b, await read_pool_state(client, "uniswap_v3", info.address), ignore=()) == {}
         await client.close()
 
     run(go())

@@ -130,6 +130,26 @@ def test_reorg_rebroadcasts_a_vanished_transaction(hardhat: Any, clean_chain: Te
     run(go())
 
 
+def test_reorg_gap_found_by_a_later_send_is_refilled_from_the_journal(
+    hardhat: Any, clean_chain: TestbedAddresses
+) -> None:
+    async def go() -> None:
+        client, tm = await _manager(hardhat.url)
+        before = await client.balance(RECIPIENT)
+        snap = await client.rpc("evm_snapshot")
+        r1 = await tm.send("first", TxRequest(to=RECIPIENT, value=100))
+        await client.rpc("evm_revert", [snap])  # "first" vanished; nobody is waiting on it
+        # the next send hits "nonce too high": the manager re-broadcasts "first" from its journal, then signs
+        r2 = await tm.send("second", TxRequest(to=RECIPIENT, value=20))
+        r1b = await tm.wait(tm._pending(tm.journal.intents["first"]), timeout_s=10)
+        assert r1b.tx_hash == r1.tx_hash and r2.status == 1
+        assert await client.balance(RECIPIENT) - before == 120  # each exactly once
+        assert any('"event": "released"' in line and '"second"' in line for line in tm.journal.lines())
+        await client.close()
+
+    run(go())
+
+
 def test_reorg_with_nonce_taken_marks_dropped(hardhat: Any, clean_chain: TestbedAddresses) -> None:
     async def go() -> None:
         client, tm = await _manager(hardhat.url)

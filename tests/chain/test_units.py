@@ -130,6 +130,8 @@ def test_nonce_manager_gaps_and_replacements() -> None:
     assert n.reserve() == 10
     n.adopt(12)  # a journaled transaction from before a restart
     assert n.next_nonce == 13
+    n.rewind(11)  # the node lost 11 and 12 (not journaled): hand them out again
+    assert n.next_nonce == 11 and n.reserve() == 11
     with pytest.raises(ValidationError):
         n.release(99)
     with pytest.raises(ValidationError):

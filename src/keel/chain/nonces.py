@@ -70,6 +70,14 @@ class NonceManager:
         """The transaction at ``nonce`` is mined (or its nonce consumed)."""
         self._in_flight.discard(nonce)
 
+    def rewind(self, pending: int) -> None:
+        """The node holds nothing of ours from ``pending`` on (lost in a reorg or a node restart, and not
+        in the journal): hand those nonces out again."""
+        if pending < self.next_nonce:
+            self.next_nonce = pending
+            self._released = {n for n in self._released if n < pending}
+            self._in_flight = {n for n in self._in_flight if n < pending}
+
     def gaps(self, latest: int) -> list[int]:
         """Nonces in ``[latest, next_nonce)`` with no transaction in flight: they block everything above."""
         return [n for n in range(latest, self.next_nonce) if n not in self._in_flight]

@@ -247,18 +247,32 @@ def pool_state_diff(
 
 @dataclass(slots=True)
 class PoolSync:
-    """Keeps one pool's :class:`PoolState` current from its events; :meth:`refresh` to advance."""
+    """Keeps one pool's :class:`PoolState` current from its events; :meth:`refresh` to advance.
+
+    ``from_block``: where the ``Mint``-log tick scan starts (the pool's creation block on a long chain).
+    The hash of the synced block is remembered: if that block leaves the canonical chain (a reorg),
+    the next refresh re-reads everything instead of applying events on top of a dead branch.
+    """
 
     client: ChainClient
     kind: str
     address: str
     tick_lens: str | None = None
+    from_block: int = 0
     state: PoolState | None = None
+    block_hash: str | None = None
     full_reads: int = 0
     event_updates: int = 0
 
     async def start(self, block: int | None = None) -> PoolState:
-        self.state = await read_pool_state(self.client, self.kind, self.address, block=block, tick_lens=self.tick_lens)
+        n = await self.client.block_number() if block is None else block
+        if self.kind == "uniswap_v3":
+            self.state = await read_v3_state(
+                self.client, self.address, block=n, tick_lens=self.tick_lens, from_block=self.from_block
+            )
+        else:
+            self.state = await read_pool_state(self.client, self.kind, self.address, block=n)
+        self.block_hash = await self.client.block_hash(n)
         self.full_reads += 1
         return self.state
 
@@ -269,6 +283,8 @@ class PoolSync:
         n = await self.client.block_number() if block is None else block
         if n < self.state.block_number:  # the chain went backwards (reorg / revert): re-read everything
             return await self.start(n)
+        if await self.client.block_hash(self.state.block_number) != self.block_hash:
+            return await self.start(n)  # the synced block was replaced: its events may not exist any more
         if n == self.state.block_number:
             return self.state
         pool = checksum("pool", self.address)
@@ -279,6 +295,7 @@ class PoolSync:
         )
         topics = ["0x" + bytes(log["topics"][0]).hex() for log in logs]
         ts_ns = await _block_ts_ns(self.client, n)
+        self.block_hash = await self.client.block_hash(n)
         if not logs:
             self.state = replace(self.state, block_number=n, ts_ns=ts_ns)
             return self.state

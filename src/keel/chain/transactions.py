@@ -111,6 +111,10 @@ class _NonceTakenError(ChainError):
     """Internal: a never-broadcast transaction's nonce was used by another sender."""
 
 
+class _NonceGapError(ChainError):
+    """Internal: the node is missing a lower nonce of ours."""
+
+
 class TransactionManager:
     """Sends transactions for one :class:`Signer` through one :class:`ChainClient`.
 
@@ -263,6 +267,12 @@ class TransactionManager:
                     raise TxDroppedError(
                         f"intent={state.intent!r}: nonce {state.nonce} was used by another transaction"
                     ) from None
+            elif "nonce too high" in message and state.status == "signed" and len(state.attempts) == 1:
+                # A lower nonce of ours is missing on the node (a reorg took it, or a node restart lost
+                # its mempool): free this intent; submit() recovers the journal and re-signs.
+                self.journal.record_released(state.intent, "nonce gap on the node")
+                self.nonces.release(state.nonce)
+                raise _NonceGapError(state.nonce) from None
             elif await self.client.transaction(attempt.tx_hash) is not None:
                 pass  # the node errored but holds (or mined) the transaction: it was sent
             else:
@@ -288,7 +298,10 @@ class TransactionManager:
                 return await self.broadcast(await self.prepare(intent, request))
             except _NonceTakenError:
                 await self.sync_nonces()  # another sender used the nonce: take the next free one
-        raise ChainError(f"intent={intent!r}: nonce taken by another sender three times in a row")
+            except _NonceGapError:
+                await self.recover()  # re-broadcast our vanished transactions from the journal
+                self.nonces.rewind(await self.client.nonce(self.address, "pending"))
+        raise ChainError(f"intent={intent!r}: nonce conflicts with the node three times in a row")
 
     async def send(self, intent: str, request: TxRequest, confirmations: int = 1, timeout_s: float = 60.0) -> TxReceipt:
         """:meth:`submit` then :meth:`wait`; raises :class:`TxRevertedError` if the transaction reverted."""
