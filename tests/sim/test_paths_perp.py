@@ -78,3 +78,17 @@ def test_liquidation_pays_fee_and_insurance_absorbs_bad_debt() -> None:
     assert v.insurance_fund == pytest.approx(0.0) and v.bad_debt == pytest.approx(1_000.0)
     # conservation: collateral in = collateral left + fees + price losses - bad debt
     assert v.account("lev20")[1] == 0.0 and v.account("lev20")[0] == 0.0
+
+
+def test_crash_overlay_hits_the_drop_and_recovers_the_share() -> None:
+    from keel.sim.paths import MarketPath, with_crash
+
+    ts = np.arange(0, 500, dtype=np.int64) * 60 * 10**9
+    base = MarketPath("flat", ts, np.full(500, 100.0))
+    crashed = with_crash(base, 100 * 60 * 10**9, 0.4, 20 * 60 * 10**9, recovery=0.5, recovery_ns=100 * 60 * 10**9)
+    assert crashed.price[99] == 100.0
+    assert crashed.price[120] == pytest.approx(60.0)
+    assert crashed.price.min() == pytest.approx(60.0)
+    assert crashed.price[-1] == pytest.approx(100.0 * np.sqrt(0.6))  # half the log drop recovered
+    with pytest.raises(Exception, match="crash.drop"):
+        with_crash(base, 0, 1.5, 10)

@@ -93,3 +93,36 @@ def test_bad_config_gives_one_line_naming_the_key(
 def test_missing_config_file(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "no/such/file.toml", "--quiet"]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_market_maker_earns_spread_and_hedges(tmp_path: Path) -> None:
+    config = load_config(_short(tmp_path, "options_market_maker.toml", 3.0))
+    result = run_scenario(config)
+    s = result.summary
+    assert s["market_maker"]["fills"] > 5
+    assert s["pnl"]["option_edge"] == pytest.approx(s["market_maker"]["edge_usd"], abs=0.05)
+    assert s["pnl"]["option_edge"] > 0  # the maker is paid the spread
+    assert s["desk"]["hedge_trades"] > 0
+
+
+def test_portfolio_manager_rolls_and_crash_path_runs(tmp_path: Path) -> None:
+    from keel.sim.config import validate_config
+
+    data = {
+        "name": "roll",
+        "seed": 5,
+        "market": {"kind": "crash", "hours": 4, "s0": 2000.0, "crash_at_hours": 1.0, "crash_drop": 0.2},
+        "chain": {"block_time_s": 12},
+        "options": {
+            "svi": [{"expiry": "2024-01-05T03:00:00Z", "a": 0.0001, "b": 0.002, "rho": -0.2, "m": 0.0, "sigma": 0.05}]
+        },
+        "desk": {"strategy": "iron_condor", "strikes_pct": [95.0, 0.0, 90.0], "contracts": 10, "roll_hours": 1.0},
+        "hedge": {"policy": "fixed", "band": 1.0},
+        "agents": {"sandwich_bots": 0, "noise_swaps_per_block": 0.1},
+    }
+    result = run_scenario(validate_config(data))
+    s = result.summary
+    assert s["portfolio_manager"]["rolls"] >= 1  # within an hour of the 03:00 expiry it rolled
+    assert s["desk"]["option_trades"] == 4 * (1 + 2 * s["portfolio_manager"]["rolls"])
+    assert s["market"]["price_min"] < 0.85 * 2000.0  # the crash happened
+    assert sum(s["pnl"][k] for k in PNL_PARTS) == pytest.approx(s["pnl"]["total"], abs=0.05)

@@ -49,9 +49,11 @@ def parse_utc(text: str) -> int:
 
 class MarketConfig(_Section):
     """``kind``: 'uniswap_swaps' (real pool swaps file), 'binance_klines' (real 1-minute file), or a
-    keel.pricing.mc model ('gbm', 'merton', 'heston') run from ``start`` for ``hours``."""
+    keel.pricing.mc model ('gbm', 'merton', 'heston') run from ``start`` for ``hours``, or 'crash': a GBM
+    path with a crash of ``crash_drop`` over ``crash_minutes`` at ``crash_at_hours``, then a recovery of
+    ``crash_recovery`` of it over ``crash_recovery_minutes``."""
 
-    kind: Literal["uniswap_swaps", "binance_klines", "gbm", "merton", "heston"]
+    kind: Literal["uniswap_swaps", "binance_klines", "gbm", "merton", "heston", "crash"]
     asset: str = "ETH"
     file: str | None = None
     start: str = "2024-01-05T00:00:00Z"
@@ -65,6 +67,11 @@ class MarketConfig(_Section):
     heston_kappa: float = Field(default=2.0, gt=0)
     heston_xi: float = Field(default=0.8, gt=0)
     heston_rho: float = Field(default=-0.6, gt=-1, lt=1)
+    crash_at_hours: float = Field(default=6.0, ge=0)
+    crash_drop: float = Field(default=0.3, gt=0, lt=1)
+    crash_minutes: float = Field(default=60.0, gt=0)
+    crash_recovery: float = Field(default=0.3, ge=0, le=1)
+    crash_recovery_minutes: float = Field(default=240.0, ge=0)
 
 
 class ChainConfig(_Section):

@@ -25,6 +25,7 @@ __all__ = [
     "load_funding_rates",
     "load_uniswap_swap_path",
     "synthetic_path",
+    "with_crash",
 ]
 
 Q96 = 2**96
@@ -142,3 +143,23 @@ def synthetic_path(
     series = paths.reshape(-1)[-(n_steps + 1) :]
     ts = start_ns + (np.arange(n_steps + 1, dtype=np.int64) * horizon_ns) // n_steps
     return MarketPath(name, ts, series, source=type(model).__name__)
+
+
+def with_crash(
+    path: MarketPath, at_ns: int, drop: float, duration_ns: int, recovery: float = 0.0, recovery_ns: int = 0
+) -> MarketPath:
+    """A crash scenario on top of ``path``: from ``at_ns`` the price is multiplied down linearly (in log)
+    to ``1 − drop`` over ``duration_ns``, then recovers a share ``recovery`` of the log drop over
+    ``recovery_ns`` and stays there.  ``drop`` in (0, 1)."""
+    if not 0.0 < drop < 1.0:
+        raise ValidationError("crash.drop", drop, "must be in (0, 1)")
+    if duration_ns <= 0 or recovery_ns < 0 or not 0.0 <= recovery <= 1.0:
+        raise ValidationError("crash", (duration_ns, recovery, recovery_ns), "need duration > 0, recovery in [0, 1]")
+    t = path.ts_ns.astype(np.float64)
+    low = np.log1p(-drop)
+    fall = np.clip((t - at_ns) / duration_ns, 0.0, 1.0) * low
+    if recovery_ns > 0:
+        back = np.clip((t - at_ns - duration_ns) / recovery_ns, 0.0, 1.0) * (-low * recovery)
+    else:
+        back = np.where(t >= at_ns + duration_ns, -low * recovery, 0.0)
+    return MarketPath(path.name + "+crash", path.ts_ns, path.price * np.exp(fall + back), path.source + "+crash")

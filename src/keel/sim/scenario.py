@@ -32,7 +32,14 @@ from keel.oracle import Aggregator, AggregatorConfig, SourceConfig
 from keel.sim.chain import GWEI, ChainParams, ChainSim
 from keel.sim.config import ScenarioConfig, parse_utc
 from keel.sim.mev import NoiseTrader, PoolArbitrageur, SandwichBot
-from keel.sim.paths import MarketPath, load_binance_klines, load_funding_rates, load_uniswap_swap_path, synthetic_path
+from keel.sim.paths import (
+    MarketPath,
+    load_binance_klines,
+    load_funding_rates,
+    load_uniswap_swap_path,
+    synthetic_path,
+    with_crash,
+)
 from keel.venues.options import OptionsVenue, SviSlice, SviSurface
 from keel.venues.perpetual import PerpVenue
 from keel.venues.uniswap_v3 import Pool
@@ -75,13 +82,24 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
 
     steps = max(int(m.hours * 60), 1)  # one point a minute
     model: Any
-    if m.kind == "gbm":
+    if m.kind in ("gbm", "crash"):
         model = mc.GBM(m.s0, m.rate, m.sigma)
     elif m.kind == "merton":
         model = mc.Merton(m.s0, m.rate, m.sigma, m.jump_intensity, m.jump_mean, m.jump_sigma)
     else:
         model = mc.Heston(m.s0, m.rate, m.sigma**2, m.heston_kappa, m.sigma**2, m.heston_xi, m.heston_rho)
-    return synthetic_path(model, start, horizon, steps, config.seed, name=m.kind)
+    path = synthetic_path(model, start, horizon, steps, config.seed, name=m.kind)
+    if m.kind == "crash":
+        minute = 60 * NS_PER_SECOND
+        path = with_crash(
+            path,
+            start + int(m.crash_at_hours * NS_PER_HOUR),
+            m.crash_drop,
+            int(m.crash_minutes * minute),
+            m.crash_recovery,
+            int(m.crash_recovery_minutes * minute),
+        )
+    return path
 
 
 @dataclass
