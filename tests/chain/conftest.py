@@ -4,7 +4,6 @@ testbed deployed on it, and eth-tester in process for the fast tests."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -82,9 +81,3 @@ def clean_chain(hardhat: HardhatNode, testbed: TestbedAddresses) -> Iterator[Tes
     finally:
         run(_rpc(hardhat.url, "evm_setAutomine", [True]))
         assert run(_rpc(hardhat.url, "evm_revert", [snap])) is True
-
-
-@pytest.fixture
-def chain_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HARDHAT_DISABLE_TELEMETRY_PROMPT", "true")
-    os.environ.setdefault("DO_NOT_TRACK", "1")

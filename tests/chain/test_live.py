@@ -85,6 +85,8 @@ def test_live_hedger_matches_venues_to_the_wei(hardhat: Any, clean_chain: Testbe
     for h in result.hedges:
         assert h.status == "ok" and h.amount_out == h.predicted_out, result.hedges
     assert result.balances_match, (result.end_balances, result.predicted_balances)
+    fills = [e for e in result.events if e["kind"] == "hedge_fill"]
+    assert len(fills) == len(result.hedges)  # the agent booked one fill per receipt, as in simulation
     assert result.book_balances == result.end_balances  # the agent booked exactly what the chain did
     assert result.start_balances["USDC"] != result.end_balances["USDC"]
     assert abs(result.end_delta) < abs(result.start_delta)

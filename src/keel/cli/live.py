@@ -99,6 +99,7 @@ class LiveResult:
     initial_margin_usd: float = 0.0
     maintenance_margin_usd: float = 0.0
     vault_collateral: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def balances_match(self) -> bool:
@@ -386,6 +387,7 @@ class LiveHedgeSession:
 
     async def finish(self) -> LiveResult:
         self.engine.stop()
+        self.result.events = self.engine.recorder.to_frame().to_dicts()  # the agent's own event log
         end = await self.balances()
         self.result.end_balances = {k: v for k, v in end.items() if k != "ETH"}
         self.result.predicted_balances = {k: v for k, v in self.result.predicted_balances.items() if k != "ETH"}
