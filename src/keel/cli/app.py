@@ -46,6 +46,7 @@ def _register() -> None:
     from keel.cli import simulate  # noqa: F401
     from keel.cli import stress  # noqa: F401
     from keel.cli import live, testbed  # noqa: F401
+    from keel.cli import route  # noqa: F401
 
 
 _register()
