@@ -182,3 +182,23 @@ def test_request_and_retry_validation() -> None:
     assert [r.delay(i) for i in range(4)] == [0.1, 0.2, 0.3, 0.3]
     with pytest.raises(ValidationError):
         RetryPolicy(attempts=0)
+
+
+def test_artifacts_are_the_pinned_npm_builds_and_vyper_compiles_offline() -> None:
+    from eth_utils.crypto import keccak
+
+    from keel.chain import ARTIFACT_NAMES, load_artifact
+
+    for name in ARTIFACT_NAMES:
+        art = load_artifact(name)
+        assert art.abi and len(art.bytecode) > 100, name
+    # the periphery libraries hard-code these init-code hashes: the core artifacts must match them,
+    # or the routers would compute pool addresses where no pool is
+    v3 = keccak(hexstr=load_artifact("UniswapV3Pool").bytecode).hex()
+    v2 = keccak(hexstr=load_artifact("UniswapV2Pair").bytecode).hex()
+    assert v3 == "e34f199b19b2b4f47f68442619d555527d244f78a3297ea89325f843f87b8b54"
+    assert v2 == "96e8ac4277198ff8b6f785478aa9a39f403cb768dd02cbee326c3e7da348845f"
+    vault = {e["name"] for e in load_artifact("CollateralVault").abi if e.get("type") == "function"}
+    assert {"deposit", "withdraw", "open_option", "post_settlement_price", "settle", "collateral_of"} <= vault
+    with pytest.raises(ValidationError, match="artifact"):
+        load_artifact("NoSuchContract")
