@@ -91,11 +91,27 @@ def _charts(result: SimResult) -> list[tuple[str, str]]:
     ax2.plot(hours, s["base_fee_gwei"], lw=0.6, color="grey", alpha=0.6, label="base fee (gwei)")
     ax2.set_ylabel("gwei")
     ax.set_xlabel("hours")
-    ax.legend(loc="upper left")
-    ax2.legend(loc="upper right")
+    ax.legend(loc="lower left")
+    ax2.legend(loc="lower right")
     ax.grid(alpha=0.3)
     charts.append(("Margin health and base fee", _png(fig)))
     plt.close(fig)
+
+    frame = result.recorder.to_frame()
+    liq = frame.filter(frame["kind"] == "liquidation")
+    if liq.height:
+        t0 = int(s["ts_ns"][0])
+        lt = (liq["ts_ns"].to_numpy() - t0) / NS_PER_HOUR
+        fig, ax = plt.subplots(figsize=(10, 3.2))
+        ax.step(lt, np.arange(1, liq.height + 1), where="post", lw=1.2, label="liquidations (cumulative)")
+        ax2 = ax.twinx()
+        ax2.step(lt, np.cumsum(liq["value"].to_numpy()), where="post", color="crimson", lw=1.0, label="bad debt (USD)")
+        ax.set_xlabel("hours")
+        ax.legend(loc="upper left")
+        ax2.legend(loc="lower right")
+        ax.grid(alpha=0.3)
+        charts.append(("Liquidations and bad debt", _png(fig)))
+        plt.close(fig)
     return charts
 
 
