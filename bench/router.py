@@ -277,7 +277,7 @@ def bench_real(repeats: int) -> None:
     print(f"\n(2) real pool states: {', '.join(v.name for v in venues)}; depth (10% move) = {depth / 1e6:,.0f} USDC")
     print(f"{'% of depth':>10} {'trade USDC':>14} {'keel net WETH':>15} {'best single':>15} {'equal split':>15} "
           f"{'vs single bp':>12} {'vs equal bp':>12} {'venues':>6} {'keel ms':>8}")  # fmt: skip
-    for frac in (1e-4, 1e-3, 1e-2, 1e-1):
+    for frac in (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1):
         amount = int(depth * frac)
         ts = []
         for _ in range(repeats):

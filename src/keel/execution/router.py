@@ -436,7 +436,7 @@ class SmartRouter:
         m = 1.0
         hint = amount
         for hop, tok in zip(path.hops, path.tokens, strict=False):
-            m *= max((self._curve(i, tok, 2 * hint + 1).spot for i in hop), default=0.0)
+            m *= max((self._curve(i, tok, hint + 1).spot for i in hop), default=0.0)
             hint = 1
         return m
 
@@ -472,13 +472,13 @@ class SmartRouter:
         ppaths = []
         for p in paths:
             hops = []
-            hint = float(size_hint)  # the most any venue of this hop can be given (x2 margin)
+            hint = float(size_hint)  # the most any venue of this hop can be given
             for hop, tok in zip(p.hops, p.tokens, strict=False):
                 js = []
                 best_spot = 0.0
                 for i in hop:
                     js.append(len(curves))
-                    c = self._curve(i, tok, min(int(2 * hint) + 1, 10**60))
+                    c = self._curve(i, tok, min(int(hint) + 1, 10**60))
                     curves.append(c)
                     best_spot = max(best_spot, c.spot)
                     index.append(i)
