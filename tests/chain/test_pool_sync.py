@@ -162,6 +162,13 @@ def test_event_sync_equals_full_reread(hardhat: Any, clean_chain: TestbedAddress
         assert sync.event_updates == 1 and sync.full_reads == 1
         synced2 = await v2.refresh()
         assert pool_state_diff(synced2, await read_pool_state(client, "uniswap_v2", v2.address), ignore=()) == {}
+        # an LP-token transfer is an event of the pair that leaves the reserves alone
+        lp = client.contract("UniswapV2Pair", v2.address)
+        await tm.send("lp-transfer", call_request(lp, "transfer", "0x000000000000000000000000000000000000dEaD", 1000))
+        updates = v2.event_updates
+        synced2b = await v2.refresh()
+        assert synced2b.block_number > synced2.block_number and v2.event_updates == updates
+        assert pool_state_diff(synced2b, synced2) == {}
         # a Mint forces a full re-read, which again equals the chain
         npm = client.contract("NonfungiblePositionManager", tb.position_manager)
         head = await client.get_block("latest")

@@ -300,7 +300,11 @@ class PoolSync:
             self.state = replace(self.state, block_number=n, ts_ns=ts_ns)
             return self.state
         if self.kind == "uniswap_v2":
-            data = bytes([log for log, t in zip(logs, topics, strict=True) if t == _SYNC_V2][-1]["data"])
+            syncs = [log for log, t in zip(logs, topics, strict=True) if t == _SYNC_V2]
+            if not syncs:  # LP-token transfers and approvals only: the reserves did not move
+                self.state = replace(self.state, block_number=n, ts_ns=ts_ns)
+                return self.state
+            data = bytes(syncs[-1]["data"])
             self.state = replace(
                 self.state,
                 block_number=n,
