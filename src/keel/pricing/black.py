@@ -223,7 +223,9 @@ def _greeks_block(
         dq = vexp(-q_ * t_)
         sqt = math.sqrt(t_)
         sd = v_ * sqt
-        d1 = (vlog(s_ / K[i]) + (r_ - q_) * t_) / sd + 0.5 * sd
+        inv_sd = 1.0 / sd
+        inv_v = 1.0 / v_
+        d1 = (vlog(s_ / K[i]) + (r_ - q_) * t_) * inv_sd + 0.5 * sd
         d2 = d1 - sd
         nd1 = vnorm_cdf(w * d1)
         nd2 = vnorm_cdf(w * d2)
@@ -233,12 +235,12 @@ def _greeks_block(
         vega = sq * pdf * sqt
         o0[i] = w * (sq * nd1 - kd * nd2)
         o1[i] = w * dq * nd1
-        o2[i] = dq * pdf / (s_ * sd)
+        o2[i] = dq * pdf * inv_sd / s_
         o3[i] = vega
-        o4[i] = -sq * pdf * v_ / (2.0 * sqt) - w * r_ * kd * nd2 + w * q_ * sq * nd1
+        o4[i] = -0.5 * sq * pdf * v_ * v_ * inv_sd - w * r_ * kd * nd2 + w * q_ * sq * nd1
         o5[i] = w * kd * t_ * nd2
-        o6[i] = -dq * pdf * d2 / v_
-        o7[i] = vega * d1 * d2 / v_
+        o6[i] = -dq * pdf * d2 * inv_v
+        o7[i] = vega * d1 * d2 * inv_v
 
 
 @njit(cache=True, error_model="numpy")
@@ -248,7 +250,7 @@ def _price_block(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F64, 
         w = sign[i]
         t_ = T[i]
         sd = sigma[i] * math.sqrt(t_)
-        d1 = (vlog(S[i] / K[i]) + (r[i] - q[i]) * t_) / sd + 0.5 * sd
+        d1 = (vlog(S[i] / K[i]) + (r[i] - q[i]) * t_) * (1.0 / sd) + 0.5 * sd
         call_leg = S[i] * vexp(-q[i] * t_) * vnorm_cdf(w * d1)
         out[i] = w * (call_leg - K[i] * vexp(-r[i] * t_) * vnorm_cdf(w * (d1 - sd)))
 

@@ -142,9 +142,10 @@ def vnorm_cdf(x: float) -> float:
     """Standard normal cdf without branches; relative accuracy ~5e-15 in the lower tail."""
     u = abs(x)
     v = min(u * _INV_SQRT2, _VMAX)
-    t = (v - _A) / (v + _A)
+    inv = 1.0 / (v + _A)
+    t = (v - _A) * inv
     p = float(_P[0])
     for i in range(1, _P.shape[0]):
         p = p * t + float(_P[i])
-    lower = 0.5 * p / (v + _A) * vexp(-0.5 * u * u)  # Φ(−|x|)
+    lower = 0.5 * p * inv * vexp(-0.5 * u * u)  # Φ(−|x|)
     return 1.0 - lower if x > 0.0 else lower
