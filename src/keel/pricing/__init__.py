@@ -14,6 +14,7 @@ Inverse (coin-settled, Deribit) options: :func:`inverse_price`, :func:`inverse_g
 ``black76_price``, ``bs_delta``, ``bs_gamma``, ``bs_vega``.
 """
 
+from keel.pricing import mc as mc
 from keel.pricing.api import (
     Greeks,
     ImpliedVolError,
