@@ -39,14 +39,11 @@ def _root(
 
 
 def _register() -> None:
-    # One line per capability; each module adds its commands to `app`.
-    from keel.cli import chain  # noqa: F401
-    from keel.cli import surface  # noqa: F401
-    from keel.cli import oracle  # noqa: F401
-    from keel.cli import simulate  # noqa: F401
-    from keel.cli import stress  # noqa: F401
-    from keel.cli import live, testbed  # noqa: F401
-    from keel.cli import route  # noqa: F401
+    # One module per capability; each adds its commands to `app` when imported.
+    import importlib
+
+    for module in ("chain", "live", "oracle", "route", "simulate", "stress", "surface", "testbed"):
+        importlib.import_module(f"keel.cli.{module}")
 
 
 _register()
