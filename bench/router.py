@@ -272,31 +272,33 @@ def depth_usdc(venues: list[Venue]) -> float:
 
 def bench_real(repeats: int) -> None:
     venues = realistic_venues()
-    router = SmartRouter(venues, gas_price_wei=20 * GWEI, gas_token_price=gas_price_of)
     depth = depth_usdc(venues)
     print(f"\n(2) real pool states: {', '.join(v.name for v in venues)}; depth (10% move) = {depth / 1e6:,.0f} USDC")
-    print(f"{'% of depth':>10} {'trade USDC':>14} {'keel net WETH':>15} {'best single':>15} {'equal split':>15} "
-          f"{'vs single bp':>12} {'vs equal bp':>12} {'venues':>6} {'keel ms':>8}")  # fmt: skip
-    for frac in (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1):
-        amount = int(depth * frac)
-        ts = []
-        for _ in range(repeats):
-            t = time.perf_counter()
-            plan = router.quote_exact_in(USDC, WETH, amount)
-            ts.append(time.perf_counter() - t)
-        single = max(
-            v.quote_exact_in(USDC, amount).amount_out - router.gas_cost(WETH, v.quote_exact_in(USDC, amount).gas_units)
-            for v in venues
-        )
-        qs = [v.quote_exact_in(USDC, amount // len(venues)) for v in venues]
-        equal = sum(q.amount_out for q in qs) - router.gas_cost(WETH, sum(q.gas_units for q in qs))
-        k = plan.net_amount_out
-        print(
-            f"{frac * 100:>9.2f}% {amount / 1e6:>14,.0f} {k / 1e18:>15.6f} {single / 1e18:>15.6f} "
-            f"{equal / 1e18:>15.6f} "
-            f"{(k - single) / single * 1e4:>12.2f} {(k - equal) / abs(equal) * 1e4:>12.2f} "
-            f"{len(plan.venues_touched):>6} {statistics.median(ts) * 1e3:>8.2f}"
-        )
+    print(
+        f"{'gas gwei':>8} {'% of depth':>10} {'trade USDC':>14} {'keel net WETH':>15} {'best single':>15} "
+        f"{'equal split':>15} {'vs single bp':>12} {'vs equal bp':>12} {'venues':>6} {'keel ms':>8}"
+    )
+    for gwei in (20, 0):
+        router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
+        for frac in (1e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1):
+            amount = int(depth * frac)
+            ts = []
+            for _ in range(repeats):
+                t = time.perf_counter()
+                plan = router.quote_exact_in(USDC, WETH, amount)
+                ts.append(time.perf_counter() - t)
+            single = max(
+                q.amount_out - router.gas_cost(WETH, q.gas_units)
+                for q in (v.quote_exact_in(USDC, amount) for v in venues)
+            )
+            qs = [v.quote_exact_in(USDC, amount // len(venues)) for v in venues]
+            equal = sum(q.amount_out for q in qs) - router.gas_cost(WETH, sum(q.gas_units for q in qs))
+            k = plan.net_amount_out
+            print(
+                f"{gwei:>8} {frac * 100:>9.2f}% {amount / 1e6:>14,.0f} {k / 1e18:>15.6f} {single / 1e18:>15.6f} "
+                f"{equal / 1e18:>15.6f} {(k - single) / single * 1e4:>12.2f} {(k - equal) / abs(equal) * 1e4:>12.2f} "
+                f"{len(plan.venues_touched):>6} {statistics.median(ts) * 1e3:>8.2f}"
+            )
 
 
 def main() -> None:

@@ -86,13 +86,16 @@ def _check_exact(plan: RoutePlan, venues: list[Venue]) -> None:
 
 
 # ----------------------------------------------------------------------------- optimality
+@pytest.mark.parametrize("gwei", [0, 30])
 @pytest.mark.parametrize("usd", [50_000, 2_000_000, 20_000_000])
-def test_single_hop_split_matches_independent_optimum_on_real_pools(usd: int) -> None:
-    """Real 0.05% pool (rebuilt from its events), a 0.3% v3 pool and a v2 pair; no gas."""
+def test_single_hop_split_matches_independent_optimum_on_real_pools(usd: int, gwei: int) -> None:
+    """Real 0.05% pool (rebuilt from its events), a 0.3% v3 pool and a v2 pair, with and without
+    gas (the reference counts each quote's own gas, tick crossings included)."""
     venues = [realistic_venues()[i] for i in (0, 1, 3)]
     amount = usd * 10**6
-    plan = SmartRouter(venues).quote_exact_in(USDC, WETH, amount)
-    ref = independent_optimum(venues, USDC, amount, 0.0)
+    router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=_gas_price)
+    plan = router.quote_exact_in(USDC, WETH, amount)
+    ref = independent_optimum(venues, USDC, amount, gwei * GWEI * 1.0)  # WETH base units per gas unit
     assert plan.net_amount_out >= ref * (1 - 1e-6)
     assert plan.net_amount_out <= ref * (1 + 1e-6)  # the reference is a true optimum up to its own tolerance
     _check_exact(plan, venues)
