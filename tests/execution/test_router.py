@@ -281,3 +281,43 @@ def test_legs_name_their_venues_and_reach_them() -> None:
             amount = copies[ref].swap_exact_in(tok, amount).amount_out
         assert amount == leg.amount_out
     assert set(plan.venues_touched) <= {v.name for v in venues}
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_random_graphs_plans_are_exact_and_never_worse_than_a_single_route(seed: int) -> None:
+    rng = np.random.default_rng(100 + seed)
+    toks = [USDC, WETH, WBTC, DAI]
+    px = {USDC: 1.0, WETH: 2000.0, WBTC: 40_000.0, DAI: 1.0}
+    venues: list[Venue] = []
+    for k in range(int(rng.integers(5, 10))):
+        a, b = rng.choice(4, size=2, replace=False)
+        ta, tb = toks[a], toks[b]
+        usd = float(rng.uniform(1e5, 5e6))
+        ra = int(usd / px[ta] * ta.unit)
+        rb = int(usd / px[tb] * tb.unit * (1 + 0.004 * rng.standard_normal()))
+        venues.append(CPVenue(f"v{k}", ta, tb, ra, rb, int(rng.choice([500, 3000, 10000]))))
+    router = SmartRouter(
+        venues, gas_price_wei=int(rng.integers(0, 60)) * GWEI, gas_token_price=lambda t: 2000.0 / px[t]
+    )
+    pairs = [(x, y) for x in toks for y in toks if x != y]
+    checked = 0
+    for i in rng.choice(len(pairs), size=6, replace=False):
+        t_in, t_out = pairs[i]
+        amount = int(float(rng.uniform(100, 300_000)) / px[t_in] * t_in.unit)
+        if t_in not in router.tokens or t_out not in router.tokens:
+            continue  # a token no venue of this random graph trades
+        try:
+            plan = router.quote_exact_in(t_in, t_out, amount)
+        except ExecutionError as exc:
+            assert "no path" in str(exc)  # the random graph does not connect them
+            continue
+        _check_exact(plan, venues)
+        # no single venue route of one or two hops does better
+        for v in venues:
+            if {v.token0, v.token1} == {t_in, t_out}:
+                q = v.quote_exact_in(t_in, amount)
+                assert plan.net_amount_out >= q.amount_out - router.gas_cost(t_out, q.gas_units)
+        back = router.quote_exact_out(t_in, t_out, max(1, plan.amount_out // 2))
+        _check_exact(back, venues)
+        checked += 1
+    assert checked >= 1

@@ -534,7 +534,7 @@ class SmartRouter:
                 j0 += len(hop)
             if a_p <= 0:
                 continue
-            used = [[j for j in js if sol.alloc[j] >= 0.5] for js in hop_js]
+            used = [[j for j in js if sol.alloc[j] >= 1.0] for js in hop_js]
             if any(not u for u in used):
                 used = [u or [max(js, key=lambda j: sol.alloc[j])] for u, js in zip(used, hop_js, strict=True)]
             if all(len(u) == 1 for u in used):
@@ -590,7 +590,7 @@ class SmartRouter:
             for hop in p.hops:
                 hop_js.append([j0 + k for k in range(len(hop))])
                 j0 += len(hop)
-            used = [[j for j in js if sol.alloc[j] >= 0.5] for js in hop_js]
+            used = [[j for j in js if sol.alloc[j] >= 1.0] for js in hop_js]
             live = all(used)
             per_path.append((p, used))
             weights.append(float(sum(sol.outs[j] for j in used[-1])) if live else 0.0)
