@@ -67,6 +67,19 @@ def numpy_greeks(w: Any, S: Any, K: Any, T: Any, r: Any, q: Any, sigma: Any) -> 
     return price, delta, gamma, vega, theta, rho
 
 
+def interleaved(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time per contender, timing them round-robin so machine load hits all alike."""
+    for fn in fns.values():
+        fn()  # warm-up (JIT, caches)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
 def timeit(fn: Callable[[], object], repeats: int) -> float:
     fn()  # warm-up (JIT, caches)
     times = []
@@ -101,7 +114,7 @@ def main() -> None:
         f"numpy {np.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads), "
         f"QuantLib {ql.__version__}"
     )
-    print(f"n = {n:,} options (QuantLib loop: {m:,}), median of {repeats}\n")
+    print(f"n = {n:,} options (QuantLib loop: {m:,}), median of {repeats}, contenders timed round-robin\n")
 
     # ---- accuracy cross-check of the contenders against each other (same inputs)
     g = kp.greeks(w, S, K, T, r, sigma, q)
@@ -113,17 +126,25 @@ def main() -> None:
     print(f"keel vs numpy price+Greeks max rel diff (|ref|>=1e-8): {worst:.1e}")
 
     # ---- price + Greeks
-    t_keel = timeit(lambda: kp.greeks(w, S, K, T, r, sigma, q), repeats)
-    numba.set_num_threads(1)
-    t_keel1 = timeit(lambda: kp.greeks(w, S, K, T, r, sigma, q), repeats)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    t_np = timeit(lambda: numpy_greeks(w, S, K, T, r, q, sigma), repeats)
+    def keel_1thread() -> None:
+        numba.set_num_threads(1)
+        kp.greeks(w, S, K, T, r, sigma, q)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
 
     def pvv_greeks() -> None:
         vectorized_black_scholes_merton(flags, S, K, T, r, sigma, q, return_as="numpy")
         get_all_greeks(flags, S, K, T, r, sigma, q, model="black_scholes_merton", return_as="dict")
 
-    t_pvv = timeit(pvv_greeks, max(3, repeats // 2))
+    tg = interleaved(
+        {
+            "keel": lambda: kp.greeks(w, S, K, T, r, sigma, q),
+            "keel1": keel_1thread,
+            "numpy": lambda: numpy_greeks(w, S, K, T, r, q, sigma),
+        },
+        repeats,
+    )
+    t_keel, t_keel1, t_np = tg["keel"], tg["keel1"], tg["numpy"]
+    t_pvv = timeit(pvv_greeks, max(3, repeats // 3))
 
     def ql_loop() -> None:
         for i in range(m):
@@ -177,16 +198,22 @@ def main() -> None:
         e = np.where(np.isnan(e), np.inf, e)
         return f"max err {np.max(e):.1e}, {np.mean(e > 1e-10) * 100:.3f}% > 1e-10"
 
-    t_ivk = timeit(lambda: kp.implied_vol(w, prices, S, K, T, r, q), repeats)
-    numba.set_num_threads(1)
-    t_ivk1 = timeit(lambda: kp.implied_vol(w, prices, S, K, T, r, q), repeats)
-    numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
-    t_ivp = timeit(
-        lambda: vectorized_implied_volatility(
-            prices, S, K, T, r, flags, q=q, model="black_scholes_merton", return_as="numpy"
-        ),
-        max(3, repeats // 2),
+    def keel_iv_1thread() -> None:
+        numba.set_num_threads(1)
+        kp.implied_vol(w, prices, S, K, T, r, q)
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+
+    ti = interleaved(
+        {
+            "keel": lambda: kp.implied_vol(w, prices, S, K, T, r, q),
+            "keel1": keel_iv_1thread,
+            "pvv": lambda: vectorized_implied_volatility(
+                prices, S, K, T, r, flags, q=q, model="black_scholes_merton", return_as="numpy"
+            ),
+        },
+        repeats,
     )
+    t_ivk, t_ivk1, t_ivp = ti["keel"], ti["keel1"], ti["pvv"]
     t_ivq = timeit(ql_iv, 3) * n / m
     print(f"implied vol (BSM), well-posed inputs: {well.sum():,} of {n:,}")
     wm = well[:m]

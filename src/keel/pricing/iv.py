@@ -372,16 +372,12 @@ def _solve_bulk(x: F64, beta: F64, s_out: F64, ok: npt.NDArray[np.bool_]) -> Non
         bc = 0.5 * bmax - emhx * vnorm_cdf(-sc)
         lnbeta = vlog(bi)
         lower = bi < bc
-        # lower-branch guess: Newton in y = 1/s² on the anchored asymptotic model (6 steps)
+        # lower-branch guess: Newton in y = 1/s² on the anchored asymptotic model (2 steps)
         lnbc = vlog(bc)
         kappa = sc * _INV_SQRT_2PI * bmax / bc
         half_x2 = 0.5 * xi * xi
         yc = 1.0 / (sc * sc)
         y = _y_newton(yc, yc, lnbc, half_x2, kappa, lnbeta)
-        y = _y_newton(y, yc, lnbc, half_x2, kappa, lnbeta)
-        y = _y_newton(y, yc, lnbc, half_x2, kappa, lnbeta)
-        y = _y_newton(y, yc, lnbc, half_x2, kappa, lnbeta)
-        y = _y_newton(y, yc, lnbc, half_x2, kappa, lnbeta)
         y = _y_newton(y, yc, lnbc, half_x2, kappa, lnbeta)
         s_lo = min(1.0 / math.sqrt(y), 0.99 * sc)
         # upper-branch guess
