@@ -263,8 +263,10 @@ def test_stale_venue_is_refused() -> None:
     router = SmartRouter(venues, max_age_ns=5_000_000_000)
     with pytest.raises(StaleVenueError, match=r"venue='v2': state is 9999999000 ns old"):
         router.quote_exact_in(USDC, WETH, 10**9, now_ns=10_000_000_000)
-    with pytest.raises(ValidationError, match="now_ns"):
+    with pytest.raises(ValidationError, match="now_ns=None: needed"):
         router.quote_exact_in(USDC, WETH, 10**9)
+    with pytest.raises(StaleVenueError, match="venue='v2'"):  # the age limit can also be given per quote
+        SmartRouter(venues).quote_exact_out(USDC, WETH, 10**15, now_ns=10_000_000_000, max_age_ns=10**9)
     venues[1].updated_ns = 9_000_000_000
     plan = router.quote_exact_in(USDC, WETH, 10**9, now_ns=10_000_000_000)
     assert plan.amount_out > 0

@@ -291,10 +291,19 @@ class SmartRouter:
         return math.ceil(gas_units * rate) if rate else 0
 
     def quote_exact_in(
-        self, token_in: Token, token_out: Token, amount_in: int, *, now_ns: int | None = None
+        self,
+        token_in: Token,
+        token_out: Token,
+        amount_in: int,
+        *,
+        now_ns: int | None = None,
+        max_age_ns: int | None = None,
     ) -> RoutePlan:
-        """Best plan spending exactly ``amount_in`` (base units) of ``token_in``, by net output."""
-        self._check(token_in, token_out, "amount_in", amount_in, now_ns)
+        """Best plan spending exactly ``amount_in`` (base units) of ``token_in``, by net output.
+
+        With ``max_age_ns`` (here or on the router) every venue's ``updated_ns`` must be within
+        that age of ``now_ns``, else :class:`StaleVenueError`."""
+        self._check(token_in, token_out, "amount_in", amount_in, now_ns, max_age_ns)
         paths = self._select_paths(token_in, token_out, amount_in)
         problem, index = self._problem(paths, token_out, amount_in)
         model = SplitModel(problem)
@@ -320,10 +329,16 @@ class SmartRouter:
         return max(candidates, key=lambda p: (p.net_amount_out, -len(p.legs)))
 
     def quote_exact_out(
-        self, token_in: Token, token_out: Token, amount_out: int, *, now_ns: int | None = None
+        self,
+        token_in: Token,
+        token_out: Token,
+        amount_out: int,
+        *,
+        now_ns: int | None = None,
+        max_age_ns: int | None = None,
     ) -> RoutePlan:
         """Plan delivering exactly ``amount_out`` of ``token_out`` for the least input (gas-aware split)."""
-        self._check(token_in, token_out, "amount_out", amount_out, now_ns)
+        self._check(token_in, token_out, "amount_out", amount_out, now_ns, max_age_ns)
         paths = self._select_paths(token_in, token_out, amount_out)
         spot = max(self._path_spot(p) for p in paths)
         if spot <= 0:
@@ -373,7 +388,9 @@ class SmartRouter:
         self._cache.clear()
 
     # ------------------------------------------------------------------ checks
-    def _check(self, token_in: Token, token_out: Token, field: str, amount: int, now_ns: int | None) -> None:
+    def _check(
+        self, token_in: Token, token_out: Token, field: str, amount: int, now_ns: int | None, max_age: int | None
+    ) -> None:
         if not isinstance(token_in, Token):
             raise ValidationError("token_in", token_in, "must be a keel Token")
         if not isinstance(token_out, Token):
@@ -388,15 +405,17 @@ class SmartRouter:
             raise ValidationError(field, amount, "must be an int of base units")
         if amount <= 0:
             raise ValidationError(field, amount, "must be positive")
-        if self.max_age_ns is not None:
+        max_age = self.max_age_ns if max_age is None else max_age
+        if max_age is not None:
+            if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < 0:
+                raise ValidationError("max_age_ns", max_age, "must be a non-negative int of nanoseconds")
             if now_ns is None:
-                raise ValidationError("now_ns", now_ns, "needed when the router has max_age_ns")
+                raise ValidationError("now_ns", now_ns, "needed to check venue ages against max_age_ns")
             for v in self.venues:
                 age = now_ns - v.updated_ns
-                if age > self.max_age_ns:
+                if age > max_age:
                     raise StaleVenueError(
-                        f"venue={v.name!r}: state is {age} ns old at now_ns={now_ns}, "
-                        f"older than max_age_ns={self.max_age_ns}"
+                        f"venue={v.name!r}: state is {age} ns old at now_ns={now_ns}, older than max_age_ns={max_age}"
                     )
 
     def _gas_rate(self, token_out: Token) -> float:
