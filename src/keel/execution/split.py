@@ -7,16 +7,20 @@ Method (float64, numba)
 *One hop* (parallel venues between the same two tokens): for a common marginal rate ``μ``
 each venue's input ``x_i(μ)`` solves ``out_i'(x) = μ`` in closed form inside a segment
 (``x = (√(X·Y·g/μ) − X)/g``) after a binary search over the segment starts.  The total
-``Σ x_i(μ)`` is decreasing in ``μ``; a safeguarded Illinois (regula falsi) search in ``log μ``
-finds the ``μ*`` at which it equals the hop's input.  This is the KKT condition of the concave
-program ``max Σ out_i(x_i) s.t. Σ x_i = x`` (marginal-price equalization).  Across a jump of
-``x_i(μ)`` (a fixed-price order-book level) the residual is interpolated onto that venue.
+``Σ x_i(μ)`` is decreasing in ``μ``; in ``z = μ^-½`` it is piecewise *linear* for
+constant-product segments, so a safeguarded Newton search in ``z`` (exact derivative, kept in a
+bracket) lands on the ``μ*`` at which it equals the hop's input in a few steps.  This is the KKT
+condition of the concave program ``max Σ out_i(x_i) s.t. Σ x_i = x`` (marginal-price
+equalization).  Across a jump of ``x_i(μ)`` (a fixed-price order-book level) the residual is
+interpolated onto that venue.
 
 *A path* (up to 3 hops) composes hops: the output of hop h is the input of hop h+1; its
-marginal rate is the product of the hop rates.
+marginal rate ``m(x)`` is the product of the hop rates.
 
-*Parallel paths* (edge-disjoint token paths): an outer Illinois search on the path marginal
-``λ`` finds ``Σ_p x_p(λ) = amount``; ``x_p(λ)`` is itself found by a search on the path input.
+*Parallel paths* (edge-disjoint token paths): two paths are equalized directly on the split,
+``m₁(x)^-½ = m₂(A − x)^-½`` (Illinois on x; linear for constant-product paths); more paths by an
+outer search on the common path marginal ``λ`` (in ``λ^-½``) with each ``x_p(λ)`` found on the
+path input.
 
 *Gas* is a fixed cost per venue touched (valued in the output token), which makes the problem a
 concave program over a chosen subset of venues.  The subset is found by local search with
