@@ -105,10 +105,8 @@ def test_market_maker_earns_spread_and_hedges(tmp_path: Path) -> None:
     assert s["desk"]["hedge_trades"] > 0
 
 
-def test_portfolio_manager_rolls_and_crash_path_runs(tmp_path: Path) -> None:
-    from keel.sim.config import validate_config
-
-    data = {
+def _roll_scenario(**desk: object) -> dict[str, object]:
+    return {
         "name": "roll",
         "seed": 5,
         "market": {"kind": "crash", "hours": 4, "s0": 2000.0, "crash_at_hours": 1.0, "crash_drop": 0.2},
@@ -116,13 +114,36 @@ def test_portfolio_manager_rolls_and_crash_path_runs(tmp_path: Path) -> None:
         "options": {
             "svi": [{"expiry": "2024-01-05T03:00:00Z", "a": 0.0001, "b": 0.002, "rho": -0.2, "m": 0.0, "sigma": 0.05}]
         },
-        "desk": {"strategy": "iron_condor", "strikes_pct": [95.0, 0.0, 90.0], "contracts": 10, "roll_hours": 1.0},
+        "desk": {
+            "strategy": "iron_condor",
+            "strikes_pct": [95.0, 0.0, 90.0],
+            "contracts": 10,
+            "roll_hours": 1.0,
+            **desk,
+        },
         "hedge": {"policy": "fixed", "band": 1.0},
         "agents": {"sandwich_bots": 0, "noise_swaps_per_block": 0.1},
     }
-    result = run_scenario(validate_config(data))
+
+
+def test_portfolio_manager_rolls_and_crash_path_runs() -> None:
+    from keel.sim.config import validate_config
+
+    result = run_scenario(validate_config(_roll_scenario()))
     s = result.summary
     assert s["portfolio_manager"]["rolls"] >= 1  # within an hour of the 03:00 expiry it rolled
     assert s["desk"]["option_trades"] == 4 * (1 + 2 * s["portfolio_manager"]["rolls"])
     assert s["market"]["price_min"] < 0.85 * 2000.0  # the crash happened
     assert sum(s["pnl"][k] for k in PNL_PARTS) == pytest.approx(s["pnl"]["total"], abs=0.05)
+
+
+def test_risk_monitor_events_reach_the_agents() -> None:
+    from keel.sim.config import validate_config
+
+    # reduce-only from the first margin check (maintenance/equity is far above 0.001): the roll only closes
+    result = run_scenario(validate_config(_roll_scenario(reduce_only_ratio=0.001, max_delta=0.5)))
+    s = result.summary
+    assert s["risk_events"]["ReduceOnly"] > 0
+    assert s["portfolio_manager"]["rolls"] == 0 and s["desk"]["open_legs"] == []
+    assert s["desk"]["option_trades"] == 8  # opened 4 legs, closed 4 at the roll
+    assert s["risk_events"]["HedgeRequested"] > 0 and s["desk"]["hedge_trades"] > 0

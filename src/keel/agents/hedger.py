@@ -103,6 +103,7 @@ class DeltaHedger(Actor):
         self.cfg = cfg
         self.router = router  # when given, hedges are routed across its venues (RouteCall)
         self.in_flight: int | None = None
+        self.forced = False  # a risk monitor asked for a hedge: trade at the next block, band or not
         self.submitted_spot = 0.0
         self.last_delta = 0.0
         self.last_band = 0.0
@@ -138,7 +139,8 @@ class DeltaHedger(Actor):
         net, gamma = self.net_delta(spot, ts)
         band = hedge_band(self.cfg.policy, gamma, spot, self.cfg)
         self.last_delta, self.last_band = net, band
-        qty = hedge_trade(net, band, self.cfg.policy)
+        qty = -net if self.forced else hedge_trade(net, band, self.cfg.policy)
+        self.forced = False
         if qty == 0.0:
             return
         cash_t, asset_t = self.book.cash_token, self.book.asset_token
@@ -169,6 +171,9 @@ class DeltaHedger(Actor):
         self.ctx.record("hedge_submitted", self.venue_name, qty, spot, value=net)
 
     def on_event(self, topic: str, message: object) -> None:
+        if type(message).__name__ == "HedgeRequested" and getattr(message, "greek", "") == "delta":
+            self.forced = True
+            return
         if not isinstance(message, Receipt) or message.sender != self.name:
             return
         self.in_flight = None

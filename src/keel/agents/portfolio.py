@@ -7,7 +7,8 @@ Strategies (strikes as % of spot at opening; ``contracts`` per leg):
 - ``iron_condor``: sell a put and a call at strikes[0]/strikes[1] %-from-money wings, buy the wings
   further out (strikes[2]): put spread below, call spread above.
 Rule: open at start; when a leg is within ``roll_ns`` of expiry, close every leg at the venue
-and open the same strategy ``tenor_ns`` out.
+and open the same strategy ``tenor_ns`` out — unless a risk monitor has put the book in
+reduce-only (a ``ReduceOnly`` event on the bus), when it only closes.
 """
 
 from __future__ import annotations
@@ -82,6 +83,7 @@ class PortfolioManager(Actor):
         self.opened = 0
         self.rolls = 0
         self.edge_usd = 0.0  # (fill − mark) × −quantity: spread paid (−) or earned (+)
+        self.reduce_only = False  # set by a risk monitor's ReduceOnly: close at the roll, open nothing
 
     def _trade(self, option: Option, qty: float, spot: float, ts: int) -> None:
         fill = self.venue.trade(self.name, option, qty, spot, ts)
@@ -115,5 +117,12 @@ class PortfolioManager(Actor):
             for name in sorted(self.book.options):
                 option, qty = self.book.options[name]
                 self._trade(option, -qty, spot, ts)
+            if self.reduce_only:
+                self.ctx.record("reduce_only_close", detail="legs closed, not reopened")
+                return
             self._open(spot, ts, nearest + self.tenor_ns)
             self.rolls += 1
+
+    def on_event(self, topic: str, message: object) -> None:
+        if type(message).__name__ == "ReduceOnly":
+            self.reduce_only = True

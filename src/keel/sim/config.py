@@ -113,7 +113,10 @@ class OptionsConfig(_Section):
 
 class DeskConfig(_Section):
     """``strategy``: what the portfolio manager opens (and rolls ``roll_hours`` before expiry).
-    ``strikes_pct``: strikes as % of the start price; ``contracts``: per leg (1 = one unit of the asset)."""
+    ``strikes_pct``: strikes as % of the start price; ``contracts``: per leg (1 = one unit of the asset).
+    Every ``margin_every_blocks`` a keel.risk.RiskMonitor checks the book: |delta| > ``max_delta`` requests
+    a hedge (the hedger trades at once, band or not); maintenance/equity ≥ ``reduce_only_ratio`` puts the
+    portfolio manager in reduce-only (it closes at the roll instead of reopening)."""
 
     strategy: Literal["short_call_strip", "covered_call", "straddle", "iron_condor", "none"] = "short_call_strip"
     strikes_pct: list[float] = Field(default_factory=lambda: [105.0, 110.0, 115.0])
@@ -123,6 +126,8 @@ class DeskConfig(_Section):
     initial_usd: float = Field(default=2_000_000.0, gt=0)
     margin: Literal["portfolio", "standard"] = "portfolio"
     margin_every_blocks: int = Field(default=25, ge=1)
+    max_delta: float | None = Field(default=None, gt=0)
+    reduce_only_ratio: float = Field(default=0.8, gt=0, le=1)
 
 
 class HedgeSection(_Section):

@@ -25,7 +25,7 @@ from keel.agents.liquidator import Liquidate, Liquidator
 from keel.agents.market_maker import OptionsMarketMaker
 from keel.agents.portfolio import PortfolioManager, strategy_legs
 from keel.domain import NS_PER_HOUR, NS_PER_SECOND, Perpetual, Settlement, Spot, Token
-from keel.engine import Actor, Block, Engine, EventRecorder
+from keel.engine import Actor, Block, Engine, EventRecorder, Topic
 from keel.errors import ConfigError
 from keel.execution import SmartRouter
 from keel.oracle import Aggregator, AggregatorConfig, SourceConfig
@@ -44,7 +44,9 @@ from keel.venues.options import OptionsVenue, SviSlice, SviSurface
 from keel.venues.perpetual import PerpVenue
 from keel.venues.uniswap_v3 import Pool
 
-__all__ = ["PNL_PARTS", "SimResult", "build_path", "run_scenario"]
+__all__ = ["PNL_PARTS", "RISK_EVENTS", "SimResult", "build_path", "run_scenario"]
+
+RISK_EVENTS: Topic[object] = Topic("risk_event", object)  # keel.risk.monitors events (HedgeRequested, ...)
 
 USDC = Token("USDC", 6)
 WETH = Token("WETH", 18)
@@ -175,6 +177,8 @@ class _Accountant(Actor):
         self.book, self.options, self.spot, self.ref, self.pool, self.perp = book, options, spot, reference, pool, perp
         self.margin_every = margin_every
         self.margin_model = margin_model
+        self.monitor: Any = None  # a keel.risk.RiskMonitor, checked with the margin
+        self.risk_events: dict[str, int] = {}
         self.edge = edge
         self.parts = dict.fromkeys(PNL_PARTS, 0.0)
         self.rows: dict[str, list[float]] = {
@@ -310,6 +314,12 @@ class _Accountant(Actor):
             positions.append(PositionView(asset, Spot(asset, "USD"), held))
         market = MarketState(ts, {asset: spot}, vols={asset: float(np.median(list(vols.values())))}, option_vols=vols)
         req = self.margin_model.requirement(positions, market)
+        if self.monitor is not None:
+            for event in self.monitor.check(ts, "desk", positions, market, equity, req.maintenance):
+                kind = type(event).__name__
+                self.risk_events[kind] = self.risk_events.get(kind, 0) + 1
+                self.ctx.record("risk_" + kind, asset, value=float(getattr(event, "value", math.nan)))
+                self.ctx.publish(RISK_EVENTS, event)
         return equity / req.maintenance if req.maintenance > 0 else math.inf
 
 
@@ -553,7 +563,17 @@ def run_scenario(
         initial_equity,
         s0,
     )
+    if config.desk is not None and book is not None:
+        from keel.risk.monitors import MonitorThresholds, RiskMonitor
+
+        max_delta = {} if config.desk.max_delta is None else {config.market.asset: config.desk.max_delta}
+        accountant.monitor = RiskMonitor(
+            MonitorThresholds(max_delta=max_delta, reduce_only_ratio=config.desk.reduce_only_ratio)
+        )
     engine.add_actor(accountant)
+    for agent in (hedger, pm):
+        if agent is not None:
+            agent.ctx.subscribe(RISK_EVENTS)
 
     if progress is not None:
         engine.every(start + block_ns, block_ns * 50, lambda ts: progress((ts - start) // block_ns, n_blocks), 99)
@@ -610,6 +630,7 @@ def run_scenario(
             "gas_fees_eth": r(chain.stats.gas_fees_wei / 1e18, 6),
         },
         "events": len(engine.recorder),
+        "risk_events": dict(sorted(accountant.risk_events.items())),
         "oracle_halted_blocks": oracle.halted,
     }
     if book is not None:
