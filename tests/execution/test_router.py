@@ -323,3 +323,13 @@ def test_random_graphs_plans_are_exact_and_never_worse_than_a_single_route(seed:
         _check_exact(back, venues)
         checked += 1
     assert checked >= 1
+
+
+def test_venue_refs_copy_and_pickle_as_names() -> None:
+    import copy
+    import pickle
+
+    plan = SmartRouter(_mixed()).quote_exact_in(USDC, WETH, 10**9)
+    clone = copy.deepcopy(plan)
+    assert clone.legs[0].venues == plan.legs[0].venues
+    assert pickle.loads(pickle.dumps(plan)).legs[0].venues[0] == str(plan.legs[0].venues[0])

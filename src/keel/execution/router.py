@@ -74,7 +74,13 @@ class VenueRef(str):
         return str(self)
 
     def __getattr__(self, attr: str) -> Any:
+        if attr == "venue" or attr.startswith("__"):
+            raise AttributeError(attr)
         return getattr(self.venue, attr)
+
+    def __reduce__(self) -> tuple[type[str], tuple[str]]:
+        # pickled or deep-copied, a reference is the venue's name (venues are not copied along)
+        return (str, (str(self),))
 
 
 @dataclass(frozen=True, slots=True)
