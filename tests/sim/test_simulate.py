@@ -147,3 +147,21 @@ def test_risk_monitor_events_reach_the_agents() -> None:
     assert s["portfolio_manager"]["rolls"] == 0 and s["desk"]["open_legs"] == []
     assert s["desk"]["option_trades"] == 8  # opened 4 legs, closed 4 at the roll
     assert s["risk_events"]["HedgeRequested"] > 0 and s["desk"]["hedge_trades"] > 0
+
+
+def test_summary_is_identical_across_processes_and_hash_seeds(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    config = _short(tmp_path, "eth_options_desk.toml", 0.5)
+    outputs = []
+    for hash_seed in ("1", "4242"):
+        out = tmp_path / f"p{hash_seed}"
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        code = "import sys; from keel.cli import main; sys.exit(main(sys.argv[1:]))"
+        cmd = [sys.executable, "-c", code, "simulate", str(config), "--out", str(out), "--quiet"]
+        subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
+        outputs.append((out / "eth_options_desk" / "summary.json").read_bytes())
+    assert outputs[0] == outputs[1]
+    assert json.loads(outputs[0])["blocks"] == 150
