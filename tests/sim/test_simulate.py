@@ -75,6 +75,12 @@ def test_crash_example_liquidates_and_accounts_bad_debt(tmp_path: Path) -> None:
         (("slippage = ", "slippage = 2.0"), "hedge.slippage=2.0"),
         (("seed = ", "seed = 7\ncolour = 3"), "colour=3: unknown key"),
         (("kind = ", 'kind = "uniswap_swaps"\nfile_name = "x"'), "market.file_name"),
+        (("file = ", 'file = "data/nope.csv"'), "market.file='data/nope.csv': no such file"),
+        (
+            ("expiry = ", 'expiry = "2024-01-01T08:00:00Z"'),
+            "options.svi.0.expiry='2024-01-01T08:00:00Z': must be after",
+        ),
+        (("expiry = ", 'expiry = "next friday"'), "options.svi.0.expiry='next friday': not an ISO-8601"),
     ],
 )
 def test_bad_config_gives_one_line_naming_the_key(

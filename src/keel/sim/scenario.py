@@ -74,7 +74,10 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
     def resolve(name: str | None) -> Path:
         assert name is not None
         p = Path(name)
-        return p if p.is_absolute() else root / p
+        p = p if p.is_absolute() else root / p
+        if not p.is_file():
+            raise ConfigError("market.file", name, "no such file")
+        return p
 
     if m.kind == "uniswap_swaps":
         return load_uniswap_swap_path(resolve(m.file))
@@ -349,7 +352,11 @@ def _svi_surface(config: ScenarioConfig) -> SviSurface:
             raise
         except Exception as exc:
             raise ConfigError(f"options.svi.{i}", s.expiry, str(exc)) from None
-    return SviSurface(tuple(slices), as_of_ns=parse_utc(config.market.start))
+    start = parse_utc(config.market.start)
+    for i, sl in enumerate(slices):
+        if sl.expiry_ns <= start:
+            raise ConfigError(f"options.svi.{i}.expiry", config.options.svi[i].expiry, "must be after market.start")
+    return SviSurface(tuple(slices), as_of_ns=start)
 
 
 def run_scenario(
@@ -508,7 +515,10 @@ def run_scenario(
     if config.perp is not None:
         pc2 = config.perp
         fpath = Path(pc2.funding_file)
-        f_ts, f_rate = load_funding_rates(fpath if fpath.is_absolute() else root / fpath)
+        fpath = fpath if fpath.is_absolute() else root / fpath
+        if not fpath.is_file():
+            raise ConfigError("perp.funding_file", pc2.funding_file, "no such file")
+        f_ts, f_rate = load_funding_rates(fpath)
         inst = Perpetual(config.market.asset, "USD", Settlement.LINEAR)
         perp = PerpVenue(
             "perp", inst, f_ts, f_rate, pc2.maintenance_margin, pc2.liquidation_fee, pc2.insurance_fund_usd
