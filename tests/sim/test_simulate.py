@@ -171,3 +171,23 @@ def test_summary_is_identical_across_processes_and_hash_seeds(tmp_path: Path) ->
         outputs.append((out / "eth_options_desk" / "summary.json").read_bytes())
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["blocks"] == 150
+
+
+@pytest.mark.parametrize(
+    ("strategy", "policy", "legs"),
+    [("covered_call", "leland", 1), ("straddle", "whalley_wilmott", 2), ("short_call_strip", "fixed", 3)],
+)
+def test_strategies_and_hedge_policies_run_end_to_end(strategy: str, policy: str, legs: int) -> None:
+    from keel.sim.config import validate_config
+
+    data = _roll_scenario(strategy=strategy, strikes_pct=[100.0, 105.0, 110.0], roll_hours=0.0)
+    data["hedge"] = {"policy": policy, "band": 2.0}
+    data["market"] = {"kind": "gbm", "hours": 1.0, "s0": 2000.0}
+    result = run_scenario(validate_config(data))
+    s = result.summary
+    assert len(s["desk"]["open_legs"]) == legs and s["hedge_policy"] == policy
+    if strategy != "straddle":  # an at-the-money straddle starts delta-neutral
+        assert s["desk"]["hedge_trades"] >= 1
+    if strategy == "covered_call":  # long 10 ETH against 10 short calls: the hedger sells part of it
+        assert 0.0 < s["desk"]["final_asset_units"] < 10.0
+    assert sum(s["pnl"][k] for k in PNL_PARTS) == pytest.approx(s["pnl"]["total"], abs=0.05)
