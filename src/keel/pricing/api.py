@@ -263,11 +263,16 @@ def greeks(kind: Kind, S: Any, K: Any, T: Any, r: Any, sigma: Any, q: Any = 0.0)
     names = ("kind", "S", "K", "T", "r", "q", "sigma")
     shape, flat = _as_arrays(names, (_sign_array(kind), S, K, T, r, q, sigma))
     n = int(np.prod(shape)) if shape else 1
-    out = np.empty((8, n))
-    bad = _GREEKS_SIMD(*_full(flat, n), out) if n >= _SIMD_MIN else _GREEKS_KERNEL(*flat, out)
+    if n >= _SIMD_MIN:
+        outs = [np.empty(n) for _ in range(8)]
+        bad = _GREEKS_SIMD(*_full(flat, n), *outs)
+    else:
+        block = np.empty((8, n))
+        bad = _GREEKS_KERNEL(*flat, block)
+        outs = list(block)
     if bad >= 0:
         _raise_invalid(shape, bad, names, flat)
-    return Greeks(*(out[j].reshape(shape) for j in range(8)))
+    return Greeks(*(o.reshape(shape) for o in outs))
 
 
 # ---------------------------------------------------------------- implied vol

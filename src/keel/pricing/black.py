@@ -279,14 +279,20 @@ def _n_special(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F64) ->
 
 
 @njit(cache=True, parallel=True, error_model="numpy")
-def bs_greeks_simd_kernel(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F64, out: F64) -> int:
+def bs_greeks_simd_kernel(
+    sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sigma: F64,
+    o0: F64, o1: F64, o2: F64, o3: F64, o4: F64, o5: F64, o6: F64, o7: F64,
+) -> int:  # fmt: skip
     """:func:`bs_greeks_kernel` for full-length inputs, with SIMD exp/log/Φ (:mod:`keel.pricing.simd`).
 
-    Each chunk runs a branch-free block LLVM vectorizes, then a scalar pass that validates the
-    inputs (NaN and first-invalid bookkeeping as in the scalar kernel) and redoes ``T = 0`` /
+    Outputs are eight separate arrays (price, delta, gamma, vega, theta, rho, vanna, volga):
+    separate 8 MB blocks are recycled by the allocator between calls, where one (8, n) block
+    would be fresh, page-faulted memory every time.  Each chunk runs a branch-free block LLVM
+    vectorizes, then (only if the chunk holds any) a scalar pass that validates the inputs
+    (NaN and first-invalid bookkeeping as in the scalar kernel) and redoes ``T = 0`` /
     ``sigma = 0`` elements with the exact deterministic limit.
     """
-    n = out.shape[1]
+    n = S.shape[0]
     nchunks = (n + _CHUNK - 1) // _CHUNK
     bad = np.full(nchunks, -1, dtype=np.int64)
     for c in prange(nchunks):
@@ -294,8 +300,7 @@ def bs_greeks_simd_kernel(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sig
         hi = min(lo + _CHUNK, n)
         _greeks_block(
             sign[lo:hi], S[lo:hi], K[lo:hi], T[lo:hi], r[lo:hi], q[lo:hi], sigma[lo:hi],
-            out[0, lo:hi], out[1, lo:hi], out[2, lo:hi], out[3, lo:hi],
-            out[4, lo:hi], out[5, lo:hi], out[6, lo:hi], out[7, lo:hi],
+            o0[lo:hi], o1[lo:hi], o2[lo:hi], o3[lo:hi], o4[lo:hi], o5[lo:hi], o6[lo:hi], o7[lo:hi],
         )  # fmt: skip
         if _n_special(sign[lo:hi], S[lo:hi], K[lo:hi], T[lo:hi], r[lo:hi], q[lo:hi], sigma[lo:hi]) == 0:
             continue
@@ -308,14 +313,14 @@ def bs_greeks_simd_kernel(sign: F64, S: F64, K: F64, T: F64, r: F64, q: F64, sig
             q_ = q[i]
             v_ = sigma[i]
             if not _valid(w, s_, k_, t_, v_, r_, q_):
-                for j in range(8):
-                    out[j, i] = math.nan
+                g = (math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan)
                 if bad[c] < 0:
                     bad[c] = i
             elif not v_ * t_ > 0.0:
                 g = greeks_one(w, s_, k_, t_, r_, q_, v_)
-                for j in range(8):
-                    out[j, i] = g[j]
+            else:
+                continue
+            o0[i], o1[i], o2[i], o3[i], o4[i], o5[i], o6[i], o7[i] = g
     for c in range(nchunks):
         if bad[c] >= 0:
             return int(bad[c])
