@@ -285,9 +285,8 @@ def bs_greeks_simd_kernel(
 ) -> int:  # fmt: skip
     """:func:`bs_greeks_kernel` for full-length inputs, with SIMD exp/log/Φ (:mod:`keel.pricing.simd`).
 
-    Outputs are eight separate arrays (price, delta, gamma, vega, theta, rho, vanna, volga):
-    separate 8 MB blocks are recycled by the allocator between calls, where one (8, n) block
-    would be fresh, page-faulted memory every time.  Each chunk runs a branch-free block LLVM
+    Outputs are eight separate contiguous arrays (price, delta, gamma, vega, theta, rho, vanna,
+    volga), which become the :class:`~keel.pricing.Greeks` fields.  Each chunk runs a branch-free block LLVM
     vectorizes, then (only if the chunk holds any) a scalar pass that validates the inputs
     (NaN and first-invalid bookkeeping as in the scalar kernel) and redoes ``T = 0`` /
     ``sigma = 0`` elements with the exact deterministic limit.
