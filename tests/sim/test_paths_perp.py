@@ -92,3 +92,12 @@ def test_crash_overlay_hits_the_drop_and_recovers_the_share() -> None:
     assert crashed.price[-1] == pytest.approx(100.0 * np.sqrt(0.6))  # half the log drop recovered
     with pytest.raises(Exception, match="crash.drop"):
         with_crash(base, 0, 1.5, 10)
+
+
+def test_deribit_atm_vol_replay(data_dir) -> None:  # type: ignore[no-untyped-def]
+    from keel.sim.paths import load_deribit_atm_iv
+
+    path = load_deribit_atm_iv(data_dir / "deribit_btc_iv_greeks_hourly_2026-01/full_data_sample.csv")
+    assert len(path.price) == 37  # one per hourly snapshot
+    assert np.all(np.diff(path.ts_ns) == 3600 * 10**9)
+    assert np.all((path.price > 0.2) & (path.price < 0.6))  # BTC ATM vol in January 2026: mid-30s %

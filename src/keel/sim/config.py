@@ -106,6 +106,10 @@ class SviConfig(_Section):
 
 
 class OptionsConfig(_Section):
+    """``vol_replay``: a Deribit IV/greeks file whose at-the-money vol, relative to its first snapshot,
+    scales the SVI surface over time (its first snapshot is aligned with ``market.start``)."""
+
+    vol_replay: str | None = None
     half_spread_vol: float = Field(default=0.01, ge=0, lt=1)
     rate: float = 0.0
     svi: list[SviConfig] = Field(min_length=1)

@@ -22,6 +22,7 @@ from keel.errors import ValidationError
 __all__ = [
     "MarketPath",
     "load_binance_klines",
+    "load_deribit_atm_iv",
     "load_funding_rates",
     "load_uniswap_swap_path",
     "synthetic_path",
@@ -163,3 +164,32 @@ def with_crash(
     else:
         back = np.where(t >= at_ns + duration_ns, -low * recovery, 0.0)
     return MarketPath(path.name + "+crash", path.ts_ns, path.price * np.exp(fall + back), path.source + "+crash")
+
+
+def load_deribit_atm_iv(csv_path: Path, min_days: float = 2.0, max_days: float = 45.0) -> MarketPath:
+    """At-the-money implied vol per snapshot of a Deribit IV/greeks file (r1quant layout), as a path.
+
+    Per snapshot: the median ``mark_iv`` (converted from % to a fraction) of calls with delta in
+    [0.4, 0.6] expiring between ``min_days`` and ``max_days`` after it.  Snapshots without such
+    calls are skipped.
+    """
+    import datetime as dt
+
+    if not csv_path.is_file():
+        raise ValidationError("vol_replay", str(csv_path), "no such file")
+    by_snapshot: dict[int, list[float]] = {}
+    with csv_path.open(newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["type"] != "call" or not 0.4 <= float(row["delta"]) <= 0.6:
+                continue
+            ts = _utc_ns(row["date"])
+            expiry = datetime_to_ns(dt.datetime.fromisoformat(row["expiry_date"]).replace(hour=8, tzinfo=dt.UTC))
+            days = (expiry - ts) / (86_400 * NS_PER_SECOND)
+            iv = float(row["mark_iv"])
+            if min_days <= days <= max_days and iv > 0:
+                by_snapshot.setdefault(ts, []).append(iv / 100.0)
+    if not by_snapshot:
+        raise ValidationError("vol_replay", str(csv_path), "no at-the-money calls in the expiry window")
+    ts_sorted = sorted(by_snapshot)
+    atm = [float(np.median(by_snapshot[t])) for t in ts_sorted]
+    return MarketPath("atm_iv", np.asarray(ts_sorted, dtype=np.int64), np.asarray(atm), source=csv_path.name)

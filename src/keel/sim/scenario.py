@@ -35,6 +35,7 @@ from keel.sim.mev import NoiseTrader, PoolArbitrageur, SandwichBot
 from keel.sim.paths import (
     MarketPath,
     load_binance_klines,
+    load_deribit_atm_iv,
     load_funding_rates,
     load_uniswap_swap_path,
     synthetic_path,
@@ -447,6 +448,19 @@ def run_scenario(
     hedger: DeltaHedger | None = None
     if config.options is not None and (config.desk is not None or config.market_maker is not None):
         options = OptionsVenue("options", _svi_surface(config), config.options.half_spread_vol, config.options.rate)
+        if config.options.vol_replay is not None:
+            vpath = Path(config.options.vol_replay)
+            vpath = vpath if vpath.is_absolute() else root / vpath
+            if not vpath.is_file():
+                raise ConfigError("options.vol_replay", config.options.vol_replay, "no such file")
+            atm = load_deribit_atm_iv(vpath)
+            shift = atm.start_ns - start
+            first = float(atm.price[0])
+
+            def vol_scale(ts: int) -> float:
+                return atm.at(ts + shift) / first
+
+            options.vol_scale = vol_scale
         initial = config.desk.initial_usd if config.desk is not None else 2_000_000.0
         book = DeskBook(USDC, WETH, cash=int(initial) * USDC.unit)
     if config.desk is not None and book is not None and options is not None and config.desk.strategy != "none":
@@ -552,10 +566,11 @@ def run_scenario(
     if perp is not None:
         initial_equity += perp.account("desk")[1]
     margin_model: Any = None
-    if config.desk is not None:
+    if config.desk is not None or config.market_maker is not None:
         from keel.risk.margin import PortfolioMargin, StandardMargin
 
-        margin_model = PortfolioMargin() if config.desk.margin == "portfolio" else StandardMargin()
+        kind = config.desk.margin if config.desk is not None else "portfolio"
+        margin_model = PortfolioMargin() if kind == "portfolio" else StandardMargin()
 
     def edge() -> float:
         return (pm.edge_usd if pm is not None else 0.0) + (mm.edge_usd if mm is not None else 0.0)
@@ -567,7 +582,7 @@ def run_scenario(
         path,
         pool,
         perp,
-        config.desk.margin_every_blocks if config.desk is not None else 1,
+        config.desk.margin_every_blocks if config.desk is not None else (25 if config.market_maker else 1),
         margin_model,
         edge,
         initial_equity,

@@ -5,12 +5,14 @@ log-moneyness ``k = ln(K/F)``; implied vol ``√(w/T)`` with ``T`` ACT/365 to ex
 surface is sticky-moneyness: it moves with the forward.  Between expiries total variance is
 interpolated linearly in ``T``.  Options are linear (premium in the quote currency, USD) and
 priced with Black-Scholes (keel.pricing kernels); the venue quotes ``mark ∓ half_spread_vol``
-in volatility, and fills buys at the ask, sells at the bid.
+in volatility, and fills buys at the ask, sells at the bid.  An optional ``vol_scale(ts)`` multiplies
+the whole surface (a replay of a real implied-vol level, for example).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from keel.domain import NS_PER_YEAR, Option, OptionKind
@@ -104,6 +106,7 @@ class OptionsVenue:
     rate: float = 0.0
     positions: dict[tuple[str, str], float] = field(default_factory=dict)
     volume: float = 0.0
+    vol_scale: Callable[[int], float] | None = None  # level factor on the surface at time ts (a vol replay)
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.half_spread_vol < 1.0:
@@ -112,7 +115,8 @@ class OptionsVenue:
     def mark_vol(self, option: Option, spot: float, ts_ns: int) -> float:
         T = max((option.expiry_ns - ts_ns) / NS_PER_YEAR, 0.0)
         forward = spot * math.exp(self.rate * T)
-        return self.surface.implied_vol(math.log(float(option.strike) / forward), option.expiry_ns, ts_ns)
+        sigma = self.surface.implied_vol(math.log(float(option.strike) / forward), option.expiry_ns, ts_ns)
+        return sigma if self.vol_scale is None else sigma * self.vol_scale(ts_ns)
 
     def value(self, option: Option, spot: float, ts_ns: int, vol: float | None = None) -> float:
         """Black-Scholes value (USD per contract) at the surface vol (or ``vol``)."""
