@@ -92,8 +92,14 @@ def test_round_trip_machine_precision(label: str, cases: list[Case]) -> None:
     truth = np.array([ref[1] for _, ref in rows])
     well = np.array([ref[2] for _, ref in rows])
     assert well.sum() >= 0.6 * len(rows)
-    got = np.asarray(kp.implied_vol(w, P, S, K, T, r, q))
+    # tiled past 2048 elements so the vectorized (SIMD) path runs; small arrays take the scalar kernels
+    reps = -(-2100 // len(rows))
+    tiled = np.asarray(kp.implied_vol(*(np.tile(a, reps) for a in (w, P, S, K, T, r, q))))
+    small = np.asarray(kp.implied_vol(w[:100], P[:100], S[:100], K[:100], T[:100], r[:100], q[:100]))
+    got = tiled[: len(rows)]
+    assert np.array_equal(tiled.reshape(reps, -1), np.tile(got, (reps, 1)), equal_nan=True)
     err = np.abs(got - truth)
+    assert np.all((np.abs(small - truth[:100]) <= 1e-10)[well[:100]])
     bad = np.flatnonzero(well & ~(err <= 1e-10))
     assert bad.size == 0, [(rows[i][0], got[i], truth[i]) for i in bad[:5]]
     # the scalar path (safeguarded scalar solver, libm) agrees with the vector path (SIMD bulk solver)
@@ -164,6 +170,10 @@ def test_out_of_bounds_gives_nan_and_status() -> None:
         kp.IVStatus.OK,
     ]
     assert iv[4] > 0 and iv[5] == 0.0
+    # the same through the vectorized path (arrays of >= 2048 elements)
+    big = np.tile(prices, 400)
+    np.testing.assert_array_equal(kp.implied_vol_status("call", big, S, K, T, r), np.tile(st, 400))
+    np.testing.assert_array_equal(np.asarray(kp.implied_vol("call", big, S, K, T, r)), np.tile(iv, 400))
     assert kp.IVStatus(int(st[0])).describe().startswith("price is below")
     st76 = kp.implied_vol_black76_status("put", [0.5, 200.0], 100.0, 110.0, 1.0, 0.9)
     assert list(st76) == [kp.IVStatus.BELOW_INTRINSIC, kp.IVStatus.ABOVE_MAXIMUM]
@@ -181,5 +191,7 @@ def test_scalar_api_raises_clear_errors() -> None:
         kp.implied_vol("call", -1.0, 100.0, 100.0, 1.0, 0.0)
     with pytest.raises(ValidationError, match=r"S\[1\]=-5.0"):
         kp.implied_vol("call", [1.0, 1.0], [100.0, -5.0], 100.0, 1.0, 0.0)
+    with pytest.raises(ValidationError, match=r"S\[2999\]=-5.0"):
+        kp.implied_vol("call", np.ones(3000), np.r_[np.full(2999, 100.0), -5.0], 100.0, 1.0, 0.0)
     with pytest.raises(ValidationError, match=r"T\[0\]=0.0"):
         kp.implied_vol("call", [1.0, 1.0], 100.0, 100.0, [0.0, 1.0], 0.0)

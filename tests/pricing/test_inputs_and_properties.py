@@ -43,6 +43,12 @@ def test_vector_bad_input_names_field_and_index() -> None:
         kp.price("call", 100.0, K, 1.0, 0.0, 0.2)
     with pytest.raises(ValidationError, match=r"sigma\[2\]=-1.0"):
         kp.greeks("call", 100.0, 100.0, 1.0, 0.0, [0.1, 0.2, -1.0])
+    big = np.full(5000, 0.2)
+    big[4321] = np.nan
+    with pytest.raises(ValidationError, match=r"sigma\[4321\]=nan"):
+        kp.greeks("call", 100.0, 100.0, 1.0, 0.0, big)
+    with pytest.raises(ValidationError, match=r"sigma\[4321\]=nan"):
+        kp.price("put", 100.0, 100.0, 1.0, 0.0, big)
     with pytest.raises(ValidationError, match=r"df\[0\]=0.0"):
         kp.black76("call", 100.0, 100.0, 1.0, 0.2, [0.0, 1.0])
 

@@ -111,6 +111,7 @@ _B76_KERNEL: Any = _black.black76_kernel
 _GREEKS_KERNEL: Any = _black.bs_greeks_kernel
 _PRICE_SIMD: Any = _black.bs_price_simd_kernel
 _GREEKS_SIMD: Any = _black.bs_greeks_simd_kernel
+_IV_BS_SIMD: Any = _iv.iv_bs_simd_kernel
 _SIMD_MIN = 2048  # below this the plain kernel is as fast and skips expanding broadcast scalars
 
 
@@ -285,7 +286,10 @@ def _iv_vector(
     n = int(np.prod(shape)) if shape else 1
     out = np.empty(n)
     status = np.empty(n, dtype=np.int8)
-    kernel(*flat, out, status)
+    if kernel is _iv.iv_bs_kernel and n >= _SIMD_MIN:
+        _IV_BS_SIMD(*_full(flat, n), out, status)
+    else:
+        kernel(*flat, out, status)
     invalid = np.flatnonzero(status == _iv.IV_INVALID_INPUT)
     if invalid.size:
         # NaN prices are missing quotes (documented NaN); anything else is a caller error.
