@@ -14,9 +14,9 @@ from typing import Any
 from keel.agents.book import DeskBook
 from keel.domain import NS_PER_SECOND, NS_PER_YEAR
 from keel.engine import Actor, Block
+from keel.engine.transactions import GWEI, RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.errors import ExecutionError, ValidationError
 from keel.execution import SmartRouter
-from keel.sim.chain import GWEI, RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.venues.base import Revert
 from keel.venues.options import OptionsVenue
 

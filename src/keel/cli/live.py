@@ -54,9 +54,9 @@ from keel.chain import (
 from keel.cli.app import app
 from keel.domain import NS_PER_SECOND, Token
 from keel.engine import Block, Engine
+from keel.engine.transactions import RECEIPTS, Receipt, Tx
 from keel.errors import ConfigError, ValidationError
 from keel.risk import MarginModel, MarketState, PortfolioMargin, PositionView, StandardMargin
-from keel.sim.chain import RECEIPTS, Receipt, Tx
 from keel.sim.config import ScenarioConfig, load_config, parse_utc
 from keel.venues.options import OptionsVenue, SviSlice, SviSurface
 from keel.venues.uniswap_v2 import Pair

@@ -51,16 +51,17 @@ class OptionChain:
     def expiries(self) -> list[int]:
         return sorted(self.frame["expiry_ns"].unique().to_list())
 
-    def snapshots(self) -> list[OptionChain]:
-        """Split by snapshot: rows whose timestamps lie within 60 s of the snapshot's first row."""
+    def snapshots(self, gap_ns: int = 60 * 1_000_000_000) -> list[OptionChain]:
+        """Split into snapshots: a new one starts where consecutive timestamps are more than
+        ``gap_ns`` apart (a Deribit sweep takes 1-2 minutes but has no gap that long)."""
         ts = np.sort(self.frame["ts_ns"].to_numpy())
-        starts = [int(ts[0])]
-        for t in ts[1:]:
-            if t - starts[-1] > 60 * 1_000_000_000:
-                starts.append(int(t))
+        if ts.size == 0:
+            return []
+        cuts = np.flatnonzero(np.diff(ts) > gap_ns)
+        starts = [int(ts[0])] + [int(ts[i + 1]) for i in cuts]
+        ends = [int(ts[i]) + 1 for i in cuts] + [int(ts[-1]) + 1]
         out = []
-        for i, start in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else int(ts[-1]) + 1
+        for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
             part = self.frame.filter((pl.col("ts_ns") >= start) & (pl.col("ts_ns") < end))
             out.append(OptionChain(part, f"{self.source}#{i}"))
         return out

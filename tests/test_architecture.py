@@ -1,0 +1,95 @@
+"""The layering in ARCHITECTURE.md, enforced: imports inside keel point down only,
+and the deterministic core never reads the wall clock."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src" / "keel"
+
+# Lower number = lower layer.  A module may import its own layer or lower ones only.
+LAYER = {
+    "errors": 0,
+    "domain": 0,
+    "pricing": 1,
+    "marketdata": 1,
+    "venues": 1,
+    "oracle": 2,
+    "risk": 2,
+    "execution": 2,
+    "chain": 2,
+    "engine": 3,
+    "sim": 3,
+    "agents": 3,
+    "cli": 4,
+    "service": 4,
+}
+
+# Packages that must stay deterministic: no wall-clock reads, no OS entropy.
+DETERMINISTIC = ("engine", "sim", "agents")
+WALL_CLOCK = {"time.time", "time.time_ns", "time.monotonic", "time.perf_counter", "datetime.now", "datetime.utcnow"}
+
+
+def _package(path: Path) -> str:
+    rel = path.relative_to(SRC)
+    return rel.parts[0].removesuffix(".py") if rel.parts else ""
+
+
+def _keel_imports(tree: ast.AST) -> list[tuple[int, str]]:
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("keel."):
+            found.append((node.lineno, node.module.split(".")[1]))
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.startswith("keel."):
+                    found.append((node.lineno, alias.name.split(".")[1]))
+    return found
+
+
+def test_every_package_has_a_layer() -> None:
+    packages = {p.name.removesuffix(".py") for p in SRC.iterdir() if not p.name.startswith("_")}
+    packages.discard("py.typed")
+    assert packages <= set(LAYER), f"add these packages to LAYER and ARCHITECTURE.md: {packages - set(LAYER)}"
+
+
+def test_imports_point_down_only() -> None:
+    violations = []
+    for path in sorted(SRC.rglob("*.py")):
+        own = _package(path)
+        if own not in LAYER:
+            continue
+        for lineno, target in _keel_imports(ast.parse(path.read_text())):
+            if target in LAYER and LAYER[target] > LAYER[own]:
+                violations.append(f"{path.relative_to(SRC)}:{lineno} ({own}, layer {LAYER[own]}) imports {target}")
+    assert not violations, "\n".join(violations)
+
+
+def test_same_layer_imports_are_acyclic() -> None:
+    edges: dict[str, set[str]] = {}
+    for path in sorted(SRC.rglob("*.py")):
+        own = _package(path)
+        for _, target in _keel_imports(ast.parse(path.read_text())):
+            if target != own and target in LAYER and LAYER.get(own) == LAYER[target]:
+                edges.setdefault(own, set()).add(target)
+    for a, targets in edges.items():
+        for b in targets:
+            assert a not in edges.get(b, set()), f"{a} and {b} import each other"
+
+
+def test_deterministic_core_never_reads_the_wall_clock() -> None:
+    offenders = []
+    for package in DETERMINISTIC:
+        for path in sorted((SRC / package).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+                    name = f"{node.value.id}.{node.attr}"
+                    if name in WALL_CLOCK:
+                        offenders.append(f"{path.relative_to(SRC)}:{node.lineno} {name}")
+                if isinstance(node, ast.ImportFrom) and node.module in ("time", "random", "secrets"):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} from {node.module} import ...")
+                if isinstance(node, ast.Import) and any(a.name in ("random", "secrets") for a in node.names):
+                    offenders.append(f"{path.relative_to(SRC)}:{node.lineno} import random/secrets")
+    assert not offenders, "\n".join(offenders)
