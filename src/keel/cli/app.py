@@ -65,15 +65,11 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         typer.echo("aborted", err=True)
         return 1
-    except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            return exc.exit_code
-        raise
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument, bad value
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc.format_message()}", err=True)
+        return int(exc.exit_code)
     return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

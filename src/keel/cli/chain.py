@@ -19,7 +19,7 @@ from keel.marketdata import load_deribit_chain
 def chain_command(path: Path = typer.Argument(..., help="Deribit ticker snapshot CSV")) -> None:
     """Summarize an option chain per expiry: strikes, forward, ATM implied vol, open interest."""
     chain = load_deribit_chain(path)
-    console = Console()
+    console = Console(width=max(Console().width, 110))
     table = Table(title=f"{path.name}: {len(chain)} options")
     for col in ("expiry", "T (y)", "options", "strikes", "underlying", "ATM mark IV", "open interest"):
         table.add_column(col, justify="right")
