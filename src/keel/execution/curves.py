@@ -31,11 +31,13 @@ from numpy.typing import NDArray
 from keel.domain import Token
 from keel.errors import ExecutionError
 from keel.venues.base import Revert, Venue
+from keel.venues.uniswap_v3.tick_table import TickTable
 
 __all__ = [
     "Curve",
     "curve_from_levels",
     "curve_from_reserves",
+    "curve_from_tick_table",
     "curve_from_v3",
     "curve_out",
     "sampled_curve",
@@ -45,6 +47,9 @@ FloatArray = NDArray[np.float64]
 
 MIN_TICK = -887272
 MAX_TICK = 887272
+_HALF_LN_10001 = 0.5 * math.log(1.0001)
+_S_MIN = math.exp(MIN_TICK * _HALF_LN_10001)
+_S_MAX = math.exp(MAX_TICK * _HALF_LN_10001)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +95,21 @@ def _build(
     Ya = np.asarray(Y, dtype=np.float64)
     ca = np.asarray(cap, dtype=np.float64)
     keep = (ca > 0) & (Ya > 0)
-    Xa, Ya, ca = Xa[keep], Ya[keep], ca[keep]
+    if not keep.all():
+        Xa, Ya, ca = Xa[keep], Ya[keep], ca[keep]
     n = Xa.size
     cp = Xa > 0
+    if n and cp.all() and np.isfinite(ca).all():
+        # constant-product segments with finite capacity (every v3 curve): no masking needed
+        gca = gamma * ca
+        m0 = Ya * gamma / Xa
+        seg_out = Ya * gca / (Xa + gca)
+        c0 = np.empty(n)
+        o0 = np.empty(n)
+        c0[0] = o0[0] = 0.0
+        np.cumsum(ca[:-1], out=c0[1:])
+        np.cumsum(seg_out[:-1], out=o0[1:])
+        return Curve(Xa, Ya, ca, float(gamma), int(gas_units), c0, o0, m0, float(c0[-1] + ca[-1]), complete)
     with np.errstate(divide="ignore", invalid="ignore"):
         m0 = np.where(cp, Ya * gamma / np.where(cp, Xa, 1.0), Ya * gamma)
         finite = np.isfinite(ca)
@@ -115,11 +132,12 @@ def curve_from_reserves(reserve_in: int, reserve_out: int, fee_pips: int, gas_un
     gamma = 1.0 - fee_pips / 1e6
     if reserve_in <= 0 or reserve_out <= 0:
         return _build([], [], [], gamma, gas_units)
-    return _build([float(reserve_in)], [float(reserve_out)], [math.inf], gamma, gas_units)
-
-
-def _sqrt_at_tick(tick: int) -> float:
-    return math.exp(tick * 0.5 * math.log(1.0001))
+    x, y = float(reserve_in), float(reserve_out)
+    zero = np.zeros(1)
+    return Curve(
+        np.array([x]), np.array([y]), np.array([math.inf]), gamma, int(gas_units), zero, zero.copy(),
+        np.array([y * gamma / x]), math.inf, True,
+    )  # fmt: skip
 
 
 def curve_from_v3(
@@ -139,24 +157,64 @@ def curve_from_v3(
     through ticks ``> current_tick``, flipping the sign of ``liquidity_net`` as the contract does.
     ``truncated``: ``ticks`` are only the nearest ones; the curve ends at the last of them.
     """
-    gamma = 1.0 - fee_pips / 1e6
-    s = sqrt_price_x96 / 2.0**96
     arr = np.array(sorted(ticks), dtype=np.float64).reshape(-1, 2)
     idx, net = arr[:, 0], arr[:, 1]
+    p = int(np.searchsorted(idx, current_tick, side="right"))
+    s_ticks = np.exp(idx * _HALF_LN_10001)
+    return _v3_from_arrays(
+        sqrt_price_x96, liquidity, p, s_ticks, net, fee_pips, zero_for_one, gas_units, truncated=truncated
+    )
+
+
+def curve_from_tick_table(
+    sqrt_price_x96: int, liquidity: int, current_tick: int, table: TickTable, fee_pips: int, zero_for_one: bool,
+    gas_units: int,
+) -> Curve:  # fmt: skip
+    """Complete Uniswap v3 curve from a pool's cached :class:`~keel.venues.uniswap_v3.TickTable`
+    (the same model as :func:`curve_from_v3`, without sorting or per-tick Python work)."""
+    p = table.above(current_tick)
+    return _v3_from_arrays(
+        sqrt_price_x96, liquidity, p, table.sqrt_price, table.net_f, fee_pips, zero_for_one, gas_units
+    )
+
+
+def _v3_from_arrays(
+    sqrt_price_x96: int,
+    liquidity: int,
+    p: int,
+    s_ticks: FloatArray,
+    net_f: FloatArray,
+    fee_pips: int,
+    zero_for_one: bool,
+    gas_units: int,
+    *,
+    truncated: bool = False,
+) -> Curve:
+    """Segments between initialized ticks; ``s_ticks``/``net_f`` ascending, ``p`` = count of ticks <= current."""
+    gamma = 1.0 - fee_pips / 1e6
+    s = sqrt_price_x96 / 2.0**96
     if zero_for_one:
-        sel = idx <= current_tick
-        idx, net = idx[sel][::-1], -net[sel][::-1]
-        idx = np.append(idx, MIN_TICK)
+        s_end = s_ticks[:p][::-1]
+        net = -net_f[:p][::-1]
+        s_last = _S_MIN
     else:
-        sel = idx > current_tick
-        idx, net = idx[sel], net[sel]
-        idx = np.append(idx, MAX_TICK)
-    net = np.append(net, 0.0)
-    if truncated:
-        idx, net = idx[:-1], net[:-1]
-    s_end = np.exp(idx * (0.5 * math.log(1.0001)))
-    s_start = np.concatenate(([s], s_end[:-1]))
-    L = float(liquidity) + np.concatenate(([0.0], np.cumsum(net[:-1])))
+        s_end = s_ticks[p:]
+        net = net_f[p:]
+        s_last = _S_MAX
+    n = s_end.size
+    if not truncated:
+        s_end = np.append(s_end, s_last)
+        n += 1
+    if n == 0:
+        return _build([], [], [], gamma, gas_units, not truncated)
+    s_start = np.empty(n)
+    s_start[0] = s
+    s_start[1:] = s_end[:-1]
+    L = np.empty(n)
+    L[0] = float(liquidity)
+    if n > 1:
+        np.cumsum(net[: n - 1], out=L[1:])
+        L[1:] += float(liquidity)
     bad = np.flatnonzero(L < 0)
     if bad.size:  # inconsistent state: stop the model where liquidity would turn negative
         cut = int(bad[0])
@@ -193,9 +251,12 @@ def sampled_curve(venue: Venue, token_in: Token, max_amount: int, points: int = 
             break
         if gas == 0:
             gas = q.gas_units
-        if q.amount_out > ys[-1]:
-            xs.append(float(size))
+        # a venue that runs out of liquidity fills partially: model only what it took
+        if q.amount_out > ys[-1] and q.amount_in > xs[-1]:
+            xs.append(float(q.amount_in))
             ys.append(float(q.amount_out))
+        if q.amount_in < size:
+            break
     if len(xs) < 2:
         raise ExecutionError(f"venue {venue.name}: no usable quote for {token_in}")
     # Upper concave hull of the sampled points, then one fixed-rate segment per hull edge.

@@ -3,14 +3,21 @@
 Dispatch, most exact first:
 
 * :class:`keel.venues.orderbook.OrderBook`: one fixed-price segment per level;
+* a Uniswap v3 pool with a cached tick table (:meth:`keel.venues.uniswap_v3.Pool.tick_table`):
+  every range between initialized ticks, built with numpy from the table (no bitmap walk);
 * a venue with ``to_state()`` returning a :class:`keel.domain.PoolState` of kind
   ``uniswap_v3`` (ticks, liquidity, √P) or ``uniswap_v2`` (reserves);
 * a venue exposing ``reserve0``/``reserve1``/``fee`` (constant product);
 * anything else: :func:`keel.execution.curves.sampled_curve` (integer quotes, concave hull).
 
-A curve is cached per (venue, input token) and reused while the venue's *fingerprint* (its
-price, liquidity or reserves and ``updated_ns``) is unchanged.  Venues whose liquidity map changes
-without a price change (a v3 mint out of range) must bump ``updated_ns``.
+Caching.  :class:`CurveCache` keeps one curve per (venue, input token) for the life of a
+router, across blocks, and rebuilds it only when the venue changed.  The key is the venue's
+:func:`model_key`: for Keel venues their ``state_version`` (a fresh process-wide number on every
+state change: swap, mint, burn, sync, skim, fill; see :mod:`keel.venues.state_version`) plus
+price, liquidity, tick and reserves as a guard against direct attribute writes.  Venues
+without ``state_version`` fall back to a fingerprint of those attributes and ``updated_ns``
+(such a venue must bump ``updated_ns`` when its liquidity changes without a price change).
+``updated_ns`` alone is not a key for Keel venues: it is the state's timestamp, for staleness.
 """
 
 from __future__ import annotations
@@ -19,25 +26,51 @@ import math
 from typing import Any
 
 from keel.domain import Token
-from keel.execution.curves import Curve, curve_from_levels, curve_from_reserves, curve_from_v3, sampled_curve
+from keel.execution.curves import (
+    Curve,
+    curve_from_levels,
+    curve_from_reserves,
+    curve_from_tick_table,
+    curve_from_v3,
+    sampled_curve,
+)
 from keel.venues.base import Revert, Venue
 from keel.venues.orderbook import OrderBook
 
-__all__ = ["CurveCache", "build_curve", "fingerprint"]
+__all__ = ["CurveCache", "build_curve", "fingerprint", "model_key"]
 
 
 def fingerprint(venue: Venue) -> tuple[Any, ...]:
-    """Cheap state summary: equal fingerprints mean the cached curve is still valid."""
+    """Cheap state summary of a venue without ``state_version``: price, liquidity or reserves and
+    ``updated_ns`` (order books: identity, best levels and depth of both sides)."""
     v: Any = venue
     if isinstance(venue, OrderBook):
         return ("book", id(v._bids), id(v._asks), tuple(map(tuple, v._bids[:1])), tuple(map(tuple, v._asks[:1])),
                 len(v._bids), len(v._asks), venue.updated_ns)  # fmt: skip
     parts: list[Any] = [venue.updated_ns]
-    for attr in ("sqrt_price_x96", "liquidity", "tick", "reserve0", "reserve1", "fee"):
+    for attr in _GUARD_ATTRS:
         val = getattr(v, attr, None)
         if isinstance(val, int):
             parts.append(val)
     return tuple(parts)
+
+
+_GUARD_ATTRS = ("sqrt_price_x96", "liquidity", "tick", "reserve0", "reserve1", "fee")
+
+
+def model_key(venue: Venue) -> tuple[Any, ...]:
+    """What a cached model of ``venue`` is valid for: equal keys mean an equal state.
+
+    Keel venues: ``state_version`` plus the price/liquidity/reserve attributes (a guard against
+    direct writes that bypass the venue's methods); others: :func:`fingerprint`."""
+    v: Any = venue
+    version = getattr(v, "state_version", None)
+    if not isinstance(version, int) or isinstance(version, bool):
+        return fingerprint(venue)
+    d = getattr(v, "__dict__", None)
+    if d is not None:
+        return (version, *[d.get(a) for a in _GUARD_ATTRS])
+    return (version, *[getattr(v, a, None) for a in _GUARD_ATTRS])
 
 
 def _gas_units(venue: Venue, token_in: Token) -> int:
@@ -65,6 +98,17 @@ def build_curve(venue: Venue, token_in: Token, size_hint: int) -> Curve:
                 rows.append((p, float(size)))
         return curve_from_levels(rows, venue.fee_pips, venue.gas_per_touch + venue.gas_per_level)
     zero_for_one = token_in == venue.token0
+    tick_table = getattr(v, "tick_table", None)
+    if callable(tick_table) and _is_v3_pool(v):
+        return curve_from_tick_table(
+            v.sqrt_price_x96,
+            v.liquidity,
+            v.tick,
+            tick_table(),
+            v.fee,
+            zero_for_one,
+            _gas_units(v, token_in) or _probe_gas(v, token_in),
+        )
     if _is_v3_pool(v):
         return _v3_curve(v, token_in, zero_for_one, size_hint)
     state = None
@@ -130,21 +174,24 @@ def _probe_gas(venue: Venue, token_in: Token) -> int:
 
 
 class CurveCache:
-    """Curves keyed by (venue name, input token), refreshed when the fingerprint changes."""
+    """Curves keyed by (venue name, input token), rebuilt only when the venue's :func:`model_key`
+    changes (or a truncated model is asked for a larger size than it covers)."""
 
     def __init__(self) -> None:
         self._store: dict[tuple[str, Token], tuple[int, tuple[Any, ...], Curve, float]] = {}
+        self.builds = 0  # models built so far (hits are free), for tests and benchmarks
 
     def get(self, venue: Venue, token_in: Token, size_hint: int) -> Curve:
         key = (venue.name, token_in)
-        fp = fingerprint(venue)
+        mk = model_key(venue)
         hit = self._store.get(key)
-        if hit is not None and hit[0] == id(venue) and hit[1] == fp and hit[3] >= size_hint:
+        if hit is not None and hit[0] == id(venue) and hit[1] == mk and hit[3] >= size_hint:
             return hit[2]
         curve = build_curve(venue, token_in, size_hint)
+        self.builds += 1
         # the size this curve is good for: any, unless a truncated v3 walk stopped at its capacity
         good_for = math.inf if curve.complete else curve.max_in
-        self._store[key] = (id(venue), fp, curve, good_for)
+        self._store[key] = (id(venue), mk, curve, good_for)
         return curve
 
     def clear(self) -> None:

@@ -12,6 +12,8 @@ Conventions
 * Exact input: the whole input is spent; partial-level outputs round down (dust stays with the
   maker).  Exact output: the taker gets exactly the requested amount and pays the rounded-up
   input.  Both revert with ``Revert('LIQ')`` when the book is too thin.
+* ``state_version`` takes a fresh value on every fill (:mod:`keel.venues.state_version`);
+  ``updated_ns`` is the timestamp of the book's state.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from fractions import Fraction
 from keel.domain import Token
 from keel.errors import ValidationError
 from keel.venues.base import Revert, SwapQuote
+from keel.venues.state_version import next_state_version
 
 __all__ = ["OrderBook"]
 
@@ -89,6 +92,7 @@ class OrderBook:
         self.updated_ns = updated_ns
         self._bids = _levels("bids", bids, descending=True)
         self._asks = _levels("asks", asks, descending=False)
+        self.state_version = next_state_version()
         if (
             self._bids
             and self._asks
@@ -188,6 +192,7 @@ class OrderBook:
             del side[:consumed]
             if partial is not None and side and side[0][2] == 0:
                 del side[0]
+            self.state_version = next_state_version()
         return SwapQuote(amount_in, out, self._gas(touched), touched)
 
     # ------------------------------------------------------------------ exact output
@@ -233,6 +238,7 @@ class OrderBook:
             del side[:consumed]
             if partial is not None and side and side[0][2] == 0:
                 del side[0]
+            self.state_version = next_state_version()
         return SwapQuote(gross, amount_out, self._gas(touched), touched)
 
     # ------------------------------------------------------------------ Venue protocol
@@ -264,6 +270,7 @@ class OrderBook:
         new.updated_ns = self.updated_ns
         new._bids = [list(r) for r in self._bids]
         new._asks = [list(r) for r in self._asks]
+        new.state_version = self.state_version
         return new
 
     def __repr__(self) -> str:

@@ -7,7 +7,9 @@ contract does, after the caller's transfer (``amount0_in``/``amount1_in`` argume
 model that transfer).  Reverts carry the contract's strings
 ('UniswapV2: INSUFFICIENT_LIQUIDITY', 'UniswapV2: K', ...).  Gas per swap:
 :data:`SWAP_GAS` (a transfer into the pair plus ``swap``, measured, see ARCHITECTURE.md).
-All amounts are ints in base units.
+All amounts are ints in base units.  ``state_version`` takes a fresh value on every state
+change (swap, mint, burn, sync, skim, a transfer in; see :mod:`keel.venues.state_version`);
+``updated_ns`` is the timestamp of the state, set by whoever feeds it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy.typing as npt
 from keel.domain import PoolState, Token
 from keel.errors import ValidationError
 from keel.venues.base import Revert, SwapQuote
+from keel.venues.state_version import next_state_version
 
 __all__ = [
     "MINIMUM_LIQUIDITY",
@@ -134,6 +137,7 @@ class Pair:
         self.k_last = 0
         self.total_supply = 0
         self.balance_of: dict[str, int] = {}
+        self.state_version = next_state_version()
         if reserve0 and reserve1:
             supply = isqrt(reserve0 * reserve1)
             if supply <= MINIMUM_LIQUIDITY:
@@ -162,6 +166,7 @@ class Pair:
         self.reserve0 = balance0
         self.reserve1 = balance1
         self.block_timestamp_last = now
+        self.state_version = next_state_version()
 
     def _mint_fee(self) -> bool:
         fee_on = self.fee_to is not None
@@ -187,6 +192,7 @@ class Pair:
             raise ValidationError("amount", (amount0, amount1), "transfers must be non-negative")
         self.balance0 += amount0
         self.balance1 += amount1
+        self.state_version = next_state_version()
 
     def mint(self, to: str, amount0: int = 0, amount1: int = 0) -> int:
         """Transfer ``amount0``/``amount1`` in and mint LP tokens to ``to``; returns the liquidity minted."""
@@ -266,6 +272,7 @@ class Pair:
         """Remove balances above the reserves; returns what was skimmed."""
         extra0, extra1 = self.balance0 - self.reserve0, self.balance1 - self.reserve1
         self.balance0, self.balance1 = self.reserve0, self.reserve1
+        self.state_version = next_state_version()
         return extra0, extra1
 
     def sync(self) -> None:
@@ -303,6 +310,7 @@ class Pair:
             self.total_supply,
             self.balance_of,
         ) = s  # type: ignore[assignment]
+        self.state_version = next_state_version()
 
     # ------------------------------------------------------------------ Venue protocol
     def _reserves_for(self, token_in: Token) -> tuple[bool, int, int]:

@@ -55,6 +55,7 @@ from keel.venues.uniswap_v3.tick_math import (
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
+from keel.venues.uniswap_v3.tick_table import TickTable, build_tick_table
 
 __all__ = [
     "MAX_SQRT_RATIO",
@@ -77,8 +78,10 @@ __all__ = [
     "Tick",
     "TickBitmap",
     "TickMath",
+    "TickTable",
     "add_delta",
     "build_curve",
+    "build_tick_table",
     "compute_swap_step",
     "fast_path",
     "full_math",

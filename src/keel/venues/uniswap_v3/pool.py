@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from keel.domain import PoolState, TickState, Token
 from keel.errors import ValidationError
 from keel.venues.base import Revert, SwapQuote
+from keel.venues.state_version import next_state_version
 from keel.venues.uniswap_v3 import oracle as _oracle
 from keel.venues.uniswap_v3 import position as _position
 from keel.venues.uniswap_v3 import tick as _tick
@@ -52,6 +53,7 @@ from keel.venues.uniswap_v3.tick_math import (
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
+from keel.venues.uniswap_v3.tick_table import TickTable, build_tick_table
 
 if TYPE_CHECKING:
     from keel.venues.uniswap_v3.fast_path import SwapCurve
@@ -126,6 +128,11 @@ class SwapResult:
 class Pool:
     """A Uniswap v3 pool.  ``fee`` in pips (500 = 0.05%); ``tick_spacing`` as the factory sets it.
 
+    ``state_version`` takes a fresh value on every state change (swap, mint, burn, collect,
+    flash, protocol-fee calls, oracle growth; :mod:`keel.venues.state_version`), so caches key
+    on it; ``updated_ns`` is the timestamp of the state (staleness), set by whoever feeds it.
+    :meth:`tick_table` is the cached sorted table of initialized ticks.
+
     ``sqrt_price_x96`` > 0 initializes the pool at that price (like ``initialize``);
     0 leaves it uninitialized (every call reverts 'LOK' until :meth:`initialize`).
     """
@@ -175,6 +182,8 @@ class Pool:
         self._positions: dict[_position.PositionKey, list[int]] = {}
         self._obs: list[list[int]] = []
         self._shared = False
+        self._tick_table: TickTable | None = None
+        self.state_version = next_state_version()
         if sqrt_price_x96:
             self.initialize(sqrt_price_x96)
 
@@ -211,7 +220,18 @@ class Pool:
 
     def initialized_ticks(self) -> list[int]:
         """Every initialized tick, ascending."""
-        return sorted(self._ticks)
+        return list(self.tick_table().ticks)
+
+    def tick_table(self) -> TickTable:
+        """Initialized ticks and their ``liquidity_net``, ascending (:class:`TickTable`).
+
+        Cached: rebuilt only after a mint or burn changed liquidity (swaps keep it); immutable
+        and shared with copies until either side changes its liquidity.
+        """
+        table = self._tick_table
+        if table is None:
+            table = self._tick_table = build_tick_table(self._ticks)
+        return table
 
     @property
     def gas_per_swap(self) -> int:
@@ -268,6 +288,7 @@ class Pool:
         self.observation_cardinality_next = cardinality_next
         self.fee_protocol = 0
         self.unlocked = True
+        self.state_version = next_state_version()
 
     def increase_observation_cardinality_next(self, observation_cardinality_next: int) -> None:
         """Grow the oracle ring buffer to at least ``observation_cardinality_next`` slots."""
@@ -275,6 +296,7 @@ class Pool:
         self._own()
         old = self.observation_cardinality_next
         self.observation_cardinality_next = _oracle.grow(self._obs, old, observation_cardinality_next)
+        self.state_version = next_state_version()
 
     def observe(self, seconds_agos: Sequence[int]) -> tuple[list[int], list[int]]:
         """(tick_cumulatives, seconds_per_liquidity_cumulative_x128s) for each of ``seconds_agos`` before now.
@@ -328,6 +350,9 @@ class Pool:
     def _modify_position(self, owner: str, tick_lower: int, tick_upper: int, liquidity_delta: int) -> tuple[int, int]:
         _check_ticks(tick_lower, tick_upper)
         self._own()
+        self.state_version = next_state_version()
+        if liquidity_delta != 0:
+            self._tick_table = None  # liquidity_net of the range's ticks changes
         ticks, bitmap, positions = self._ticks, self._bitmap, self._positions
         key = (owner, tick_lower, tick_upper)
         spacing = self.tick_spacing
@@ -428,6 +453,7 @@ class Pool:
             reason = "M0" if amount0 > 0 and paid0 < amount0 else "M1" if amount1 > 0 and paid1 < amount1 else ""
             if reason:
                 self.__dict__.update(backup.__dict__)
+                self.state_version = next_state_version()
                 raise Revert(reason, f"paid ({paid0}, {paid1}) < owed ({amount0}, {amount1})")
         return amount0, amount1
 
@@ -465,6 +491,7 @@ class Pool:
             r[3] -= amount0
             r[4] -= amount1
             self._positions[key] = r
+            self.state_version = next_state_version()
         return amount0, amount1
 
     # ------------------------------------------------------------------ protocol fees / flash
@@ -475,6 +502,7 @@ class Pool:
             if not (n == 0 or 4 <= n <= 10):
                 raise Revert("", f"fee protocol {n} not in {{0, 4..10}}")
         self.fee_protocol = fee_protocol0 + (fee_protocol1 << 4)
+        self.state_version = next_state_version()
 
     def collect_protocol(self, amount0_requested: int, amount1_requested: int) -> tuple[int, int]:
         """Owner call: withdraw protocol fees (the contract leaves 1 wei in each slot)."""
@@ -489,6 +517,7 @@ class Pool:
             if amount1 == self.protocol_fees1:
                 amount1 -= 1
             self.protocol_fees1 -= amount1
+        self.state_version = next_state_version()
         return amount0, amount1
 
     def flash(self, amount0: int, amount1: int, paid0: int, paid1: int) -> tuple[int, int]:
@@ -506,6 +535,7 @@ class Pool:
             raise Revert("F0", f"paid {paid0} < fee {fee0}")
         if paid1 < fee1:
             raise Revert("F1", f"paid {paid1} < fee {fee1}")
+        self.state_version = next_state_version()
         if paid0 > 0:
             p0 = self.fee_protocol % 16
             fees = paid0 // p0 if p0 else 0
@@ -715,9 +745,12 @@ class Pool:
         protocol_fee: int,
         crossings: list[tuple[int, int, int]],
     ) -> None:
-        """Write a computed swap: cross ticks (Tick.cross), one oracle write per block, slot0, growth."""
+        """Write a computed swap: cross ticks (Tick.cross), one oracle write per block, slot0, growth.
+
+        Crossing replaces tick records but never changes ``liquidity_net``: the tick table stays."""
         if self._shared:
             self._own()
+        self.state_version = next_state_version()
         time = self.block_timestamp & _MOD32
         tick_start = self.tick
         if crossings:
@@ -919,6 +952,8 @@ class Pool:
                 1,
             ]
             flip_tick(pool._bitmap, t.index, state.tick_spacing)
+        pool._tick_table = None
+        pool.state_version = next_state_version()
         return pool
 
     def __repr__(self) -> str:

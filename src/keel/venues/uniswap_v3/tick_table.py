@@ -1,0 +1,60 @@
+"""A pool's initialized ticks as sorted, immutable arrays: the cheap public tick table.
+
+Building a routing or simulation model of a v3 pool needs every initialized tick and its
+``liquidity_net`` in price order.  Walking the tick bitmap (or sorting the tick dict) for each
+model is wasteful: :meth:`keel.venues.uniswap_v3.Pool.tick_table` builds a :class:`TickTable`
+once and keeps it until a mint or burn changes liquidity (swaps cross ticks but never change
+``liquidity_net``, so they keep it).  The table is immutable (tuples and read-only numpy arrays)
+and shared by a pool's copies: copy-on-write falls out of rebuilding on the next read after a
+write.
+
+Exact figures are the int tuples; the float64 arrays are derived from them for fast models:
+``sqrt_price`` is ``1.0001 ** (tick / 2)`` (unscaled √P, not Q64.96) and ``net_f`` is
+``liquidity_net`` as float64.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["TickTable", "build_tick_table"]
+
+_HALF_LN_10001 = 0.5 * math.log(1.0001)
+
+
+@dataclass(frozen=True, slots=True)
+class TickTable:
+    """Initialized ticks of one pool, ascending.
+
+    ``ticks`` and ``liquidity_net`` are exact ints; ``index`` (int64), ``net_f`` and
+    ``sqrt_price`` (float64) are read-only arrays of the same length (see the module docstring).
+    """
+
+    ticks: tuple[int, ...]
+    liquidity_net: tuple[int, ...]
+    index: NDArray[np.int64]
+    net_f: NDArray[np.float64]
+    sqrt_price: NDArray[np.float64]
+
+    def __len__(self) -> int:
+        return len(self.ticks)
+
+    def above(self, tick: int) -> int:
+        """Position of the first initialized tick strictly above ``tick`` (= count of ticks <= ``tick``)."""
+        return int(np.searchsorted(self.index, tick, side="right"))
+
+
+def build_tick_table(records: dict[int, list[int]]) -> TickTable:
+    """Table of a pool's tick records (tick -> record with ``liquidity_net`` at index 1)."""
+    ticks = tuple(sorted(records))
+    nets = tuple(records[t][1] for t in ticks)
+    index = np.array(ticks, dtype=np.int64)
+    net_f = np.array(nets, dtype=np.float64) if nets else np.zeros(0)
+    sqrt_price = np.exp(index * _HALF_LN_10001)
+    for a in (index, net_f, sqrt_price):
+        a.flags.writeable = False
+    return TickTable(ticks, nets, index, net_f, sqrt_price)
