@@ -1,13 +1,27 @@
 """Delta hedging: band policies (fixed, Whalley–Wilmott, Leland-adjusted) and the hedging agent.
 
-Decisions are pure functions of the book's Greeks; the agent submits swaps on the chain and
-books what its receipts say.  Delta is in underlying units (ETH), gamma per ETH², spot USD.
+Decisions are pure functions of the book's Greeks; the agent books what its receipts say.
+Delta is in underlying units (ETH), gamma per ETH², spot USD.
+
+Two ways to trade (``HedgeConfig.mode``):
+
+* ``"intents"`` (default): each hedge is a :class:`keel.execution.HedgeIntent` (target delta, a
+  fill tolerance of ``slippage`` × the trade, ``max_cost`` = ``max_cost_bps`` of its notional
+  including gas, a deadline in blocks) worked by a :class:`keel.execution.ExecutionController`.
+  The controller's children (re-planned each block on the venues, ``min_out`` from the intent)
+  go on chain as :class:`RouteCall` transactions; receipts go back to ``on_result``.  Refused
+  intents (``max_cost`` exceeded, no route), skipped blocks (quote below ``min_out``) and
+  expired orders are recorded as events (``hedge_refused``, ``hedge_skipped``,
+  ``hedge_expired``) and counted in :attr:`DeltaHedger.intent_stats`.
+* ``"route"``: one swap per hedge, quoted at submission with ``min_out = quote × (1 − slippage)``
+  (a :class:`SwapCall` on the main pool, or a :class:`RouteCall` of a SmartRouter plan).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
@@ -16,11 +30,20 @@ from keel.domain import NS_PER_SECOND, NS_PER_YEAR
 from keel.engine import Actor, Block
 from keel.engine.transactions import GWEI, RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.errors import ExecutionError, ValidationError
-from keel.execution import SmartRouter
-from keel.venues.base import Revert
+from keel.execution import ChildFill, ChildOrder, ExecutionController, HedgeIntent, OrderStatus, SmartRouter
+from keel.venues.base import Revert, Venue
 from keel.venues.options import OptionsVenue
 
-__all__ = ["BandPolicy", "DeltaHedger", "HedgeConfig", "hedge_band", "hedge_trade", "leland_vol"]
+__all__ = [
+    "BandPolicy",
+    "DeltaHedger",
+    "HedgeConfig",
+    "IntentStats",
+    "hedge_band",
+    "hedge_trade",
+    "leland_vol",
+    "refusal_kind",
+]
 
 
 class BandPolicy(str, Enum):
@@ -33,7 +56,10 @@ class BandPolicy(str, Enum):
 class HedgeConfig:
     """``band``: fixed half-width (underlying units); ``risk_aversion``: Whalley–Wilmott λ (1/USD);
     ``cost``: proportional cost of a hedge trade (fee + impact, fraction of notional);
-    ``interval_ns``: Leland rebalancing interval; ``slippage``: min-out tolerance; ``deadline_s``."""
+    ``interval_ns``: Leland rebalancing interval (and the block time intents count deadlines in);
+    ``slippage``: min-out tolerance (fraction of the trade); ``deadline_s``; ``tip_gwei``;
+    ``mode``: ``"intents"`` or ``"route"`` (module docstring); ``max_cost_bps``: an intent's
+    ``max_cost`` as basis points of the trade's notional (shortfall against the oracle plus gas)."""
 
     policy: BandPolicy = BandPolicy.FIXED
     band: float = 1.0
@@ -43,8 +69,14 @@ class HedgeConfig:
     slippage: float = 0.005
     deadline_s: int = 60
     tip_gwei: float = 1.5
+    mode: str = "intents"
+    max_cost_bps: float = 100.0
 
     def __post_init__(self) -> None:
+        if self.mode not in ("intents", "route"):
+            raise ValidationError("hedge.mode", self.mode, "must be 'intents' or 'route'")
+        if not self.max_cost_bps >= 0:
+            raise ValidationError("hedge.max_cost_bps", self.max_cost_bps, "must be >= 0")
         if self.band < 0 or self.risk_aversion <= 0 or self.cost < 0:
             raise ValidationError("hedge", (self.band, self.risk_aversion, self.cost), "band, λ and cost must be >= 0")
         if not 0.0 < self.slippage < 0.5:
@@ -76,11 +108,58 @@ def hedge_trade(net_delta: float, band: float, policy: BandPolicy) -> float:
     return -net_delta
 
 
-class DeltaHedger(Actor):
-    """Keeps a :class:`DeskBook`'s net delta inside its band by swapping on a pool of the chain.
+def refusal_kind(reason: str) -> str:
+    """A short category for an intent refusal or skip reason (summary counters)."""
+    if "max_cost" in reason:
+        return "max_cost"
+    if "min_out" in reason or "unreachable" in reason:
+        return "min_out"
+    if "deadline" in reason:
+        return "deadline"
+    if "no route" in reason:
+        return "no_route"
+    if "oracle" in reason or "halted" in reason:
+        return "oracle"
+    return "other"
 
-    Every block: Greeks at the price source's spot; if no hedge is in flight and the band is
-    breached, submits one exact-input swap with min-out = quote × (1 − slippage) and a deadline.
+
+@dataclass(slots=True)
+class IntentStats:
+    """Counters of the intent path: intents accepted, refused (by kind), children sent, reverted,
+    blocks skipped by the controller (by kind), orders filled and expired."""
+
+    intents: int = 0
+    refused: int = 0
+    children: int = 0
+    child_reverts: int = 0
+    filled: int = 0
+    expired: int = 0
+    skipped_blocks: int = 0
+    refusals: dict[str, int] = field(default_factory=dict)
+    skips: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "intents": self.intents,
+            "refused": self.refused,
+            "refusals": dict(sorted(self.refusals.items())),
+            "children": self.children,
+            "child_reverts": self.child_reverts,
+            "filled": self.filled,
+            "expired": self.expired,
+            "skipped_blocks": self.skipped_blocks,
+            "skips": dict(sorted(self.skips.items())),
+        }
+
+
+class DeltaHedger(Actor):
+    """Keeps a :class:`DeskBook`'s net delta inside its band by trading on the chain's pools.
+
+    Every block: Greeks at the price source's spot; if no hedge is working and the band is
+    breached (or a risk monitor forced a hedge), it states a :class:`HedgeIntent` to the
+    :class:`ExecutionController` (``mode="intents"``) or submits one swap (``mode="route"``).
+    ``venues``: the pools intents may route across (default: ``pool`` alone, read each block so
+    a live adapter may replace it).
     """
 
     def __init__(
@@ -93,6 +172,7 @@ class DeltaHedger(Actor):
         spot: Any,
         cfg: HedgeConfig,
         router: SmartRouter | None = None,
+        venues: Sequence[Venue] | None = None,
     ) -> None:
         super().__init__(name)
         self.book = book
@@ -101,12 +181,21 @@ class DeltaHedger(Actor):
         self.venue_name = venue_name
         self.spot = spot  # callable ts_ns -> USD per asset unit (the oracle's price)
         self.cfg = cfg
-        self.router = router  # when given, hedges are routed across its venues (RouteCall)
+        self.router = router  # route mode: hedges are routed across its venues (RouteCall)
+        self.venues = tuple(venues) if venues is not None else None
         self.in_flight: int | None = None
         self.forced = False  # a risk monitor asked for a hedge: trade at the next block, band or not
         self.submitted_spot = 0.0
         self.last_delta = 0.0
         self.last_band = 0.0
+        asset = book.asset_token
+        gas_token = asset if asset.symbol in ("WETH", "ETH") else None
+        self.controller = ExecutionController(gas_price_wei=1 if gas_token else 0, gas_token=gas_token)
+        self.order_id: str | None = None
+        self.intent_stats = IntentStats()
+        self._children: dict[int, ChildOrder] = {}
+        self._seq = 0
+        self._skips_seen = 0
 
     def on_start(self) -> None:
         self.ctx.subscribe(RECEIPTS)
@@ -131,16 +220,24 @@ class DeltaHedger(Actor):
                 )
         return delta + self.book.asset_units(), g.gamma
 
-    def on_block(self, block: Block) -> None:
-        if self.in_flight is not None:
-            return
-        ts = block.ts_ns
-        spot = float(self.spot(ts))
+    def _decide(self, spot: float, ts: int) -> tuple[float, float]:
+        """(net delta, underlying to trade) at ``spot``; clears a forced hedge."""
         net, gamma = self.net_delta(spot, ts)
         band = hedge_band(self.cfg.policy, gamma, spot, self.cfg)
         self.last_delta, self.last_band = net, band
         qty = -net if self.forced else hedge_trade(net, band, self.cfg.policy)
         self.forced = False
+        return net, qty
+
+    def on_block(self, block: Block) -> None:
+        if self.cfg.mode == "intents":
+            self._intent_block(block)
+            return
+        if self.in_flight is not None:
+            return
+        ts = block.ts_ns
+        spot = float(self.spot(ts))
+        net, qty = self._decide(spot, ts)
         if qty == 0.0:
             return
         cash_t, asset_t = self.book.cash_token, self.book.asset_token
@@ -170,6 +267,113 @@ class DeltaHedger(Actor):
         self.submitted_spot = spot
         self.ctx.record("hedge_submitted", self.venue_name, qty, spot, value=net)
 
+    # ------------------------------------------------------------------ intents
+    def _prices(self, spot: float) -> dict[Any, float]:
+        return {self.book.cash_token: 1.0, self.book.asset_token: spot}
+
+    def _intent_block(self, block: Block) -> None:
+        ts = block.ts_ns
+        spot = float(self.spot(ts))
+        prices = self._prices(spot)
+        venues = list(self.venues) if self.venues is not None else [self.pool]
+        if self.controller.gas_token is not None:
+            self.controller.gas_price_wei = block.base_fee_wei + int(self.cfg.tip_gwei * GWEI)
+        if self.order_id is not None:
+            self._work(block, venues, prices, spot)
+            return
+        net, qty = self._decide(spot, ts)
+        if qty == 0.0:
+            return
+        asset, cash = self.book.asset_token, self.book.cash_token
+        current = round(net * asset.unit)
+        target = round((net + qty) * asset.unit)
+        if target == current:
+            return
+        tolerance = int(abs(qty) * self.cfg.slippage * asset.unit)
+        max_cost = int(abs(qty) * spot * self.cfg.max_cost_bps / 1e4 * cash.unit)
+        blocks = max(1, -(-self.cfg.deadline_s * NS_PER_SECOND // self.cfg.interval_ns))
+        intent = HedgeIntent(target, tolerance, max_cost, block.number + blocks)
+        self._seq += 1
+        order_id = f"{self.name}:{self._seq}"
+        decision = self.controller.submit_hedge(
+            intent, order_id=order_id, current_delta=current, asset=asset, quote=cash,
+            block_number=block.number, venues=venues, oracle_price=prices,
+        )  # fmt: skip
+        st = self.intent_stats
+        if not decision.accepted:
+            kind = refusal_kind(decision.reason)
+            st.refused += 1
+            st.refusals[kind] = st.refusals.get(kind, 0) + 1
+            self.ctx.record(
+                "hedge_refused",
+                kind,
+                qty,
+                spot,
+                value=decision.cost / self.book.cash_token.unit,
+                detail=decision.reason,
+            )
+            return
+        if decision.order_id is None:
+            return
+        st.intents += 1
+        self.order_id = order_id
+        self._skips_seen = 0
+        self.submitted_spot = spot
+        self.ctx.record(
+            "hedge_intent", order_id, qty, spot, value=net,
+            detail=f"target={target} band={tolerance} max_cost={max_cost} est_cost={decision.cost} "
+            f"deadline_block={intent.deadline_block}",
+        )  # fmt: skip
+        self._work(block, venues, prices, spot)
+
+    def _work(self, block: Block, venues: list[Venue], prices: dict[Any, float], spot: float) -> None:
+        """Send the controller's children for this block; note skipped blocks and a finished order."""
+        order_id = self.order_id
+        assert order_id is not None
+        tip = int(self.cfg.tip_gwei * GWEI)
+        for child in self.controller.on_block(block.number, block.ts_ns, venues, prices):
+            blocks_left = child.deadline_block - block.number
+            deadline = block.ts_ns + max(blocks_left * self.cfg.interval_ns, NS_PER_SECOND)
+            call = RouteCall(child.plan, child.min_out, deadline)
+            gas_limit = max(300_000, child.plan.gas_units * 3 // 2 + 50_000)
+            tx_id = self.ctx.submit(Tx(self.name, call, 2 * block.base_fee_wei + tip, tip, gas_limit, "hedge"))
+            self._children[tx_id] = child
+            self.intent_stats.children += 1
+            qty = child.amount_in / self.book.asset_token.unit
+            if child.plan.token_in == self.book.asset_token:
+                qty = -qty
+            else:
+                qty = child.plan.amount_out / self.book.asset_token.unit
+            self.ctx.record(
+                "hedge_submitted", ",".join(child.plan.venues_touched), qty, spot,
+                value=self.last_delta, detail=f"order={order_id} min_out={child.min_out}",
+            )  # fmt: skip
+        self._check_done(spot)
+
+    def _check_done(self, spot: float) -> None:
+        order_id = self.order_id
+        if order_id is None:
+            return
+        rep = self.controller.report(order_id)
+        st = self.intent_stats
+        for blk, reason in rep.skipped[self._skips_seen :]:
+            kind = refusal_kind(reason)
+            st.skipped_blocks += 1
+            st.skips[kind] = st.skips.get(kind, 0) + 1
+            self.ctx.record("hedge_skipped", kind, 0.0, spot, value=float(blk), detail=f"order={order_id}: {reason}")
+        self._skips_seen = len(rep.skipped)
+        if rep.status is OrderStatus.WORKING or any(c.order_id == order_id for c in self._children.values()):
+            return
+        if rep.status is OrderStatus.FILLED:
+            st.filled += 1
+        else:
+            st.expired += 1
+            self.ctx.record(
+                "hedge_expired", order_id, rep.remaining / self.book.asset_token.unit, spot,
+                detail=f"filled_in={rep.filled_in} of {rep.amount}; reverts={rep.reverts}",
+            )  # fmt: skip
+        self.order_id = None
+
     def on_event(self, topic: str, message: object) -> None:
         if type(message).__name__ == "HedgeRequested" and getattr(message, "greek", "") == "delta":
             self.forced = True
@@ -177,6 +381,16 @@ class DeltaHedger(Actor):
         if not isinstance(message, Receipt) or message.sender != self.name:
             return
         self.in_flight = None
+        child = self._children.pop(message.tx_id, None)
+        if child is not None:
+            result: ChildFill | Revert
+            if message.status:
+                result = ChildFill(message.amount_in, message.amount_out, message.gas_used)
+            else:
+                result = Revert(message.revert_reason or "REVERTED")
+                self.intent_stats.child_reverts += 1
+            self.controller.on_result(child, result)
+            self._check_done(float(self.spot(message.ts_ns)))
         book = self.book
         spot = float(self.spot(message.ts_ns))
         eth_usd = spot if book.asset_token.symbol in ("WETH", "ETH") else float(self.spot(message.ts_ns))

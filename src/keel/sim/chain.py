@@ -238,6 +238,8 @@ class ChainSim:
                     mev_loss, back_run = attack
                     self.stats.sandwiches += 1
                     break
+        elif allow_attack and self.attackers and _splittable(call):
+            mev_loss, back_run = self._attack_legs(tx, call, ts_ns)
         try:
             out, _ = self._run_route(call, commit=False)
         except Revert as exc:
@@ -269,6 +271,50 @@ class ChainSim:
             mev_loss=mev_loss,
             submitted_ns=submitted_ns,
         )
+
+    def _attack_legs(self, tx: Tx, call: RouteCall, ts_ns: int) -> tuple[int, Callable[[], None] | None]:
+        """Sandwich the legs of a split route, one venue at a time, while the route's total output
+        stays at or above its minimum.
+
+        Leg by leg (in the plan's order), a leg is offered to the attackers as a one-venue swap
+        whose minimum is its current output less the route's remaining slack (total output on the
+        current state minus ``min_amount_out``); an attacker front-runs it only if that is
+        profitable after gas (as for a single swap).  Front-runs happen at once, back-runs after
+        the victim.  Returns (the victim's output lost, in output-token base units; the back-runs).
+        """
+        mev_loss = 0
+        back_runs: list[Callable[[], None]] = []
+        for leg in call.plan.legs:
+            try:
+                total, _ = self._run_route(call, commit=False)
+            except Revert:
+                break
+            slack = total - call.min_amount_out
+            if slack <= 0:
+                break
+            venue = self.venues[leg.venues[0]]
+            try:
+                leg_out = venue.quote_exact_in(leg.token_in, leg.amount_in).amount_out
+            except Revert:
+                continue
+            leg_min = max(leg_out - slack, 0)
+            proxy_call = SwapCall(str(leg.venues[0]), leg.token_in, leg.amount_in, leg_min, call.deadline_ns)
+            proxy = Tx(tx.sender, proxy_call, tx.max_fee_per_gas, tx.max_priority_fee_per_gas, tx.gas_limit, tx.tag)
+            for attacker in self.attackers:
+                attack = attacker.attack(self, proxy, ts_ns)
+                if attack is not None:
+                    mev_loss += attack[0]
+                    back_runs.append(attack[1])
+                    self.stats.sandwiches += 1
+                    break
+        if not back_runs:
+            return 0, None
+
+        def back_run_all() -> None:
+            for run in back_runs:
+                run()
+
+        return mev_loss, back_run_all
 
     def _reverted(
         self, tx_id: int, tx: Tx, ts_ns: int, gas_price: int, reason: str, submitted_ns: int, mev_loss: int = 0
@@ -329,6 +375,22 @@ class ChainSim:
                 engine.recorder.record(ts, "chain", "revert", receipt.tag, detail=receipt.revert_reason)
             engine.bus.publish(RECEIPTS, receipt)
         engine.publish_block(Block(self.number, ts, base, total_used, params.gas_limit))
+
+
+def _splittable(call: RouteCall) -> bool:
+    """A route a sandwich bot can attack leg by leg: several one-hop exact-input legs from the
+    route's input to its output, each on its own venue (so attacking one does not move another)."""
+    legs = call.plan.legs
+    if len(legs) < 2:
+        return False
+    names = [str(leg.venues[0]) for leg in legs]
+    return len(set(names)) == len(names) and all(
+        len(leg.venues) == 1
+        and not leg.exact_out
+        and leg.token_in == call.plan.token_in
+        and leg.token_out == call.plan.token_out
+        for leg in legs
+    )
 
 
 class TopOfBlock(Protocol):

@@ -135,10 +135,15 @@ class DeskConfig(_Section):
 
 
 class HedgeSection(_Section):
-    """``router``: hedge through keel.execution.SmartRouter over every pool (else the main pool only)."""
+    """``mode``: ``"intents"`` states each hedge as a keel.execution.HedgeIntent worked by the
+    ExecutionController (``max_cost_bps`` of the trade's notional caps its cost, gas included);
+    ``"route"`` sends one swap quoted at submission.  ``router``: trade across every pool (else
+    the main pool only)."""
 
     enabled: bool = True
+    mode: Literal["intents", "route"] = "intents"
     router: bool = True
+    max_cost_bps: float = Field(default=100.0, ge=0)
     policy: Literal["fixed", "whalley_wilmott", "leland"] = "whalley_wilmott"
     band: float = Field(default=2.0, ge=0)
     risk_aversion: float = Field(default=1e-4, gt=0)

@@ -508,10 +508,20 @@ def run_scenario(
     if book is not None and options is not None and pool is not None and config.hedge.enabled:
         h = config.hedge
         hedge_cfg = HedgeConfig(
-            BandPolicy(h.policy), h.band, h.risk_aversion, h.cost, block_ns, h.slippage, h.deadline_s, h.tip_gwei
+            BandPolicy(h.policy),
+            h.band,
+            h.risk_aversion,
+            h.cost,
+            block_ns,
+            h.slippage,
+            h.deadline_s,
+            h.tip_gwei,
+            mode=h.mode,
+            max_cost_bps=h.max_cost_bps,
         )
         router = None
-        if h.router:
+        hedge_venues = [venues[name] for name in venues] if h.router else [pool]
+        if h.router and h.mode == "route":
             eth = oracle.price
 
             def gas_token_price(token: Token) -> float:  # whole token per whole ETH
@@ -520,7 +530,7 @@ def run_scenario(
             router = SmartRouter(
                 [venues[name] for name in venues], gas_price_wei=chain.base_fee, gas_token_price=gas_token_price
             )
-        hedger = DeltaHedger("hedger", book, options, pool, pool.name, oracle.price, hedge_cfg, router)
+        hedger = DeltaHedger("hedger", book, options, pool, pool.name, oracle.price, hedge_cfg, router, hedge_venues)
         engine.add_actor(hedger)
 
     perp: PerpVenue | None = None
@@ -671,6 +681,9 @@ def run_scenario(
         }
     if hedger is not None:
         summary["hedge_policy"] = hedger.cfg.policy.value
+        summary["hedge_mode"] = hedger.cfg.mode
+        if hedger.cfg.mode == "intents":
+            summary["hedge_intents"] = hedger.intent_stats.as_dict()
     if pm is not None:
         summary["portfolio_manager"] = {"strategy": pm.strategy, "opened": pm.opened, "rolls": pm.rolls}
     if mm is not None:
