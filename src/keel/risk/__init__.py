@@ -27,7 +27,7 @@ from keel.risk.margin import (
     StandardMargin,
     apc_scan_range,
 )
-from keel.risk.scenario import ScenarioGrid, portfolio_scan, risk_arrays
+from keel.risk.scenario import ScenarioGrid, portfolio_scan, position_scan, risk_arrays
 from keel.risk.volatility import GarchParams, VolForecast, ewma_variance, fit_garch, log_returns
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "log_returns",
     "partial_fraction",
     "portfolio_scan",
+    "position_scan",
     "rank_adl",
     "risk_arrays",
 ]

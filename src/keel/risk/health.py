@@ -5,7 +5,11 @@ Accounts are rows of flat arrays (structure of arrays) so a tick costs one compi
 ``maintenance = Σ_u mmf[u]·|qty[a,u]|·price[u]``, both evaluated at the favourable edge of
 each underlying's oracle band (longs at ``price + conf``, shorts at ``price − conf``), so an
 account is flagged only if it is below maintenance even there.  USD throughout; ``qty`` in
-coins (linear delta-one exposure).
+coins for linear perpetuals/futures/spot; inverse columns (``inverse=``) hold USD of notional
+with PnL ``q·(p/ref − 1)`` and maintenance ``mmf·|q|``.  :func:`health_scan` is one fused
+pass (blocks of accounts across threads, branch-free inner loops, no temporaries): per tick
+it streams collateral, qty and ref once (1M accounts × 3 underlyings ≈ 56 MB read, 17 MB
+written).
 
 :class:`HealthBook` keeps the same accounts in a form where a tick is one pass of
 multiply-adds: with ``c = q − mmf·|q|`` (same sign as ``q`` since ``mmf < 1``),
@@ -16,6 +20,8 @@ account trades, deposits or is settled, and is updated per account then).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -24,26 +30,46 @@ from keel.errors import ValidationError
 __all__ = ["HealthBook", "health_scan"]
 
 
-@njit(cache=True, parallel=True)
-def _scan(collateral, qty, ref, mmf, price, conf, equity, maint, flag):  # type: ignore[no-untyped-def]
+_BLOCK = 2048  # accounts per work block: the block's equity/maintenance stay in L1/L2
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def _scan(collateral, qty, ref, mmf, price, conf, inverse, equity, maint, flag, block):  # type: ignore[no-untyped-def]
     n, u = qty.shape
-    for a in prange(n):
-        e = collateral[a]
-        m = 0.0
+    n_blocks = (n + block - 1) // block
+    for b in prange(n_blocks):
+        a0 = b * block
+        a1 = min(n, a0 + block)
+        for a in range(a0, a1):
+            equity[a] = collateral[a]
+            maint[a] = 0.0
         for j in range(u):
-            q = qty[a, j]
-            if q == 0.0:
-                continue
-            # favourable edge: maximize equity − maintenance
-            if q > 0.0:
-                p = price[j] + conf[j] if (q - mmf[j] * q) > 0.0 else price[j] - conf[j]
-            else:
-                p = price[j] - conf[j]
-            e += q * (p - ref[a, j])
-            m += mmf[j] * abs(q) * p
-        equity[a] = e
-        maint[a] = m
-        flag[a] = e < m
+            # favourable edge: equity − maintenance rises with the price for a long (slope
+            # q·(1 − mmf) > 0, or q/ref inverse) and falls for a short, so p = price ± conf
+            pj = price[j]
+            cj = conf[j]
+            mj = mmf[j]
+            if inverse[j]:  # qty in USD of notional, PnL q·(p/ref − 1) USD, margin on |q|
+                for a in range(a0, a1):
+                    q = qty[a, j]
+                    p = pj + math.copysign(cj, q)
+                    r = ref[a, j]
+                    equity[a] += q * (p / r - 1.0) if q != 0.0 else 0.0
+                    maint[a] += mj * abs(q)
+            else:  # qty in coins, PnL q·(p − ref) USD, margin on |q|·p
+                for a in range(a0, a1):
+                    q = qty[a, j]
+                    p = pj + math.copysign(cj, q)
+                    equity[a] += q * (p - ref[a, j])
+                    maint[a] += mj * abs(q) * p
+        for a in range(a0, a1):
+            flag[a] = equity[a] < maint[a]
+
+
+def _layout(a: np.ndarray) -> np.ndarray:
+    """float64 as given when C- or F-contiguous (SoA books pass column-major), else a C copy."""
+    a = np.asarray(a, dtype=np.float64)
+    return a if (a.flags.c_contiguous or a.flags.f_contiguous) else np.ascontiguousarray(a)
 
 
 def health_scan(
@@ -53,32 +79,50 @@ def health_scan(
     mmf: np.ndarray,
     price: np.ndarray,
     confidence: np.ndarray | None = None,
+    *,
+    inverse: np.ndarray | None = None,
+    out: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(equity, maintenance, below_maintenance) for every account at the favourable band edge.
 
-    ``collateral`` (n,) USD after haircuts; ``qty``/``ref`` (n, u) coins and the USD price
-    PnL was last settled at; ``mmf`` (u,) maintenance fractions; ``price``/``confidence``
-    (u,) oracle price and band half-width.
+    ``collateral`` (n,) USD after haircuts; ``qty``/``ref`` (n, u) position size and the USD
+    price PnL was last settled at (entry or last mark); ``mmf`` (u,) maintenance fractions
+    (the account's size tier per underlying); ``price``/``confidence`` (u,) oracle price and
+    band half-width.  ``inverse`` (u,) bool: column ``j`` is an inverse perpetual/future whose
+    ``qty`` is USD of notional (PnL ``q·(p/ref − 1)`` USD, maintenance ``mmf·|q|``); other
+    columns are linear (``qty`` in coins, PnL ``q·(p − ref)``, maintenance ``mmf·|q|·p``).
+
+    One fused compiled pass over blocks of accounts on all cores, no temporaries.  ``qty`` and
+    ``ref`` may be row-major or column-major (structure of arrays: each underlying's column
+    contiguous, the fastest layout); ``out`` optionally supplies the three result arrays
+    ((n,) float64, float64, bool) so repeated scans reuse memory.
     """
     col = np.ascontiguousarray(collateral, dtype=np.float64)
-    q = np.ascontiguousarray(qty, dtype=np.float64)
-    r = np.ascontiguousarray(ref, dtype=np.float64)
+    q = _layout(qty)
+    r = _layout(ref)
     m = np.ascontiguousarray(mmf, dtype=np.float64)
     p = np.ascontiguousarray(price, dtype=np.float64)
     c = np.zeros_like(p) if confidence is None else np.ascontiguousarray(confidence, dtype=np.float64)
+    inv = np.zeros(p.shape, dtype=np.bool_) if inverse is None else np.ascontiguousarray(inverse, dtype=np.bool_)
     if q.ndim != 2 or q.shape != r.shape or col.shape != (q.shape[0],):
         raise ValidationError("qty", q.shape, "qty and ref must be (n, u) with collateral (n,)")
-    if p.shape != (q.shape[1],) or m.shape != p.shape or c.shape != p.shape:
-        raise ValidationError("price", p.shape, f"price, mmf and confidence must have shape ({q.shape[1]},)")
+    if p.shape != (q.shape[1],) or m.shape != p.shape or c.shape != p.shape or inv.shape != p.shape:
+        raise ValidationError("price", p.shape, f"price, mmf, confidence and inverse must have shape ({q.shape[1]},)")
     if not (np.all(np.isfinite(p)) and np.all(p > 0)):
         raise ValidationError("price", p.tolist()[:4], "prices must be finite and positive (never act on a bad price)")
     if not (np.all(np.isfinite(c)) and np.all(c >= 0) and np.all(c < p)):
         raise ValidationError("confidence", c.tolist()[:4], "must be finite, >= 0 and below the price")
+    if not (np.all(m >= 0) and np.all(m < 1)):
+        raise ValidationError("mmf", m.tolist()[:4], "maintenance fractions must be in [0, 1)")
     n = q.shape[0]
-    equity = np.empty(n)
-    maint = np.empty(n)
-    flag = np.empty(n, dtype=np.bool_)
-    _scan(col, q, r, m, p, c, equity, maint, flag)
+    if out is None:
+        equity, maint, flag = np.empty(n), np.empty(n), np.empty(n, dtype=np.bool_)
+    else:
+        equity, maint, flag = out
+        ok = equity.shape == maint.shape == flag.shape == (n,)
+        if not ok or equity.dtype != np.float64 or maint.dtype != np.float64 or flag.dtype != np.bool_:
+            raise ValidationError("out", [a.shape for a in out], f"must be ((n,) float64, float64, bool) with n={n}")
+    _scan(col, q, r, m, p, c, inv, equity, maint, flag, _BLOCK)
     return equity, maint, flag
 
 

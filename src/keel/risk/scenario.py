@@ -26,7 +26,7 @@ import numpy as np
 from numba import njit, prange
 
 from keel.errors import ValidationError
-from keel.pricing.kernels import bs_price
+from keel.pricing.simd import vnorm_cdf
 
 __all__ = [
     "KIND_CALL",
@@ -35,6 +35,7 @@ __all__ = [
     "KIND_PUT",
     "ScenarioGrid",
     "portfolio_scan",
+    "position_scan",
     "risk_arrays",
 ]
 
@@ -126,7 +127,31 @@ def _grid_arrays(grid: ScenarioGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return grid._build_arrays()
 
 
-def _risk_arrays_impl(kind, strike, t, sigma, spot, rate, moves, shocks, weights, vol_power, dte_floor):  # type: ignore[no-untyped-def]
+@lru_cache(maxsize=256)
+def _log_gross(grid: ScenarioGrid) -> np.ndarray:
+    """``ln(1 + move)`` per scenario (the only part of d1 a spot move changes)."""
+    out: np.ndarray = np.log1p(grid.arrays()[0])
+    out.flags.writeable = False
+    return out
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _bs_scen(sgn, s1, kdf, x, sd):  # type: ignore[no-untyped-def]
+    """Black-Scholes value at scenario spot ``s1`` with ``x = ln(s1/K) + rT``, ``sd = σ'√T``.
+
+    Branch-free (``vnorm_cdf`` from :mod:`keel.pricing.simd`) so loops over it vectorize;
+    ``kdf = K·e^{−rT}``.  ``sd`` tiny (T = 0) gives the intrinsic value exactly.
+    """
+    d1 = x / sd + 0.5 * sd
+    d2 = d1 - sd
+    return sgn * (s1 * vnorm_cdf(sgn * d1) - kdf * vnorm_cdf(sgn * d2))
+
+
+# T = 0 options: sd = σ'·_SQRT_T_MIN, so d1 = ±huge and Φ is exactly 0 or 1 (intrinsic value)
+_SQRT_T_MIN = 1e-150
+
+
+def _risk_arrays_impl(kind, strike, t, sigma, spot, rate, moves, lnm, shocks, weights, vol_power, dte_floor):  # type: ignore[no-untyped-def]
     n = kind.shape[0]
     m = moves.shape[0]
     out = np.empty((n, m))
@@ -140,15 +165,17 @@ def _risk_arrays_impl(kind, strike, t, sigma, spot, rate, moves, shocks, weights
             for j in range(m):
                 out[i, j] = weights[j] * moves[j]
         else:
-            sign = 1.0 if k == KIND_CALL else -1.0
-            v0 = bs_price(sign, s0, strike[i], t[i], rate, 0.0, sigma[i])
-            dte = max(t[i] * 365.0, dte_floor)
-            scale = (30.0 / dte) ** vol_power
-            for j in range(m):
-                vol = sigma[i] * (1.0 + shocks[j] * scale)
-                if vol < 0.01 * sigma[i]:
-                    vol = 0.01 * sigma[i]
-                out[i, j] = weights[j] * (bs_price(sign, s0 * (1.0 + moves[j]), strike[i], t[i], rate, 0.0, vol) - v0)
+            sgn = 1.0 if k == KIND_CALL else -1.0
+            sig = sigma[i]
+            sqt = max(math.sqrt(t[i]), _SQRT_T_MIN)
+            x0 = math.log(s0 / strike[i]) + rate * t[i]
+            kdf = strike[i] * math.exp(-rate * t[i])
+            v0 = _bs_scen(sgn, s0, kdf, x0, sig * sqt)
+            scale = (30.0 / max(t[i] * 365.0, dte_floor)) ** vol_power
+            for j in range(m):  # vectorized across scenarios
+                vol = max(sig * (1.0 + shocks[j] * scale), 0.01 * sig)
+                v = _bs_scen(sgn, s0 * (1.0 + moves[j]), kdf, x0 + lnm[j], vol * sqt)
+                out[i, j] = weights[j] * (v - v0)
     return out
 
 
@@ -190,7 +217,8 @@ def risk_arrays(
     power, floor = float(grid.vol_power), float(grid.dte_floor_days)
     strike_a, t_a, sigma_a, spot_a = arrs
     kernel = _risk_arrays_par if n * moves.size >= _PARALLEL_MIN_WORK else _risk_arrays_ser
-    out = kernel(kind, strike_a, t_a, sigma_a, spot_a, float(rate), moves, shocks, weights, power, floor)
+    lnm = _log_gross(grid)
+    out = kernel(kind, strike_a, t_a, sigma_a, spot_a, float(rate), moves, lnm, shocks, weights, power, floor)
     return np.asarray(out)
 
 
@@ -258,4 +286,226 @@ def portfolio_scan(
     n_groups = int(g.max()) + 1 if n_instr else 1
     kernel = _portfolio_scan_par if idx.size * risk.shape[1] >= _PARALLEL_MIN_WORK else _portfolio_scan_ser
     loss, cont = kernel(idx, qty, risk, g, n_groups, c)
+    return np.asarray(loss), np.asarray(cont)
+
+
+# ------------------------------------------------------------------ per-position scan -----
+_BLOCK_ACCOUNTS = 32  # accounts per work block (≈320 positions: buffers stay in L1/L2)
+
+
+def _position_scan_impl(  # type: ignore[no-untyped-def]
+    kind,
+    strike,
+    t,
+    sigma,
+    spot,
+    qty,
+    group,
+    n_groups,
+    cont_unit,
+    rate,
+    moves,
+    lnm,
+    shocks,
+    weights,
+    vol_power,
+    dte_floor,
+    block,
+):
+    n_acc, n_pos = qty.shape
+    m = moves.shape[0]
+    loss = np.zeros(n_acc)
+    cont = np.zeros(n_acc)
+    gross = 1.0 + moves
+    n_blocks = (n_acc + block - 1) // block
+    for b in prange(n_blocks):
+        a0 = b * block
+        a1 = min(n_acc, a0 + block)
+        nk = (a1 - a0) * n_pos
+        # per-position parts of d1 that no scenario changes (SoA, contiguous in k)
+        sgn = np.empty(nk)
+        s0 = np.empty(nk)
+        kdf = np.empty(nk)
+        x0 = np.empty(nk)
+        sqt = np.empty(nk)
+        sig = np.empty(nk)
+        scale = np.empty(nk)
+        v0 = np.empty(nk)
+        qo = np.empty(nk)  # quantity on the option part (0 for delta-one)
+        ql = np.empty(nk)  # USD per unit of move for delta-one (0 for options)
+        val = np.empty(nk)
+        for k in range(nk):
+            a = a0 + k // n_pos
+            p = k % n_pos
+            q = qty[a, p]
+            kd = kind[a, p]
+            s = spot[a, p]
+            is_opt = kd >= KIND_CALL and q != 0.0  # validated: codes 0..3
+            if is_opt:
+                sgn[k] = 1.0 if kd == KIND_CALL else -1.0
+                s0[k] = s
+                tt = t[a, p]
+                sqt[k] = max(math.sqrt(tt), _SQRT_T_MIN)
+                x0[k] = math.log(s / strike[a, p]) + rate * tt
+                kdf[k] = strike[a, p] * math.exp(-rate * tt)
+                sig[k] = sigma[a, p]
+                scale[k] = (30.0 / max(tt * 365.0, dte_floor)) ** vol_power
+                qo[k] = q
+                ql[k] = 0.0
+            else:  # harmless option parameters, weighted by zero
+                sgn[k] = 1.0
+                s0[k] = 1.0
+                sqt[k] = 1.0
+                x0[k] = 0.0
+                kdf[k] = 1.0
+                sig[k] = 1.0
+                scale[k] = 0.0
+                qo[k] = 0.0
+                if q == 0.0:
+                    ql[k] = 0.0
+                elif kd == KIND_INVERSE:
+                    ql[k] = q
+                else:
+                    ql[k] = q * s
+            if q < 0.0:
+                cont[a] -= q * cont_unit[a, p]
+        for k in range(nk):
+            v0[k] = _bs_scen(sgn[k], s0[k], kdf[k], x0[k], sig[k] * sqt[k])
+        pnl = np.zeros((a1 - a0, n_groups, m))
+        for j in range(m):  # scenario-major: the inner loop runs over contiguous positions
+            mj = moves[j]
+            gj = gross[j]
+            lj = lnm[j]
+            hj = shocks[j]
+            wj = weights[j]
+            for k in range(nk):
+                vol = max(sig[k] * (1.0 + hj * scale[k]), 0.01 * sig[k])
+                v = _bs_scen(sgn[k], s0[k] * gj, kdf[k], x0[k] + lj, vol * sqt[k])
+                val[k] = wj * (qo[k] * (v - v0[k]) + ql[k] * mj)
+            for k in range(nk):
+                pnl[k // n_pos, group[a0 + k // n_pos, k % n_pos], j] += val[k]
+        for r in range(a1 - a0):
+            worst = 0.0
+            for g in range(n_groups):
+                mn = 0.0
+                for j in range(m):
+                    if pnl[r, g, j] < mn:
+                        mn = pnl[r, g, j]
+                worst -= mn
+            loss[a0 + r] = worst
+    return loss, cont
+
+
+_position_scan_par = njit(cache=True, parallel=True, error_model="numpy")(_position_scan_impl)
+_position_scan_ser = njit(cache=True, error_model="numpy")(_position_scan_impl)
+
+
+@njit(cache=True)
+def _first_bad(kind, strike, t, sigma, spot, qty):  # type: ignore[no-untyped-def]
+    """(account, slot, field code) of the first invalid occupied slot, or (−1, −1, 0)."""
+    n_acc, n_pos = qty.shape
+    for a in range(n_acc):
+        for p in range(n_pos):
+            q = qty[a, p]
+            if not math.isfinite(q):
+                return a, p, 1
+            if q == 0.0:
+                continue
+            kd = kind[a, p]
+            if kd < KIND_LINEAR or kd > KIND_PUT:
+                return a, p, 2
+            if not (spot[a, p] > 0.0 and math.isfinite(spot[a, p])):
+                return a, p, 3
+            if kd >= KIND_CALL:
+                if not (strike[a, p] > 0.0 and math.isfinite(strike[a, p])):
+                    return a, p, 4
+                if not (sigma[a, p] > 0.0 and math.isfinite(sigma[a, p])):
+                    return a, p, 5
+                if not (t[a, p] >= 0.0 and math.isfinite(t[a, p])):
+                    return a, p, 6
+    return -1, -1, 0
+
+
+_BAD_FIELD = {1: "qty", 2: "kind", 3: "spot", 4: "strike", 5: "sigma", 6: "t"}
+_BAD_PROBLEM = {
+    1: "quantities must be finite",
+    2: "must be one of KIND_LINEAR, KIND_INVERSE, KIND_CALL, KIND_PUT",
+    3: "must be finite and positive",
+    4: "options need a finite strike > 0",
+    5: "options need a finite sigma > 0",
+    6: "options need a finite t >= 0",
+}
+
+
+def position_scan(
+    kind: np.ndarray,
+    strike: np.ndarray,
+    t: np.ndarray,
+    sigma: np.ndarray,
+    spot: np.ndarray,
+    qty: np.ndarray,
+    grid: ScenarioGrid,
+    rate: float = 0.0,
+    group: np.ndarray | None = None,
+    contingency: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Worst scenario loss and contingency add-on per account (USD), every position revalued itself.
+
+    The per-position counterpart of :func:`risk_arrays` + :func:`portfolio_scan`, for books
+    whose positions share no instrument (OTC strikes, per-account marks).  All arrays are
+    ``(n_accounts, n_slots)``: ``kind`` (``KIND_*``), ``strike`` USD, ``t`` years ACT/365,
+    ``sigma`` annualized, ``spot`` USD of the position's underlying, ``qty`` signed units
+    (0 = empty slot; its other fields are ignored), ``group`` the underlying id (losses are
+    taken per underlying and summed), ``contingency`` USD per unit short.  Same formula and
+    grid conventions as :func:`risk_arrays` (extended scenarios weighted).
+
+    One compiled pass: accounts in blocks across threads; per block the scenario-independent
+    parts of d1 (``ln(S/K) + rT``, ``√T``, the vol-shock scale, the base value) are computed
+    once, then each scenario is a branch-free loop over the block's contiguous positions that
+    LLVM vectorizes (``keel.pricing.simd`` normal cdf); no risk array is materialized.
+    """
+    kind = np.ascontiguousarray(kind, dtype=np.int64)
+    q = np.ascontiguousarray(qty, dtype=np.float64)
+    if q.ndim != 2:
+        raise ValidationError("qty", q.shape, "must be 2-D (n_accounts, n_slots)")
+    arrs = [np.ascontiguousarray(a, dtype=np.float64) for a in (strike, t, sigma, spot)]
+    for name, a in zip(("kind", "strike", "t", "sigma", "spot"), [kind, *arrs], strict=True):
+        if a.shape != q.shape:
+            raise ValidationError(name, a.shape, f"must have the shape of qty {q.shape}")
+    g = np.zeros(q.shape, dtype=np.int64) if group is None else np.ascontiguousarray(group, dtype=np.int64)
+    c = np.zeros(q.shape) if contingency is None else np.ascontiguousarray(contingency, dtype=np.float64)
+    if g.shape != q.shape or c.shape != q.shape:
+        raise ValidationError("group/contingency", (g.shape, c.shape), f"must have the shape of qty {q.shape}")
+    if g.size and g.min() < 0:
+        raise ValidationError("group", int(g.min()), "underlying ids must be >= 0")
+    if not np.all(np.isfinite(c)):
+        raise ValidationError("contingency", "NaN/inf", "must be finite")
+    strike_a, t_a, sigma_a, spot_a = arrs
+    a_bad, p_bad, code = _first_bad(kind, strike_a, t_a, sigma_a, spot_a, q)
+    if code:
+        field_name = _BAD_FIELD[code]
+        value = {"qty": q, "kind": kind, "spot": spot_a, "strike": strike_a, "sigma": sigma_a, "t": t_a}[field_name]
+        raise ValidationError(f"{field_name}[{a_bad}, {p_bad}]", value[a_bad, p_bad].item(), _BAD_PROBLEM[code])
+    moves, shocks, weights = grid.arrays()
+    n_groups = int(g.max()) + 1 if g.size else 1
+    kernel = _position_scan_par if q.size * moves.size >= _PARALLEL_MIN_WORK else _position_scan_ser
+    loss, cont = kernel(
+        kind,
+        strike_a,
+        t_a,
+        sigma_a,
+        spot_a,
+        q,
+        g,
+        n_groups,
+        c,
+        float(rate),
+        moves,
+        _log_gross(grid),
+        shocks,
+        weights,
+        float(grid.vol_power),
+        float(grid.dte_floor_days),
+        _BLOCK_ACCOUNTS,
+    )
     return np.asarray(loss), np.asarray(cont)
