@@ -26,7 +26,7 @@ __all__ = ["TickTable", "build_tick_table"]
 _HALF_LN_10001 = 0.5 * math.log(1.0001)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TickTable:
     """Initialized ticks of one pool, ascending.
 
@@ -42,6 +42,15 @@ class TickTable:
 
     def __len__(self) -> int:
         return len(self.ticks)
+
+    def __eq__(self, other: object) -> bool:
+        """Equal when the exact ticks and liquidity_net are (the arrays derive from them)."""
+        if not isinstance(other, TickTable):
+            return NotImplemented
+        return self.ticks == other.ticks and self.liquidity_net == other.liquidity_net
+
+    def __hash__(self) -> int:
+        return hash((self.ticks, self.liquidity_net))
 
     def above(self, tick: int) -> int:
         """Position of the first initialized tick strictly above ``tick`` (= count of ticks <= ``tick``)."""
