@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 from numpy.typing import NDArray
 
 from keel.domain import Token
@@ -157,13 +158,16 @@ def curve_from_v3(
     through ticks ``> current_tick``, flipping the sign of ``liquidity_net`` as the contract does.
     ``truncated``: ``ticks`` are only the nearest ones; the curve ends at the last of them.
     """
-    arr = np.array(sorted(ticks), dtype=np.float64).reshape(-1, 2)
-    idx, net = arr[:, 0], arr[:, 1]
+    rows = sorted(ticks)
+    idx = np.array([t for t, _ in rows], dtype=np.float64)
+    prefix = (0, *itertools.accumulate(n for _, n in rows))
     p = int(np.searchsorted(idx, current_tick, side="right"))
     s_ticks = np.exp(idx * _HALF_LN_10001)
+    prefix_f = np.array(prefix, dtype=np.float64)
     return _v3_from_arrays(
-        sqrt_price_x96, liquidity, p, s_ticks, net, fee_pips, zero_for_one, gas_units, truncated=truncated
-    )
+        sqrt_price_x96, liquidity, liquidity - prefix[p], p, s_ticks, prefix_f, fee_pips, zero_for_one, gas_units,
+        truncated=truncated,
+    )  # fmt: skip
 
 
 def curve_from_tick_table(
@@ -174,58 +178,99 @@ def curve_from_tick_table(
     (the same model as :func:`curve_from_v3`, without sorting or per-tick Python work)."""
     p = table.above(current_tick)
     return _v3_from_arrays(
-        sqrt_price_x96, liquidity, p, table.sqrt_price, table.net_f, fee_pips, zero_for_one, gas_units
-    )
+        sqrt_price_x96, liquidity, liquidity - table.prefix[p], p, table.sqrt_price, table.prefix_f, fee_pips,
+        zero_for_one, gas_units,
+    )  # fmt: skip
+
+
+@njit(cache=True)
+def _v3_segments(s, liquidity, delta, p, s_ticks, prefix_f, gamma, zero_for_one, truncated, s_last):  # type: ignore[no-untyped-def]
+    """Constant-product segments between initialized ticks, in one pass (see :func:`_v3_from_arrays`).
+
+    Returns (X, Y, cap, c0, o0, m0, n) in buffers of the maximum length; the first n are used."""
+    m = p if zero_for_one else s_ticks.size - p
+    size = m + 1
+    X = np.empty(size)
+    Y = np.empty(size)
+    cap = np.empty(size)
+    c0 = np.empty(size)
+    o0 = np.empty(size)
+    m0 = np.empty(size)
+    n = 0
+    L = liquidity
+    s0 = s
+    c = 0.0
+    o = 0.0
+    steps = m if truncated else m + 1
+    for k in range(steps):
+        if k < m:
+            s1 = s_ticks[p - 1 - k] if zero_for_one else s_ticks[p + k]
+        else:
+            s1 = s_last
+        if L < 0.0:
+            break  # inconsistent state: stop where liquidity would turn negative
+        if zero_for_one:
+            usable = L > 0.0 and s1 < s0
+        else:
+            usable = L > 0.0 and s1 > s0
+        if usable:
+            if zero_for_one:
+                x = L / s0
+                y = L * s0
+                ca = L * (1.0 / s1 - 1.0 / s0) / gamma
+            else:
+                x = L * s0
+                y = L / s0
+                ca = L * (s1 - s0) / gamma
+            if ca > 0.0 and y > 0.0:
+                X[n] = x
+                Y[n] = y
+                cap[n] = ca
+                c0[n] = c
+                o0[n] = o
+                m0[n] = y * gamma / x
+                gca = gamma * ca
+                c += ca
+                o += y * gca / (x + gca)
+                n += 1
+        L = delta + (prefix_f[p - 1 - k] if zero_for_one else prefix_f[p + k + 1]) if k < m else 0.0
+        s0 = s1
+    return X, Y, cap, c0, o0, m0, n
 
 
 def _v3_from_arrays(
     sqrt_price_x96: int,
     liquidity: int,
+    delta: int,
     p: int,
     s_ticks: FloatArray,
-    net_f: FloatArray,
+    prefix_f: FloatArray,
     fee_pips: int,
     zero_for_one: bool,
     gas_units: int,
     *,
     truncated: bool = False,
 ) -> Curve:
-    """Segments between initialized ticks; ``s_ticks``/``net_f`` ascending, ``p`` = count of ticks <= current."""
+    """Segments between initialized ticks; ``s_ticks`` ascending, ``prefix_f`` the float prefix sums
+    of their liquidity_net (length + 1), ``p`` = count of ticks <= current, ``delta`` the exact
+    ``liquidity - prefix[p]`` (0 in a consistent pool).
+
+    Walking away from the price (down for token0 in, up for token1 in), range k has liquidity
+    ``L_k = liquidity ± Σ net`` of the ticks crossed so far (``delta + prefix`` at the range,
+    without cancellation error) and runs from √P_k to the next tick:
+    virtual reserves ``L/√P_k`` and ``L·√P_k`` and gross capacity ``L·Δ(1/√P)/g`` (token0 in) or
+    ``L·Δ√P/g`` (token1 in).  Without ``truncated`` the last range runs to the extreme tick.
+    """
     gamma = 1.0 - fee_pips / 1e6
-    s = sqrt_price_x96 / 2.0**96
-    if zero_for_one:
-        s_end = s_ticks[:p][::-1]
-        net = -net_f[:p][::-1]
-        s_last = _S_MIN
-    else:
-        s_end = s_ticks[p:]
-        net = net_f[p:]
-        s_last = _S_MAX
-    n = s_end.size
-    if not truncated:
-        s_end = np.append(s_end, s_last)
-        n += 1
+    X, Y, cap, c0, o0, m0, n = _v3_segments(
+        sqrt_price_x96 / 2.0**96, float(liquidity), float(delta), p, s_ticks, prefix_f, gamma, zero_for_one,
+        truncated,
+        _S_MIN if zero_for_one else _S_MAX,
+    )  # fmt: skip
     if n == 0:
         return _build([], [], [], gamma, gas_units, not truncated)
-    s_start = np.empty(n)
-    s_start[0] = s
-    s_start[1:] = s_end[:-1]
-    L = np.empty(n)
-    L[0] = float(liquidity)
-    if n > 1:
-        np.cumsum(net[: n - 1], out=L[1:])
-        L[1:] += float(liquidity)
-    bad = np.flatnonzero(L < 0)
-    if bad.size:  # inconsistent state: stop the model where liquidity would turn negative
-        cut = int(bad[0])
-        L, s_start, s_end = L[:cut], s_start[:cut], s_end[:cut]
-    if zero_for_one:
-        ok = (L > 0) & (s_end < s_start)
-        L, s0, s1 = L[ok], s_start[ok], s_end[ok]
-        return _build(L / s0, L * s0, L * (1.0 / s1 - 1.0 / s0) / gamma, gamma, gas_units, not truncated)
-    ok = (L > 0) & (s_end > s_start)
-    L, s0, s1 = L[ok], s_start[ok], s_end[ok]
-    return _build(L * s0, L / s0, L * (s1 - s0) / gamma, gamma, gas_units, not truncated)
+    max_in = float(c0[n - 1] + cap[n - 1])
+    return Curve(X[:n], Y[:n], cap[:n], gamma, int(gas_units), c0[:n], o0[:n], m0[:n], max_in, not truncated)
 
 
 def curve_from_levels(levels: Sequence[tuple[float, float]], fee_pips: int, gas_units: int) -> Curve:

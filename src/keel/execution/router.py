@@ -281,6 +281,9 @@ class SmartRouter:
         self.max_paths = max_paths
         self.max_age_ns = max_age_ns
         self._cache = CurveCache()
+        # per-quote memos (venue models and the gas rate do not change within one quote)
+        self._memo: dict[tuple[int, Token], Curve] = {}
+        self._rates: dict[Token, float] = {}
         self._adj: dict[Token, dict[Token, list[int]]] = {}
         for i, v in enumerate(self.venues):
             self._adj.setdefault(v.token0, {}).setdefault(v.token1, []).append(i)
@@ -293,7 +296,7 @@ class SmartRouter:
 
     def gas_cost(self, token_out: Token, gas_units: int) -> int:
         """Gas in ``token_out`` base units (rounded up); 0 when gas is not priced."""
-        rate = self._gas_rate(token_out)
+        rate = self._gas_rate_now(token_out)
         return math.ceil(gas_units * rate) if rate else 0
 
     def quote_exact_in(
@@ -310,6 +313,8 @@ class SmartRouter:
         With ``max_age_ns`` (here or on the router) every venue's ``updated_ns`` must be within
         that age of ``now_ns``, else :class:`StaleVenueError`."""
         self._check(token_in, token_out, "amount_in", amount_in, now_ns, max_age_ns)
+        self._memo.clear()
+        self._rates.clear()
         paths = self._select_paths(token_in, token_out, amount_in)
         problem, index = self._problem(paths, token_out, amount_in)
         model = SplitModel(problem)
@@ -345,6 +350,8 @@ class SmartRouter:
     ) -> RoutePlan:
         """Plan delivering exactly ``amount_out`` of ``token_out`` for the least input (gas-aware split)."""
         self._check(token_in, token_out, "amount_out", amount_out, now_ns, max_age_ns)
+        self._memo.clear()
+        self._rates.clear()
         paths = self._select_paths(token_in, token_out, amount_out)
         spot = max(self._path_spot(p) for p in paths)
         if spot <= 0:
@@ -425,7 +432,15 @@ class SmartRouter:
                     )
 
     def _gas_rate(self, token_out: Token) -> float:
-        """Output-token base units per gas unit."""
+        """Output-token base units per gas unit (memoized within one quote)."""
+        if self.gas_price_wei == 0 or self.gas_token_price is None:
+            return 0.0
+        rate = self._rates.get(token_out)
+        if rate is None:
+            rate = self._rates[token_out] = self._gas_rate_now(token_out)
+        return rate
+
+    def _gas_rate_now(self, token_out: Token) -> float:
         if self.gas_price_wei == 0 or self.gas_token_price is None:
             return 0.0
         try:
@@ -454,7 +469,12 @@ class SmartRouter:
         return out
 
     def _curve(self, i: int, token_in: Token, size_hint: int) -> Curve:
-        return self._cache.get(self.venues[i], token_in, size_hint)
+        key = (i, token_in)
+        curve = self._memo.get(key)
+        if curve is not None and (curve.complete or curve.max_in >= size_hint):
+            return curve
+        curve = self._memo[key] = self._cache.get(self.venues[i], token_in, size_hint)
+        return curve
 
     def _path_spot(self, path: _Path, amount: int = 1) -> float:
         """Zero-size rate of the path (models built for ``amount`` on the first hop)."""
@@ -664,7 +684,8 @@ class SmartRouter:
         model: float,
     ) -> RoutePlan:
         gas = sum(leg.gas_units for leg in legs)
-        cost = self.gas_cost(token_out, gas)
+        rate = self._gas_rate(token_out)  # the rate this quote was optimized with
+        cost = math.ceil(gas * rate) if rate else 0
         return RoutePlan(
             token_in, token_out, a_in, a_out, gas, cost, a_out - cost, tuple(legs), exact_out, float(model)
         )

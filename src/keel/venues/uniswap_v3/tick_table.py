@@ -9,12 +9,14 @@ and shared by a pool's copies: copy-on-write falls out of rebuilding on the next
 write.
 
 Exact figures are the int tuples; the float64 arrays are derived from them for fast models:
-``sqrt_price`` is ``1.0001 ** (tick / 2)`` (unscaled √P, not Q64.96) and ``net_f`` is
-``liquidity_net`` as float64.
+``sqrt_price`` is ``1.0001 ** (tick / 2)`` (unscaled √P, not Q64.96), ``net_f`` is
+``liquidity_net`` as float64 and ``prefix_f`` the exact prefix sums rounded once to float64
+(so a model's liquidity after crossing ticks carries no cancellation error).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 
@@ -30,15 +32,19 @@ _HALF_LN_10001 = 0.5 * math.log(1.0001)
 class TickTable:
     """Initialized ticks of one pool, ascending.
 
-    ``ticks`` and ``liquidity_net`` are exact ints; ``index`` (int64), ``net_f`` and
-    ``sqrt_price`` (float64) are read-only arrays of the same length (see the module docstring).
+    ``ticks`` and ``liquidity_net`` are exact ints; ``prefix[k]`` is the exact sum of the
+    ``liquidity_net`` of the ``k`` lowest ticks (length ``len + 1``): in a consistent pool the
+    active liquidity between ticks ``k-1`` and ``k`` is ``prefix[k]``.  ``index`` (int64),
+    ``net_f``, ``sqrt_price`` and ``prefix_f`` (float64) are read-only arrays derived from them.
     """
 
     ticks: tuple[int, ...]
     liquidity_net: tuple[int, ...]
+    prefix: tuple[int, ...]
     index: NDArray[np.int64]
     net_f: NDArray[np.float64]
     sqrt_price: NDArray[np.float64]
+    prefix_f: NDArray[np.float64]
 
     def __len__(self) -> int:
         return len(self.ticks)
@@ -61,9 +67,11 @@ def build_tick_table(records: dict[int, list[int]]) -> TickTable:
     """Table of a pool's tick records (tick -> record with ``liquidity_net`` at index 1)."""
     ticks = tuple(sorted(records))
     nets = tuple(records[t][1] for t in ticks)
+    prefix = (0, *itertools.accumulate(nets))
     index = np.array(ticks, dtype=np.int64)
     net_f = np.array(nets, dtype=np.float64) if nets else np.zeros(0)
+    prefix_f = np.array(prefix, dtype=np.float64)
     sqrt_price = np.exp(index * _HALF_LN_10001)
-    for a in (index, net_f, sqrt_price):
+    for a in (index, net_f, sqrt_price, prefix_f):
         a.flags.writeable = False
-    return TickTable(ticks, nets, index, net_f, sqrt_price)
+    return TickTable(ticks, nets, prefix, index, net_f, sqrt_price, prefix_f)
