@@ -105,14 +105,32 @@ class SviConfig(_Section):
     sigma: float = Field(gt=0)
 
 
+class SurfaceConfig(_Section):
+    """A surface fitted to a real option chain (keel.pricing.fit_surface).
+
+    ``chain``: a Deribit ticker snapshot CSV or an IV/Greeks export (e.g. the 2026 hourly file);
+    ``snapshot``: which snapshot of it (0 = first); ``weighting``: the fit's weights;
+    ``min_expiry_days``: drop expiries closer than this to the snapshot; ``max_fit_vol_pts``:
+    drop expiries whose fit RMSE against the chain's mark IVs (vol points) exceeds this (illiquid ones)."""
+
+    chain: str
+    snapshot: int = Field(default=0, ge=0)
+    weighting: Literal["spread", "vega"] = "spread"
+    min_expiry_days: float = Field(default=2.0, ge=0)
+    max_fit_vol_pts: float = Field(default=2.5, gt=0)
+
+
 class OptionsConfig(_Section):
-    """``vol_replay``: a Deribit IV/greeks file whose at-the-money vol, relative to its first snapshot,
-    scales the SVI surface over time (its first snapshot is aligned with ``market.start``)."""
+    """Either ``svi`` (illustrative raw-SVI slices, for synthetic runs) or ``surface`` (fitted to a
+    real chain; its snapshot is aligned with ``market.start``, expiries keep their distance).
+    ``vol_replay``: a Deribit IV/greeks file whose at-the-money vol, relative to its first snapshot,
+    scales the surface over time (its first snapshot is aligned with ``market.start``)."""
 
     vol_replay: str | None = None
     half_spread_vol: float = Field(default=0.01, ge=0, lt=1)
     rate: float = 0.0
-    svi: list[SviConfig] = Field(min_length=1)
+    svi: list[SviConfig] = Field(default_factory=list)
+    surface: SurfaceConfig | None = None
 
 
 class DeskConfig(_Section):
@@ -229,9 +247,18 @@ def validate_config(data: dict[str, Any]) -> ScenarioConfig:
         raise _describe(exc.errors()[0]) from None
     needs_options = (config.desk is not None and config.desk.strategy != "none") or config.market_maker is not None
     if needs_options and config.options is None:
-        raise ConfigError("options", None, "a desk strategy or market maker needs an [options] section with svi slices")
+        raise ConfigError(
+            "options", None, "a desk strategy or market maker needs an [options] section (svi slices or a surface)"
+        )
     if config.perp is None and config.desk is None and config.market_maker is None:
         raise ConfigError("desk", None, "give at least one of [desk], [market_maker] or [perp]")
+    if config.options is not None and bool(config.options.svi) == (config.options.surface is not None):
+        problem = (
+            "give [[options.svi]] slices or [options.surface], not both"
+            if config.options.svi
+            else ("give [[options.svi]] slices or [options.surface] (a real chain to fit)")
+        )
+        raise ConfigError("options.surface", None, problem)
     for i, sl in enumerate(config.options.svi if config.options else []):
         try:
             parse_utc(sl.expiry)

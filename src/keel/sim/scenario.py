@@ -24,7 +24,7 @@ from keel.agents.hedger import BandPolicy, DeltaHedger, HedgeConfig
 from keel.agents.liquidator import Liquidate, Liquidator
 from keel.agents.market_maker import OptionsMarketMaker
 from keel.agents.portfolio import PortfolioManager, strategy_legs
-from keel.domain import NS_PER_HOUR, NS_PER_SECOND, Perpetual, Settlement, Spot, Token
+from keel.domain import NS_PER_HOUR, NS_PER_SECOND, NS_PER_YEAR, Perpetual, Settlement, Spot, Token
 from keel.engine import Actor, Block, Engine, EventRecorder, Topic
 from keel.errors import ConfigError
 from keel.execution import SmartRouter
@@ -37,6 +37,7 @@ from keel.sim.paths import (
     load_binance_klines,
     load_deribit_atm_iv,
     load_funding_rates,
+    load_option_chain,
     load_uniswap_swap_path,
     synthetic_path,
     with_crash,
@@ -360,6 +361,63 @@ def _svi_surface(config: ScenarioConfig) -> SviSurface:
     return SviSurface(tuple(slices), as_of_ns=start)
 
 
+def _fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dict[str, Any]]:
+    """The options venue's surface from a real chain: keel.pricing.fit_surface on one snapshot,
+    its SVI slices kept (sticky moneyness) with their time to expiry, the snapshot moved to
+    ``market.start``.  Expiries too near or fitted worse than the config allows are dropped."""
+    from keel.errors import KeelError
+    from keel.pricing import fit_surface
+    from keel.pricing.surface import split_snapshots
+
+    assert config.options is not None and config.options.surface is not None
+    sc = config.options.surface
+    path = Path(sc.chain)
+    path = path if path.is_absolute() else root / path
+    if not path.is_file():
+        raise ConfigError("options.surface.chain", sc.chain, "no such file")
+    try:
+        chain = load_option_chain(path)
+    except KeelError as exc:
+        raise ConfigError("options.surface.chain", sc.chain, f"not a readable option chain: {exc}") from None
+    n = len(split_snapshots(chain))
+    if sc.snapshot >= n:
+        raise ConfigError("options.surface.snapshot", sc.snapshot, f"the chain has {n} snapshot(s): 0..{n - 1}")
+    try:
+        fitted = fit_surface(chain, weighting=sc.weighting, snapshot=sc.snapshot)
+    except KeelError as exc:
+        raise ConfigError("options.surface.chain", sc.chain, f"could not be fitted: {exc}") from None
+    start = parse_utc(config.market.start)
+    slices: list[SviSlice] = []
+    used: list[dict[str, Any]] = []
+    for sl in fitted.slices:
+        if sc.min_expiry_days > sl.T * 365.0 or not sl.fit.rmse_vol_pts <= sc.max_fit_vol_pts:
+            continue
+        prm = sl.fit.params
+        slices.append(SviSlice(start + round(sl.T * NS_PER_YEAR), prm.a, prm.b, prm.rho, prm.m, prm.sigma))
+        used.append(
+            {
+                "days": round(sl.T * 365.0, 3),
+                "forward": round(sl.forward, 2),
+                "rmse_vol_pts": round(sl.fit.rmse_vol_pts, 3),
+            }
+        )
+    if not slices:
+        raise ConfigError(
+            "options.surface.max_fit_vol_pts",
+            sc.max_fit_vol_pts,
+            f"no expiry of {path.name} passes min_expiry_days={sc.min_expiry_days:g} and this fit-error limit",
+        )
+    info = {
+        "chain": path.name,
+        "underlying": fitted.underlying,
+        "snapshot": sc.snapshot,
+        "snapshot_ts_ns": fitted.ts_ns,
+        "fitted_expiries": len(fitted.slices),
+        "expiries": used,
+    }
+    return SviSurface(tuple(slices), as_of_ns=start), info
+
+
 def run_scenario(
     config: ScenarioConfig, root: Path = Path("."), progress: Callable[[int, int], None] | None = None
 ) -> SimResult:
@@ -443,11 +501,16 @@ def run_scenario(
 
     book: DeskBook | None = None
     options: OptionsVenue | None = None
+    surface_info: dict[str, Any] | None = None
     pm: PortfolioManager | None = None
     mm: OptionsMarketMaker | None = None
     hedger: DeltaHedger | None = None
     if config.options is not None and (config.desk is not None or config.market_maker is not None):
-        options = OptionsVenue("options", _svi_surface(config), config.options.half_spread_vol, config.options.rate)
+        if config.options.surface is not None:
+            surface, surface_info = _fitted_surface(config, root)
+        else:
+            surface = _svi_surface(config)
+        options = OptionsVenue("options", surface, config.options.half_spread_vol, config.options.rate)
         if config.options.vol_replay is not None:
             vpath = Path(config.options.vol_replay)
             vpath = vpath if vpath.is_absolute() else root / vpath
@@ -679,6 +742,8 @@ def run_scenario(
             "mev_loss_usd": r(book.mev_loss_usd),
             "hedging_slippage_usd": r(book.slippage_usd),
         }
+    if surface_info is not None:
+        summary["options_surface"] = surface_info
     if hedger is not None:
         summary["hedge_policy"] = hedger.cfg.policy.value
         summary["hedge_mode"] = hedger.cfg.mode
