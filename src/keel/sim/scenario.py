@@ -28,7 +28,7 @@ from keel.domain import NS_PER_HOUR, NS_PER_SECOND, NS_PER_YEAR, Perpetual, Sett
 from keel.engine import Actor, Block, Engine, EventRecorder, Topic
 from keel.errors import ConfigError
 from keel.execution import SmartRouter
-from keel.oracle import Aggregator, AggregatorConfig, SourceConfig
+from keel.oracle import Aggregator, AggregatorConfig, OracleReading, SourceConfig
 from keel.sim.chain import GWEI, ChainParams, ChainSim
 from keel.sim.config import ScenarioConfig, parse_utc
 from keel.sim.mev import NoiseTrader, PoolArbitrageur, SandwichBot
@@ -142,6 +142,7 @@ class _Oracle(Actor):
             sources["pool"] = SourceConfig(weight=1.0, max_age_ns=120 * NS_PER_SECOND)
         self.agg = Aggregator(AggregatorConfig(sources=sources, quorum=1))
         self.last = path.at(path.start_ns)
+        self.reading: OracleReading | None = None
         self.halted = 0
 
     def update(self, ts: int) -> None:
@@ -149,6 +150,7 @@ class _Oracle(Actor):
         if self.pool is not None:
             self.agg.update("pool", _pool_eth_price(self.pool), ts)
         reading = self.agg.read(ts)
+        self.reading = reading
         if reading.usable:
             self.last = reading.price
         else:
@@ -629,8 +631,15 @@ def run_scenario(
             return result
 
         engine.on_action(Liquidate, do_liquidate)
+
+        def oracle_reading(ts: int) -> OracleReading:
+            assert oracle.reading is not None
+            return oracle.reading
+
         for i in range(pc2.liquidators):
-            liquidators.append(Liquidator(f"liquidator_{i}", perp, ref_price, pc2.liquidator_delay_blocks + i))
+            liquidators.append(
+                Liquidator(f"liquidator_{i}", perp, ref_price, pc2.liquidator_delay_blocks + i, reading=oracle_reading)
+            )
             engine.add_actor(liquidators[-1])
 
     initial_equity = 0.0
@@ -776,5 +785,7 @@ def run_scenario(
             "insurance_fund_end_usd": r(perp.insurance_fund),
             "funding_paid_by_longs_usd": r(crowd.longs_paid if crowd is not None else 0.0),
             "liquidator_fees_usd": r(sum(x.fee_usd for x in liq)),
+            "liquidation_rule": "keel.risk health_scan at the favourable oracle band edge; frozen on a halted oracle",
+            "liquidator_frozen_blocks": sum(x.frozen_blocks for x in liquidators),
         }
     return SimResult(summary, engine.recorder, series, path, hedge_fills)

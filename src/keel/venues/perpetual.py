@@ -7,6 +7,14 @@ An account is liquidatable when equity < ``maintenance_margin`` × notional; liq
 closes the whole position at the mark, pays ``liquidation_fee`` × notional to the liquidator
 out of remaining equity, and the insurance fund absorbs negative equity (bad debt).
 Account arrays are float64 numpy arrays (a vectorized health scan); owners keep their order.
+
+In simulation the *decision* to liquidate is keel.risk's, taken by
+:class:`keel.agents.Liquidator` (``keel.risk.health.health_scan`` at the favourable edge of the
+oracle's confidence band, never on a halted reading); :meth:`PerpVenue.liquidate` is the
+close-out, and re-checks the account at the mark.  What differs from keel.risk's liquidation
+engine: the close-out is whole (not partial back to maintenance × (1 + buffer)) at the mark
+with a fixed fee (no Dutch auction or depth penalty), and there is no auto-deleveraging: the
+insurance fund absorbs any deficit.
 """
 
 from __future__ import annotations
