@@ -116,3 +116,21 @@ def test_route_mode_still_available_and_config_checks_mode() -> None:
 
     with pytest.raises(ConfigError, match="hedge.mode"):
         validate_config(_desk(mode="twap"))
+
+
+def test_late_children_revert_and_the_intent_expires_visibly() -> None:
+    # 30 s to reach the builders, 12 s blocks, a 24 s deadline: every child lands after its deadline
+    data = _desk(deadline_s=24)
+    data["chain"] = {"block_time_s": 12, "latency_ms": 30_000}
+    data["market"] = {"kind": "gbm", "hours": 0.25, "s0": 2000.0, "sigma": 0.9}
+    result = run_scenario(validate_config(data))
+    s = result.summary
+    st = s["hedge_intents"]
+    assert st["intents"] >= 1 and st["expired"] >= 1 and st["filled"] == 0
+    # the controller re-planned after each timed-out child; only the last ones may still be in the mempool
+    assert st["children"] >= 2 and 0 <= st["children"] - st["child_reverts"] <= 2
+    assert s["desk"]["hedge_trades"] == 0
+    frame = result.recorder.to_frame()
+    assert frame.filter(pl.col("kind") == "hedge_expired").height == st["expired"]
+    reverts = frame.filter(pl.col("kind") == "hedge_reverted")["detail"].to_list()
+    assert reverts and all(d == "Transaction too old" for d in reverts)
