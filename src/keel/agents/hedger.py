@@ -339,11 +339,9 @@ class DeltaHedger(Actor):
             tx_id = self.ctx.submit(Tx(self.name, call, 2 * block.base_fee_wei + tip, tip, gas_limit, "hedge"))
             self._children[tx_id] = child
             self.intent_stats.children += 1
-            qty = child.amount_in / self.book.asset_token.unit
-            if child.plan.token_in == self.book.asset_token:
-                qty = -qty
-            else:
-                qty = child.plan.amount_out / self.book.asset_token.unit
+            unit = self.book.asset_token.unit
+            selling = child.plan.token_in == self.book.asset_token
+            qty = -child.amount_in / unit if selling else child.plan.amount_out / unit  # planned asset traded
             self.ctx.record(
                 "hedge_submitted", ",".join(child.plan.venues_touched), qty, spot,
                 value=self.last_delta, detail=f"order={order_id} min_out={child.min_out}",
