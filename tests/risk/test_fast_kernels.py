@@ -177,10 +177,12 @@ def test_position_scan_threaded_equals_serial_and_shared_path() -> None:
     np.testing.assert_allclose(loss, shared, rtol=1e-12, atol=1e-8)
     # both compiled variants (threaded for big books, serial for one account) agree exactly
     lnm = np.log1p(moves)
-    zeros_i, zeros_f = np.zeros(idx.shape, dtype=np.int64), np.zeros(idx.shape)
-    common = (1, zeros_f, 0.0, moves, lnm, shocks, weights, 0.3, 1.0, 32)
-    par = _position_scan_par(*[np.ascontiguousarray(a) for a in args], zeros_i, *common)
-    ser = _position_scan_ser(*[np.ascontiguousarray(a) for a in args], zeros_i, *common)
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in args]
+    zeros_i, zeros_f = np.zeros(qty.size, dtype=np.int64), np.zeros(qty.size)
+    ushocks, shock_idx = np.unique(shocks, return_inverse=True)
+    common = (10, 1, zeros_f, 0.0, moves, lnm, ushocks, shock_idx, weights, 0.3, 1.0, 32)
+    par = _position_scan_par(*flat, zeros_i, *common)
+    ser = _position_scan_ser(*flat, zeros_i, *common)
     assert np.array_equal(par[0], ser[0]) and np.array_equal(par[0], loss)
 
 

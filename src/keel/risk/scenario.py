@@ -142,9 +142,13 @@ def _bs_scen(sgn, s1, kdf, x, sd):  # type: ignore[no-untyped-def]
     Branch-free (``vnorm_cdf`` from :mod:`keel.pricing.simd`) so loops over it vectorize;
     ``kdf = K·e^{−rT}``.  ``sd`` tiny (T = 0) gives the intrinsic value exactly.
     """
-    d1 = x / sd + 0.5 * sd
-    d2 = d1 - sd
-    return sgn * (s1 * vnorm_cdf(sgn * d1) - kdf * vnorm_cdf(sgn * d2))
+    return _bs_d1(sgn, s1, kdf, x / sd + 0.5 * sd, sd)
+
+
+@njit(cache=True, inline="always", error_model="numpy")
+def _bs_d1(sgn, s1, kdf, d1, sd):  # type: ignore[no-untyped-def]
+    """Black-Scholes value from ``d1`` and ``sd = σ'√T`` (``d2 = d1 − sd``), branch-free."""
+    return sgn * (s1 * vnorm_cdf(sgn * d1) - kdf * vnorm_cdf(sgn * (d1 - sd)))
 
 
 # T = 0 options: sd = σ'·_SQRT_T_MIN, so d1 = ±huge and Φ is exactly 0 or 1 (intrinsic value)
@@ -301,18 +305,21 @@ def _position_scan_impl(  # type: ignore[no-untyped-def]
     spot,
     qty,
     group,
+    n_pos,
     n_groups,
     cont_unit,
     rate,
     moves,
     lnm,
-    shocks,
+    ushocks,
+    shock_idx,
     weights,
     vol_power,
     dte_floor,
     block,
 ):
-    n_acc, n_pos = qty.shape
+    # flat (account-major) arrays: the block's positions are contiguous
+    n_acc = qty.shape[0] // n_pos
     m = moves.shape[0]
     loss = np.zeros(n_acc)
     cont = np.zeros(n_acc)
@@ -334,21 +341,21 @@ def _position_scan_impl(  # type: ignore[no-untyped-def]
         qo = np.empty(nk)  # quantity on the option part (0 for delta-one)
         ql = np.empty(nk)  # USD per unit of move for delta-one (0 for options)
         val = np.empty(nk)
+        k0 = a0 * n_pos
         for k in range(nk):
-            a = a0 + k // n_pos
-            p = k % n_pos
-            q = qty[a, p]
-            kd = kind[a, p]
-            s = spot[a, p]
+            i = k0 + k
+            q = qty[i]
+            kd = kind[i]
+            s = spot[i]
             is_opt = kd >= KIND_CALL and q != 0.0  # validated: codes 0..3
             if is_opt:
                 sgn[k] = 1.0 if kd == KIND_CALL else -1.0
                 s0[k] = s
-                tt = t[a, p]
+                tt = t[i]
                 sqt[k] = max(math.sqrt(tt), _SQRT_T_MIN)
-                x0[k] = math.log(s / strike[a, p]) + rate * tt
-                kdf[k] = strike[a, p] * math.exp(-rate * tt)
-                sig[k] = sigma[a, p]
+                x0[k] = math.log(s / strike[i]) + rate * tt
+                kdf[k] = strike[i] * math.exp(-rate * tt)
+                sig[k] = sigma[i]
                 scale[k] = (30.0 / max(tt * 365.0, dte_floor)) ** vol_power
                 qo[k] = q
                 ql[k] = 0.0
@@ -368,22 +375,34 @@ def _position_scan_impl(  # type: ignore[no-untyped-def]
                 else:
                     ql[k] = q * s
             if q < 0.0:
-                cont[a] -= q * cont_unit[a, p]
+                cont[a0 + k // n_pos] -= q * cont_unit[i]
         for k in range(nk):
             v0[k] = _bs_scen(sgn[k], s0[k], kdf[k], x0[k], sig[k] * sqt[k])
+        # a vol shock changes only σ': 1/sd and sd/2 once per (distinct shock, position)
+        n_u = ushocks.shape[0]
+        inv_sd = np.empty((n_u, nk))
+        half_sd = np.empty((n_u, nk))
+        for u in range(n_u):
+            hu = ushocks[u]
+            for k in range(nk):
+                sd = max(sig[k] * (1.0 + hu * scale[k]), 0.01 * sig[k]) * sqt[k]
+                inv_sd[u, k] = 1.0 / sd
+                half_sd[u, k] = 0.5 * sd
         pnl = np.zeros((a1 - a0, n_groups, m))
         for j in range(m):  # scenario-major: the inner loop runs over contiguous positions
             mj = moves[j]
             gj = gross[j]
             lj = lnm[j]
-            hj = shocks[j]
             wj = weights[j]
+            isd = inv_sd[shock_idx[j]]
+            hsd = half_sd[shock_idx[j]]
             for k in range(nk):
-                vol = max(sig[k] * (1.0 + hj * scale[k]), 0.01 * sig[k])
-                v = _bs_scen(sgn[k], s0[k] * gj, kdf[k], x0[k] + lj, vol * sqt[k])
+                v = _bs_d1(sgn[k], s0[k] * gj, kdf[k], (x0[k] + lj) * isd[k] + hsd[k], 2.0 * hsd[k])
                 val[k] = wj * (qo[k] * (v - v0[k]) + ql[k] * mj)
-            for k in range(nk):
-                pnl[k // n_pos, group[a0 + k // n_pos, k % n_pos], j] += val[k]
+            for r in range(a1 - a0):
+                kr = r * n_pos
+                for p in range(n_pos):
+                    pnl[r, group[k0 + kr + p], j] += val[kr + p]
         for r in range(a1 - a0):
             worst = 0.0
             for g in range(n_groups):
@@ -396,8 +415,8 @@ def _position_scan_impl(  # type: ignore[no-untyped-def]
     return loss, cont
 
 
-_position_scan_par = njit(cache=True, parallel=True, error_model="numpy")(_position_scan_impl)
-_position_scan_ser = njit(cache=True, error_model="numpy")(_position_scan_impl)
+_position_scan_par = njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})(_position_scan_impl)
+_position_scan_ser = njit(cache=True, error_model="numpy", fastmath={"contract"})(_position_scan_impl)
 
 
 @njit(cache=True)
@@ -488,21 +507,24 @@ def position_scan(
         raise ValidationError(f"{field_name}[{a_bad}, {p_bad}]", value[a_bad, p_bad].item(), _BAD_PROBLEM[code])
     moves, shocks, weights = grid.arrays()
     n_groups = int(g.max()) + 1 if g.size else 1
+    ushocks, shock_idx = np.unique(shocks, return_inverse=True)
     kernel = _position_scan_par if q.size * moves.size >= _PARALLEL_MIN_WORK else _position_scan_ser
     loss, cont = kernel(
-        kind,
-        strike_a,
-        t_a,
-        sigma_a,
-        spot_a,
-        q,
-        g,
+        kind.reshape(-1),
+        strike_a.reshape(-1),
+        t_a.reshape(-1),
+        sigma_a.reshape(-1),
+        spot_a.reshape(-1),
+        q.reshape(-1),
+        g.reshape(-1),
+        q.shape[1],
         n_groups,
-        c,
+        c.reshape(-1),
         float(rate),
         moves,
         _log_gross(grid),
-        shocks,
+        ushocks,
+        shock_idx,
         weights,
         float(grid.vol_power),
         float(grid.dte_floor_days),
