@@ -25,11 +25,11 @@ def _two_pools() -> tuple[Pool, Pool]:
     return a, b
 
 
-def _route_victim(slack: float, bots: int = 1) -> tuple[Any, SandwichBot, ChainSim, Any]:
+def _route_victim(slack: float, bots: int = 1, capital_usd: float = 5e6) -> tuple[Any, SandwichBot, ChainSim, Any]:
     engine = Engine(seed=3, start_ns=0)
     a, b = _two_pools()
     chain = ChainSim(engine, ChainParams(latency_ns=0), {"pool": a, "pool3000": b})
-    bot = SandwichBot("sandwich_0", usd)
+    bot = SandwichBot("sandwich_0", usd, capital_usd=capital_usd)
     for _ in range(bots):
         chain.attackers.append(bot)
     collector = Collector()
@@ -55,6 +55,14 @@ def test_sandwich_attacks_a_split_routes_legs_within_its_min_out() -> None:
     assert receipt.mev_loss > 0
     assert receipt.amount_out == plan.amount_out - receipt.mev_loss
     assert receipt.amount_out >= int(plan.amount_out * 0.98)
+
+
+def test_capital_limited_bot_attacks_both_legs_of_a_split_route() -> None:
+    # the first leg's front-run is capped by the bot's capital, leaving slack for the second leg
+    receipt, bot, chain, plan = _route_victim(slack=0.3, capital_usd=1e6)
+    assert receipt.status and bot.stats.count == 2 and chain.stats.sandwiches == 2
+    assert receipt.amount_out == plan.amount_out - receipt.mev_loss >= int(plan.amount_out * 0.7)
+    assert bot.stats.profit_usd > 0.0
 
 
 def test_tight_split_route_is_not_sandwiched() -> None:
