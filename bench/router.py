@@ -5,8 +5,15 @@ over the best single venue and over an equal split on real pool states.
 (1) 20 venues, v2 and v3 mixed, routes of 1 and 2 hops: USDC->WBTC directly (4 venues) or
     via WETH (8 USDC/WETH venues, among them the real USDC/WETH 0.05% pool rebuilt from its
     2024-01-05 events, then 8 WETH/WBTC venues).  Gas 20 gwei, valued in WBTC.
-    * Keel: ``SmartRouter.quote_exact_in`` -- timed cold (a new router each call: venue models
-      rebuilt from pool state, as after every block) and warm (same router, models cached).
+    * Keel: ``SmartRouter.quote_exact_in`` timed four ways:
+      - cold: a new router each call, so every venue model is rebuilt from pool state (the v3
+        pools keep their cached tick tables, which only a mint or burn invalidates);
+      - cold+tables: as cold, and every v3 pool's tick table dropped too (as if every pool had
+        had a mint or burn since the last route);
+      - next block: the same router after one swap on one of the 20 venues (a different venue
+        each call; the swap is not timed): that venue's model is rebuilt (its state_version
+        changed), the other 19 are reused;
+      - warm: the same router, nothing changed, every model cached.
     * Grid: every single-venue route, and every pair of venue-disjoint routes split on a 10%
       grid (exact integer quotes; ~20k route evaluations).
     * Greedy: 100 chunks of 1%, each to the route whose exact quote on the current state gives
@@ -204,26 +211,60 @@ def greedy(venues: list[Venue], a: Token, b: Token, amount: int, gas_rate: float
 
 
 # ----------------------------------------------------------------------------- runs
-def bench_twenty(repeats: int, gwei: int) -> tuple[list[float], list[float]]:
+def drop_tick_tables(venues: list[Venue]) -> None:
+    """Forget every v3 pool's cached tick table (what a mint or burn does), to time a full rebuild."""
+    for v in venues:
+        if isinstance(v, Pool):
+            v._tick_table = None
+
+
+def one_swap(venue: Venue, r: int) -> None:
+    """A swap of about 20k USD on ``venue`` (direction alternating), i.e. a new block's state for it."""
+    tok = venue.token0 if r % 2 == 0 else venue.token1
+    venue.swap_exact_in(tok, {"USDC": 20_000 * 10**6, "WETH": 10 * 10**18, "WBTC": 5 * 10**7}[tok.symbol])
+
+
+def bench_twenty(repeats: int, gwei: int) -> tuple[list[float], list[float], list[float], list[float]]:
     venues = twenty_venues()
     rate = gwei * GWEI * gas_price_of(WBTC) * WBTC.unit / 1e18
     print(f"(1) {len(venues)} venues, USDC -> WBTC (1 and 2 hops), gas {gwei} gwei")
     print(
         f"{'trade USDC':>12} {'keel net WBTC':>15} {'grid net':>15} {'greedy net':>15} {'vs grid bp':>10} "
-        f"{'vs greedy bp':>12} {'keel cold ms':>12} {'keel warm ms':>12} {'grid s':>7} {'greedy s':>8} legs"
+        f"{'vs greedy bp':>12} {'cold ms':>8} {'+tables':>8} {'next blk':>8} {'warm ms':>8} {'grid s':>7} "
+        f"{'greedy s':>8} legs"
     )
     warm_router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
     colds: list[float] = []
     warms: list[float] = []
+    tables: list[float] = []
+    blocks: list[float] = []
     for usd in (10_000, 100_000, 1_000_000, 10_000_000, 50_000_000):
         amount = usd * 10**6
-        cold = []
+        cold, cold_tables, block, warm = [], [], [], []
         for _ in range(repeats):
             t = time.perf_counter()
             router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
             plan = router.quote_exact_in(USDC, WBTC, amount)
             cold.append(time.perf_counter() - t)
-        warm = []
+        for _ in range(repeats):
+            drop_tick_tables(venues)
+            t = time.perf_counter()
+            router = SmartRouter(venues, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
+            plan_t = router.quote_exact_in(USDC, WBTC, amount)
+            cold_tables.append(time.perf_counter() - t)
+            assert plan_t == plan
+        # a copy of the venues, one swap on one venue per block, against a router kept across blocks
+        moving = [v.copy() for v in venues]
+        block_router = SmartRouter(moving, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of)
+        block_router.quote_exact_in(USDC, WBTC, amount)
+        for r in range(repeats):
+            one_swap(moving[(r * 7) % len(moving)], r)
+            t = time.perf_counter()
+            plan_b = block_router.quote_exact_in(USDC, WBTC, amount)
+            block.append(time.perf_counter() - t)
+        assert plan_b == SmartRouter(moving, gas_price_wei=gwei * GWEI, gas_token_price=gas_price_of).quote_exact_in(
+            USDC, WBTC, amount
+        )
         for _ in range(repeats):
             t = time.perf_counter()
             plan = warm_router.quote_exact_in(USDC, WBTC, amount)
@@ -239,13 +280,15 @@ def bench_twenty(repeats: int, gwei: int) -> tuple[list[float], list[float]]:
         k = plan.net_amount_out
         colds.append(statistics.median(cold))
         warms.append(statistics.median(warm))
+        tables.append(statistics.median(cold_tables))
+        blocks.append(statistics.median(block))
         ok = "" if k >= g and k >= gr else "  <-- LOSS"
         print(
             f"{usd:>12,} {k / 1e8:>15.8f} {g / 1e8:>15.8f} {gr / 1e8:>15.8f} {(k - g) / g * 1e4:>10.3f} "
-            f"{(k - gr) / gr * 1e4:>12.3f} {colds[-1] * 1e3:>12.2f} {warms[-1] * 1e3:>12.2f} {tg:>7.2f} {tgr:>8.2f} "
-            f"{len(plan.legs)}{ok}"
+            f"{(k - gr) / gr * 1e4:>12.3f} {colds[-1] * 1e3:>8.2f} {tables[-1] * 1e3:>8.2f} {blocks[-1] * 1e3:>8.2f} "
+            f"{warms[-1] * 1e3:>8.2f} {tg:>7.2f} {tgr:>8.2f} {len(plan.legs)}{ok}"
         )
-    return colds, warms
+    return colds, warms, tables, blocks
 
 
 def depth_usdc(venues: list[Venue]) -> float:
@@ -309,12 +352,23 @@ def main() -> None:
     SmartRouter(realistic_venues()).quote_exact_in(USDC, WETH, 10**9)  # load the compiled kernels
     colds: list[float] = []
     warms: list[float] = []
+    tables: list[float] = []
+    blocks: list[float] = []
     for gwei in (20, 100):
-        c, w = bench_twenty(args.repeats, gwei)
+        c, w, tt, b = bench_twenty(args.repeats, gwei)
         colds += c
         warms += w
-    cold_ms, warm_ms = statistics.median(colds) * 1e3, statistics.median(warms) * 1e3
-    print(f"Keel median over all cases: cold {cold_ms:.2f} ms, warm {warm_ms:.2f} ms")
+        tables += tt
+        blocks += b
+    med = {
+        k: statistics.median(x) * 1e3
+        for k, x in (("cold", colds), ("tables", tables), ("block", blocks), ("warm", warms))
+    }
+    print(
+        f"Keel median over all cases: cold {med['cold']:.2f} ms (max {max(colds) * 1e3:.2f}), cold+tables "
+        f"{med['tables']:.2f} ms (max {max(tables) * 1e3:.2f}), next block {med['block']:.2f} ms, "
+        f"warm {med['warm']:.2f} ms"
+    )
     bench_real(args.repeats)
 
 
