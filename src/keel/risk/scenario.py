@@ -19,9 +19,12 @@ PnL valued in USD at the scenario price: ``S'/S − 1``), ``KIND_CALL`` and ``KI
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -183,11 +186,27 @@ def _risk_arrays_impl(kind, strike, t, sigma, spot, rate, moves, lnm, shocks, we
     return out
 
 
-# the same kernels compiled twice: threaded for big batches, serial for one account
-# (thread start-up costs milliseconds on a busy machine; prange is a plain range serially)
+# One threaded compilation per kernel.  (A second, serial ``njit`` of the same Python
+# function would share its on-disk cache entry, since numba's cache key does not include the
+# ``parallel`` flag: whichever compiled last was loaded for both.)  Small batches (one
+# account) run the threaded kernel on one thread instead: waking a worker can cost a
+# scheduler slice (milliseconds) on a busy machine.
 _risk_arrays_par = njit(cache=True, parallel=True)(_risk_arrays_impl)
-_risk_arrays_ser = njit(cache=True)(_risk_arrays_impl)
 _PARALLEL_MIN_WORK = 50_000
+
+
+@contextmanager
+def _threads_for(work: int) -> Iterator[None]:
+    """All numba threads for ``work`` >= ``_PARALLEL_MIN_WORK`` element-scenarios, else one."""
+    if work >= _PARALLEL_MIN_WORK:
+        yield
+        return
+    prev = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(prev)
 
 
 def risk_arrays(
@@ -220,9 +239,11 @@ def risk_arrays(
     moves, shocks, weights = grid.arrays()
     power, floor = float(grid.vol_power), float(grid.dte_floor_days)
     strike_a, t_a, sigma_a, spot_a = arrs
-    kernel = _risk_arrays_par if n * moves.size >= _PARALLEL_MIN_WORK else _risk_arrays_ser
     lnm = _log_gross(grid)
-    out = kernel(kind, strike_a, t_a, sigma_a, spot_a, float(rate), moves, lnm, shocks, weights, power, floor)
+    with _threads_for(n * moves.size):
+        out = _risk_arrays_par(
+            kind, strike_a, t_a, sigma_a, spot_a, float(rate), moves, lnm, shocks, weights, power, floor
+        )
     return np.asarray(out)
 
 
@@ -257,7 +278,6 @@ def _portfolio_scan_impl(idx, qty, risk, group, n_groups, contingency):  # type:
 
 
 _portfolio_scan_par = njit(cache=True, parallel=True)(_portfolio_scan_impl)
-_portfolio_scan_ser = njit(cache=True)(_portfolio_scan_impl)
 
 
 def portfolio_scan(
@@ -288,8 +308,8 @@ def portfolio_scan(
     g = np.zeros(n_instr, dtype=np.int64) if group is None else np.ascontiguousarray(group, dtype=np.int64)
     c = np.zeros(n_instr) if contingency is None else np.ascontiguousarray(contingency, dtype=np.float64)
     n_groups = int(g.max()) + 1 if n_instr else 1
-    kernel = _portfolio_scan_par if idx.size * risk.shape[1] >= _PARALLEL_MIN_WORK else _portfolio_scan_ser
-    loss, cont = kernel(idx, qty, risk, g, n_groups, c)
+    with _threads_for(idx.size * risk.shape[1]):
+        loss, cont = _portfolio_scan_par(idx, qty, risk, g, n_groups, c)
     return np.asarray(loss), np.asarray(cont)
 
 
@@ -416,7 +436,6 @@ def _position_scan_impl(  # type: ignore[no-untyped-def]
 
 
 _position_scan_par = njit(cache=True, parallel=True, error_model="numpy", fastmath={"contract"})(_position_scan_impl)
-_position_scan_ser = njit(cache=True, error_model="numpy", fastmath={"contract"})(_position_scan_impl)
 
 
 @njit(cache=True)
@@ -508,26 +527,26 @@ def position_scan(
     moves, shocks, weights = grid.arrays()
     n_groups = int(g.max()) + 1 if g.size else 1
     ushocks, shock_idx = np.unique(shocks, return_inverse=True)
-    kernel = _position_scan_par if q.size * moves.size >= _PARALLEL_MIN_WORK else _position_scan_ser
-    loss, cont = kernel(
-        kind.reshape(-1),
-        strike_a.reshape(-1),
-        t_a.reshape(-1),
-        sigma_a.reshape(-1),
-        spot_a.reshape(-1),
-        q.reshape(-1),
-        g.reshape(-1),
-        q.shape[1],
-        n_groups,
-        c.reshape(-1),
-        float(rate),
-        moves,
-        _log_gross(grid),
-        ushocks,
-        shock_idx,
-        weights,
-        float(grid.vol_power),
-        float(grid.dte_floor_days),
-        _BLOCK_ACCOUNTS,
-    )
+    with _threads_for(q.size * moves.size):
+        loss, cont = _position_scan_par(
+            kind.reshape(-1),
+            strike_a.reshape(-1),
+            t_a.reshape(-1),
+            sigma_a.reshape(-1),
+            spot_a.reshape(-1),
+            q.reshape(-1),
+            g.reshape(-1),
+            q.shape[1],
+            n_groups,
+            c.reshape(-1),
+            float(rate),
+            moves,
+            _log_gross(grid),
+            ushocks,
+            shock_idx,
+            weights,
+            float(grid.vol_power),
+            float(grid.dte_floor_days),
+            _BLOCK_ACCOUNTS,
+        )
     return np.asarray(loss), np.asarray(cont)
