@@ -137,8 +137,10 @@ def margin_backtest(
 def backtest_real_data(data_dir: Path | None = None) -> list[MarginBacktest]:
     """Every real minute series in ``data/`` × {EWMA, GARCH} × every APC measure.
 
-    Stressed sigma = the 2020-03-12 BTC window's per-minute st. dev.; the long-lookback
-    floor uses all real minutes available (a short proxy for the 10-year floor).
+    Stressed sigma = the 2020-03-12 BTC window's per-minute st. dev.  The long-lookback
+    ("10-year") floor is only approximated: ``sigma_long`` is the pooled st. dev. of every
+    real one-minute return available (1,855 minutes, about 31 hours in three windows of
+    2020-2025, two of them crashes), not a 10-year lookback, which ``data/`` does not hold.
     """
     from keel.risk.history import real_series
 

@@ -265,7 +265,9 @@ class APCMethod(str, Enum):
 
     BUFFER: a buffer of 25% on top of the computed margin (releasable in stress).
     STRESSED_WEIGHT: at least 25% weight on stressed observations (variance blend).
-    TEN_YEAR_FLOOR: never below margin from a 10-year lookback volatility.
+    TEN_YEAR_FLOOR: never below margin from a 10-year lookback volatility (``sigma_long``,
+    supplied by the caller; the data in ``data/`` holds no 10-year history, so Keel's backtest
+    can only approximate it, see :func:`keel.risk.backtest.backtest_real_data`).
     """
 
     NONE = "none"
