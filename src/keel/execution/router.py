@@ -397,7 +397,9 @@ class SmartRouter:
             raise ExecutionError(f"amount_out={amount_out}: {exc}") from exc
 
     def refresh(self) -> None:
-        """Drop cached venue models (after changing a venue's liquidity without a price move)."""
+        """Drop cached venue models.  Never needed for Keel venues (models are keyed on their
+        ``state_version``); a custom venue without one needs it after changing its liquidity
+        without a price or ``updated_ns`` change."""
         self._cache.clear()
 
     # ------------------------------------------------------------------ checks
