@@ -23,7 +23,7 @@ from keel.domain import Option, parse_instrument
 from keel.errors import ValidationError
 from keel.pricing.kernels import bs_price
 from keel.risk import ScenarioGrid, portfolio_scan, position_scan, risk_arrays
-from keel.risk.health import health_scan
+from keel.risk.health import HealthBook, health_scan
 from keel.risk.scenario import (
     KIND_CALL,
     KIND_INVERSE,
@@ -292,6 +292,16 @@ def test_health_scan_matches_a_python_loop_linear_and_inverse(order: str) -> Non
     # the favourable edge never flags more accounts than the mid price
     _, _, flag_mid = health_scan(col, qty, ref, mmf, price, None, inverse=inverse)
     assert not np.any(flag & ~flag_mid)
+    # the prepared book gives the same slack and flags, also after a per-account update
+    book = HealthBook(col, qty, ref, mmf, inverse=inverse)
+    slack, bflag = book.scan(price, conf)
+    np.testing.assert_allclose(slack, eq - mm, rtol=1e-9, atol=1e-6)
+    assert np.array_equal(bflag, flag)
+    qty2, ref2 = qty[7].copy(), ref[7].copy()
+    qty2[2], ref2[2] = -30_000.0, 44_000.0
+    book.update(7, float(col[7]), qty2, ref2)
+    (e7, m7) = _py_health(col[7:8], qty2[None], ref2[None], mmf, price, conf, inverse)[0]
+    assert book.scan(price, conf)[0][7] == pytest.approx(e7 - m7, rel=1e-12)
     # a non-contiguous view is copied, same answer
     wide = np.zeros((n, 2 * u))
     wide[:, ::2] = qty

@@ -15,7 +15,9 @@ written).
 multiply-adds: with ``c = q − mmf·|q|`` (same sign as ``q`` since ``mmf < 1``),
 ``equity − maintenance = base + Σ_u c·price + Σ_u |c|·conf`` where
 ``base = collateral − Σ_u q·ref`` does not depend on the tick (it changes only when an
-account trades, deposits or is settled, and is updated per account then).
+account trades, deposits or is settled, and is updated per account then).  An inverse column
+is linear in the price too: ``q·(p/ref − 1) − mmf·|q|`` gives ``c = q/ref`` and a base term
+``−q − mmf·|q|``.
 """
 
 from __future__ import annotations
@@ -138,32 +140,66 @@ def _slack(base, coef, price, conf, slack, flag):  # type: ignore[no-untyped-def
         flag[a] = x < 0.0
 
 
-class HealthBook:
-    """Accounts prepared for per-tick scans (see the module docstring).  USD, coins."""
+def _book_terms(q: np.ndarray, r: np.ndarray, m: np.ndarray, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(−Σ tick-independent terms, coefficient on price) per account (rows) or one account.
 
-    def __init__(self, collateral: np.ndarray, qty: np.ndarray, ref: np.ndarray, mmf: np.ndarray) -> None:
+    Linear: equity − maintenance = q·(p − ref) − mmf·|q|·p → coef ``q − mmf·|q|``, base ``−q·ref``.
+    Inverse: q·(p/ref − 1) − mmf·|q| → coef ``q/ref`` (0 for an empty slot), base ``−q − mmf·|q|``.
+    """
+    safe_r = np.where(q != 0.0, r, 1.0)
+    coef = np.where(inv, np.where(q != 0.0, q / safe_r, 0.0), q - m * np.abs(q))
+    const = np.where(inv, -q - m * np.abs(q), -q * r)
+    return const.sum(axis=-1), coef
+
+
+class HealthBook:
+    """Accounts prepared for per-tick scans (see the module docstring).  USD; coins (linear
+    columns) or USD of notional (``inverse`` columns), as in :func:`health_scan`."""
+
+    def __init__(
+        self,
+        collateral: np.ndarray,
+        qty: np.ndarray,
+        ref: np.ndarray,
+        mmf: np.ndarray,
+        inverse: np.ndarray | None = None,
+    ) -> None:
         col = np.ascontiguousarray(collateral, dtype=np.float64)
         q = np.ascontiguousarray(qty, dtype=np.float64)
         r = np.ascontiguousarray(ref, dtype=np.float64)
         m = np.ascontiguousarray(mmf, dtype=np.float64)
         if q.ndim != 2 or q.shape != r.shape or col.shape != (q.shape[0],) or m.shape != (q.shape[1],):
             raise ValidationError("qty", q.shape, "qty and ref must be (n, u), collateral (n,), mmf (u,)")
+        inv = np.zeros(m.shape, dtype=np.bool_) if inverse is None else np.ascontiguousarray(inverse, dtype=np.bool_)
+        if inv.shape != m.shape:
+            raise ValidationError("inverse", inv.shape, f"must have shape ({m.shape[0]},)")
         if not (np.all(m >= 0) and np.all(m < 1)):
             raise ValidationError("mmf", m.tolist(), "maintenance fractions must be in [0, 1)")
         for name, a in (("collateral", col), ("qty", q), ("ref", r)):
             if not np.all(np.isfinite(a)):
                 raise ValidationError(name, "NaN/inf", "must be finite")
+        if np.any(inv & (q != 0.0) & (r <= 0.0)):
+            raise ValidationError("ref", "<= 0", "an inverse position needs a positive reference price")
         self.mmf = m
-        self.base = col - (q * r).sum(axis=1)
-        self.coef = q - m * np.abs(q)
+        self.inverse = inv
+        const, self.coef = _book_terms(q, r, m, inv)
+        self.base = col + const
         self._slack = np.empty(q.shape[0])
         self._flag = np.empty(q.shape[0], dtype=np.bool_)
 
     def update(self, account: int, collateral: float, qty: np.ndarray, ref: np.ndarray) -> None:
         """Re-derive one account after a trade, deposit or settlement."""
         q = np.asarray(qty, dtype=np.float64)
-        self.base[account] = collateral - float((q * np.asarray(ref, dtype=np.float64)).sum())
-        self.coef[account] = q - self.mmf * np.abs(q)
+        r = np.asarray(ref, dtype=np.float64)
+        if q.shape != self.mmf.shape or r.shape != q.shape:
+            raise ValidationError("qty", q.shape, f"qty and ref must have shape {self.mmf.shape}")
+        if not (np.all(np.isfinite(q)) and np.all(np.isfinite(r)) and math.isfinite(collateral)):
+            raise ValidationError("qty", "NaN/inf", "collateral, qty and ref must be finite")
+        if np.any(self.inverse & (q != 0.0) & (r <= 0.0)):
+            raise ValidationError("ref", r.tolist(), "an inverse position needs a positive reference price")
+        const, coef = _book_terms(q, r, self.mmf, self.inverse)
+        self.base[account] = collateral + float(const)
+        self.coef[account] = coef
 
     def scan(self, price: np.ndarray, confidence: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(equity − maintenance, below_maintenance) at the favourable band edge; arrays are reused."""
