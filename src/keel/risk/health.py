@@ -146,6 +146,8 @@ def _book_terms(q: np.ndarray, r: np.ndarray, m: np.ndarray, inv: np.ndarray) ->
     Linear: equity − maintenance = q·(p − ref) − mmf·|q|·p → coef ``q − mmf·|q|``, base ``−q·ref``.
     Inverse: q·(p/ref − 1) − mmf·|q| → coef ``q/ref`` (0 for an empty slot), base ``−q − mmf·|q|``.
     """
+    if not inv.any():
+        return -(q * r).sum(axis=-1), q - m * np.abs(q)
     safe_r = np.where(q != 0.0, r, 1.0)
     coef = np.where(inv, np.where(q != 0.0, q / safe_r, 0.0), q - m * np.abs(q))
     const = np.where(inv, -q - m * np.abs(q), -q * r)
