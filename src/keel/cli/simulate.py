@@ -54,7 +54,11 @@ def simulate_command(
     mm = s["min_margin_ratio"]
     lines = [
         f"max drawdown        {s['max_drawdown_usd']:,.2f} USD",
-        f"min margin ratio    {mm:,.3f}" if mm is not None else "min margin ratio    n/a (no margined positions)",
+        (
+            f"min margin ratio    {mm:,.3f} (equity / maintenance; below 1 is liquidatable)"
+            if mm is not None
+            else "min margin ratio    n/a (no margined positions)"
+        ),
         f"liquidations        {s['liquidations']}",
         f"chain               {s['blocks']} blocks, {s['chain']['transactions']} txs, {s['chain']['reverts']} reverts, "
         f"{s['chain']['sandwiches']} sandwiches, {s['chain']['arbitrages']} arbitrages, "
