@@ -10,9 +10,8 @@ import pytest
 
 import keel.pricing as kp
 from keel.cli import main
-from keel.cli.surface import load_chain_file
 from keel.errors import PricingError, ValidationError
-from keel.marketdata import load_deribit_chain
+from keel.marketdata import load_chain_file, load_deribit_chain
 from keel.pricing import SVIParams, VolSurface, fit_surface, fit_svi, forward_from_deltas, forward_from_parity
 
 DATA = Path(__file__).resolve().parents[2] / "data"

@@ -11,8 +11,8 @@ import pytest
 
 from keel.domain import NS_PER_YEAR
 from keel.errors import ConfigError
+from keel.marketdata import load_chain_file
 from keel.sim.config import validate_config
-from keel.sim.paths import load_option_chain
 from keel.sim.scenario import _fitted_surface
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -34,7 +34,7 @@ def test_surface_from_2026_hourly_chain_reproduces_its_mark_ivs() -> None:
     surface, info = _fitted_surface(cfg, ROOT)
     assert info["underlying"] == "BTC" and len(surface.slices) >= 4
     # against the real chain: the venue's vol at each out-of-the-money strike's moneyness vs Deribit's mark IV
-    chain = load_option_chain(ROOT / HOURLY).snapshots()[10].frame
+    chain = load_chain_file(ROOT / HOURLY).snapshots()[10].frame
     errors = []
     for sl, used in zip(surface.slices, info["expiries"], strict=True):
         T = (sl.expiry_ns - surface.as_of_ns) / NS_PER_YEAR

@@ -11,86 +11,17 @@ violations; writes a PNG of market IVs against the fitted smiles.
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import typer
 
 from keel.cli.app import app
-from keel.domain import NS_PER_DAY, NS_PER_YEAR, Option, OptionKind, ns_to_datetime, parse_instrument
-from keel.errors import ValidationError
-from keel.marketdata import OptionChain, load_deribit_chain
+from keel.domain import NS_PER_DAY, NS_PER_YEAR, ns_to_datetime
+from keel.marketdata import load_chain_file
 from keel.pricing.surface import ExpirySlice, VolSurface, fit_surface
 
-__all__ = ["load_chain_file", "load_iv_greeks_csv", "plot_surface"]
-
-_IV_GREEKS_COLUMNS = ("date", "instrument_name", "strike", "type", "delta", "bid_iv", "ask_iv", "mark_iv")
-
-
-def load_iv_greeks_csv(path: str | Path) -> OptionChain:
-    """Read a Deribit IV/Greeks export (columns ``date, instrument_name, ..., delta, bid_iv, ask_iv,
-    mark_iv``; IVs in %, 0 = no quote) as an :class:`OptionChain` with NaN prices."""
-    path = Path(path)
-    try:
-        raw = pl.read_csv(path, infer_schema_length=0)
-    except Exception as exc:
-        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from exc
-    missing = [c for c in _IV_GREEKS_COLUMNS if c not in raw.columns]
-    if missing:
-        raise ValidationError("columns", missing, f"missing from {path.name}")
-    options = []
-    for name in raw["instrument_name"].to_list():
-        inst = parse_instrument(name)
-        if not isinstance(inst, Option):
-            raise ValidationError("instrument_name", name, "is not an option")
-        options.append(inst)
-    ts_ns = np.array(
-        [int(datetime.fromisoformat(d).replace(tzinfo=UTC).timestamp()) * 1_000_000_000 for d in raw["date"].to_list()],
-        dtype=np.int64,
-    )
-    expiry_ns = np.array([o.expiry_ns for o in options], dtype=np.int64)
-
-    def pct(col: str, zero_is_missing: bool) -> np.ndarray:
-        v = raw[col].cast(pl.Float64, strict=False).to_numpy() / 100.0
-        return np.where(v > 0, v, np.nan) if zero_is_missing else v
-
-    nan = np.full(raw.height, np.nan)
-    frame = pl.DataFrame(
-        {
-            "instrument": raw["instrument_name"].to_list(),
-            "underlying": [o.underlying for o in options],
-            "strike": np.array([float(o.strike) for o in options]),
-            "expiry_ns": expiry_ns,
-            "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in options], dtype=np.int8),
-            "ts_ns": ts_ns,
-            "T": (expiry_ns - ts_ns) / NS_PER_YEAR,
-            "underlying_price": nan,
-            "index_price": nan,
-            "mark_price": nan,
-            "mark_iv": pct("mark_iv", False),
-            "bid_iv": pct("bid_iv", True),
-            "ask_iv": pct("ask_iv", True),
-            "venue_delta": raw["delta"].cast(pl.Float64, strict=False).to_numpy(),
-        }
-    )
-    frame = frame.filter(pl.col("T") > 0)
-    return OptionChain(frame.sort(["ts_ns", "expiry_ns", "strike", "kind"]), str(path))
-
-
-def load_chain_file(path: str | Path) -> OptionChain:
-    """A Deribit ticker snapshot CSV, or an IV/Greeks export (detected by its header)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ValidationError("path", str(path), "no such file")
-    with path.open() as fh:
-        header = fh.readline().strip().split(",")
-    if "mark_price" in header:
-        return load_deribit_chain(path)
-    if "mark_iv" in header and "delta" in header:
-        return load_iv_greeks_csv(path)
-    raise ValidationError("path", str(path), "neither a Deribit ticker snapshot nor an IV/Greeks export")
+__all__ = ["plot_surface"]
 
 
 def _butterfly_status(s: ExpirySlice) -> str:

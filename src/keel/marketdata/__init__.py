@@ -4,6 +4,6 @@ Adapters sit at the edge: they do I/O and validation, and hand plain values
 (polars frames, float64 arrays, domain records) to the pure core.
 """
 
-from keel.marketdata.deribit import OptionChain, load_deribit_chain
+from keel.marketdata.deribit import OptionChain, load_chain_file, load_deribit_chain, load_iv_greeks_csv
 
-__all__ = ["OptionChain", "load_deribit_chain"]
+__all__ = ["OptionChain", "load_chain_file", "load_deribit_chain", "load_iv_greeks_csv"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,10 +10,10 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from keel.domain import NS_PER_YEAR, Option, OptionKind, ms_to_ns, parse_instrument
+from keel.domain import NS_PER_YEAR, Option, OptionKind, datetime_to_ns, ms_to_ns, parse_instrument
 from keel.errors import ValidationError
 
-__all__ = ["OptionChain", "load_deribit_chain"]
+__all__ = ["OptionChain", "load_chain_file", "load_deribit_chain", "load_iv_greeks_csv"]
 
 _REQUIRED = ("instrument_name", "timestamp", "underlying_price", "index_price", "mark_price", "mark_iv")
 _OPTIONAL_FLOATS = (
@@ -63,7 +64,7 @@ class OptionChain:
         out = []
         for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
             part = self.frame.filter((pl.col("ts_ns") >= start) & (pl.col("ts_ns") < end))
-            out.append(OptionChain(part, f"{self.source}#{i}"))
+            out.append(OptionChain(part, f"{self.source}#{i}" if len(starts) > 1 else self.source))
         return out
 
 
@@ -118,3 +119,72 @@ def load_deribit_chain(path: str | Path) -> OptionChain:
             f"must be positive (instrument {row['instrument']})",
         )
     return OptionChain(frame.sort(["expiry_ns", "strike", "kind"]), str(path))
+
+
+_IV_GREEKS_COLUMNS = ("date", "instrument_name", "delta", "bid_iv", "ask_iv", "mark_iv")
+
+
+def load_iv_greeks_csv(path: str | Path) -> OptionChain:
+    """Read a Deribit IV/Greeks export (``data/deribit_btc_iv_greeks_hourly_2026-01``: columns
+    ``date, instrument_name, ..., delta, bid_iv, ask_iv, mark_iv``, IVs in %, 0 = no quote) as an
+    :class:`OptionChain` with NaN prices; expired rows are dropped.  keel.pricing infers each
+    expiry's forward from the venue's call deltas (``venue_delta``)."""
+    path = Path(path)
+    try:
+        raw = pl.read_csv(path, infer_schema_length=0)
+    except Exception as exc:
+        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from exc
+    missing = [c for c in _IV_GREEKS_COLUMNS if c not in raw.columns]
+    if missing:
+        raise ValidationError("columns", missing, f"missing from {path.name}")
+    options: list[Option] = []
+    for name in raw["instrument_name"].to_list():
+        inst = parse_instrument(name)
+        if not isinstance(inst, Option):
+            raise ValidationError("instrument_name", name, "is not an option")
+        options.append(inst)
+    ts_ns = np.array(
+        [datetime_to_ns(_dt.datetime.fromisoformat(d).replace(tzinfo=_dt.UTC)) for d in raw["date"].to_list()],
+        dtype=np.int64,
+    )
+    expiry_ns = np.array([o.expiry_ns for o in options], dtype=np.int64)
+
+    def pct(col: str, zero_is_missing: bool) -> npt.NDArray[np.float64]:
+        v = raw[col].cast(pl.Float64, strict=False).to_numpy() / 100.0
+        return np.where(v > 0, v, np.nan) if zero_is_missing else v
+
+    nan = np.full(raw.height, np.nan)
+    frame = pl.DataFrame(
+        {
+            "instrument": raw["instrument_name"].to_list(),
+            "underlying": [o.underlying for o in options],
+            "strike": np.array([float(o.strike) for o in options]),
+            "expiry_ns": expiry_ns,
+            "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in options], dtype=np.int8),
+            "ts_ns": ts_ns,
+            "T": (expiry_ns - ts_ns) / NS_PER_YEAR,
+            "underlying_price": nan,
+            "index_price": nan,
+            "mark_price": nan,
+            "mark_iv": pct("mark_iv", False),
+            "bid_iv": pct("bid_iv", True),
+            "ask_iv": pct("ask_iv", True),
+            "venue_delta": raw["delta"].cast(pl.Float64, strict=False).to_numpy(),
+        }
+    )
+    frame = frame.filter(pl.col("T") > 0)
+    return OptionChain(frame.sort(["ts_ns", "expiry_ns", "strike", "kind"]), str(path))
+
+
+def load_chain_file(path: str | Path) -> OptionChain:
+    """A Deribit ticker snapshot CSV or a Deribit IV/Greeks export, told apart by the header."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValidationError("path", str(path), "no such file")
+    with path.open() as fh:
+        header = fh.readline().strip().split(",")
+    if "mark_price" in header:
+        return load_deribit_chain(path)
+    if "mark_iv" in header and "delta" in header:
+        return load_iv_greeks_csv(path)
+    raise ValidationError("path", str(path), "neither a Deribit ticker snapshot nor an IV/Greeks export")

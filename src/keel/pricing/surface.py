@@ -46,7 +46,6 @@ __all__ = [
     "fit_surface",
     "forward_from_deltas",
     "forward_from_parity",
-    "split_snapshots",
 ]
 
 F64 = npt.NDArray[np.float64]
@@ -268,7 +267,7 @@ def fit_surface(chain: OptionChain, *, weighting: str = "spread", snapshot: int 
         raise ValidationError("weighting", weighting, "must be 'spread' or 'vega'")
     if len(chain) == 0:
         raise ValidationError("chain", chain.source, "is empty")
-    snaps = split_snapshots(chain)
+    snaps = chain.snapshots()
     if not 0 <= snapshot < len(snaps):
         raise ValidationError("snapshot", snapshot, f"must be in [0, {len(snaps)})")
     snap = snaps[snapshot]
@@ -342,25 +341,6 @@ def fit_surface(chain: OptionChain, *, weighting: str = "spread", snapshot: int 
         source=snap.source,
         skipped=tuple(skipped),
     )
-
-
-def split_snapshots(chain: OptionChain, gap_ns: int = 60 * 1_000_000_000) -> list[OptionChain]:
-    """Split a chain into snapshots at gaps of more than ``gap_ns`` between consecutive row times.
-
-    (A Deribit ticker sweep takes 1-2 minutes, so a snapshot is a run of rows without a long
-    pause, not a window measured from its first row.)
-    """
-    ts = np.sort(chain.frame["ts_ns"].to_numpy())
-    if ts.size == 0:
-        return [chain]
-    cuts = np.flatnonzero(np.diff(ts) > gap_ns)
-    starts = [int(ts[0])] + [int(ts[i + 1]) for i in cuts]
-    out = []
-    for i, start in enumerate(starts):
-        end = starts[i + 1] if i + 1 < len(starts) else int(ts[-1]) + 1
-        part = chain.frame.filter((chain.frame["ts_ns"] >= start) & (chain.frame["ts_ns"] < end))
-        out.append(OptionChain(part, f"{chain.source}#{i}" if len(starts) > 1 else chain.source))
-    return out
 
 
 def _parity(K: F64, kind: F64, mark: F64, *, inverse: bool, F_guess: float) -> tuple[float, float]:

@@ -24,7 +24,6 @@ __all__ = [
     "load_binance_klines",
     "load_deribit_atm_iv",
     "load_funding_rates",
-    "load_option_chain",
     "load_uniswap_swap_path",
     "synthetic_path",
     "with_crash",
@@ -194,71 +193,3 @@ def load_deribit_atm_iv(csv_path: Path, min_days: float = 2.0, max_days: float =
     ts_sorted = sorted(by_snapshot)
     atm = [float(np.median(by_snapshot[t])) for t in ts_sorted]
     return MarketPath("atm_iv", np.asarray(ts_sorted, dtype=np.int64), np.asarray(atm), source=csv_path.name)
-
-
-def load_option_chain(csv_path: Path) -> Any:
-    """A real option chain as a :class:`keel.marketdata.OptionChain`, for keel.pricing.fit_surface.
-
-    A Deribit ticker snapshot CSV (with ``mark_price``: read by keel.marketdata) or a Deribit
-    IV/Greeks export (``date, instrument_name, ..., delta, bid_iv, ask_iv, mark_iv``, IVs in %,
-    0 = no quote; no prices: the fit infers each forward from the call deltas).
-    """
-    import polars as pl
-
-    from keel.domain import Option, OptionKind, parse_instrument
-    from keel.marketdata import OptionChain, load_deribit_chain
-
-    if not csv_path.is_file():
-        raise ValidationError("chain", str(csv_path), "no such file")
-    with csv_path.open(newline="") as handle:
-        header = next(csv.reader(handle), [])
-    if "mark_price" in header:
-        return load_deribit_chain(csv_path)
-    needed = ("date", "instrument_name", "delta", "bid_iv", "ask_iv", "mark_iv")
-    missing = [c for c in needed if c not in header]
-    if missing:
-        problem = f"neither a Deribit snapshot nor an IV/Greeks export: no {missing}"
-        raise ValidationError("chain", str(csv_path), problem)
-    names: list[str] = []
-    ts: list[int] = []
-    cols: dict[str, list[float]] = {"delta": [], "bid_iv": [], "ask_iv": [], "mark_iv": []}
-    with csv_path.open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            names.append(row["instrument_name"])
-            ts.append(_utc_ns(row["date"]))
-            for key, values in cols.items():
-                text = row[key].strip()
-                values.append(float(text) if text else float("nan"))
-    options: list[Option] = []
-    for name in names:
-        inst = parse_instrument(name)
-        if not isinstance(inst, Option):
-            raise ValidationError("instrument_name", name, "is not an option")
-        options.append(inst)
-    ts_ns = np.asarray(ts, dtype=np.int64)
-    expiry_ns = np.asarray([o.expiry_ns for o in options], dtype=np.int64)
-
-    def iv(key: str, zero_is_missing: bool) -> npt.NDArray[np.float64]:
-        v = np.asarray(cols[key], dtype=np.float64) / 100.0
-        return np.where(v > 0, v, np.nan) if zero_is_missing else v
-
-    nan = np.full(len(names), np.nan)
-    frame = pl.DataFrame(
-        {
-            "instrument": names,
-            "underlying": [o.underlying for o in options],
-            "strike": np.asarray([float(o.strike) for o in options]),
-            "expiry_ns": expiry_ns,
-            "kind": np.asarray([1 if o.kind is OptionKind.CALL else -1 for o in options], dtype=np.int8),
-            "ts_ns": ts_ns,
-            "T": (expiry_ns - ts_ns) / NS_PER_YEAR,
-            "underlying_price": nan,
-            "index_price": nan,
-            "mark_price": nan,
-            "mark_iv": iv("mark_iv", False),
-            "bid_iv": iv("bid_iv", True),
-            "ask_iv": iv("ask_iv", True),
-            "venue_delta": np.asarray(cols["delta"], dtype=np.float64),
-        }
-    )
-    return OptionChain(frame, csv_path.name)

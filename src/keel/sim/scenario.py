@@ -37,7 +37,6 @@ from keel.sim.paths import (
     load_binance_klines,
     load_deribit_atm_iv,
     load_funding_rates,
-    load_option_chain,
     load_uniswap_swap_path,
     synthetic_path,
     with_crash,
@@ -368,8 +367,8 @@ def _fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dic
     its SVI slices kept (sticky moneyness) with their time to expiry, the snapshot moved to
     ``market.start``.  Expiries too near or fitted worse than the config allows are dropped."""
     from keel.errors import KeelError
+    from keel.marketdata import load_chain_file
     from keel.pricing import fit_surface
-    from keel.pricing.surface import split_snapshots
 
     assert config.options is not None and config.options.surface is not None
     sc = config.options.surface
@@ -378,10 +377,10 @@ def _fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dic
     if not path.is_file():
         raise ConfigError("options.surface.chain", sc.chain, "no such file")
     try:
-        chain = load_option_chain(path)
+        chain = load_chain_file(path)
     except KeelError as exc:
         raise ConfigError("options.surface.chain", sc.chain, f"not a readable option chain: {exc}") from None
-    n = len(split_snapshots(chain))
+    n = len(chain.snapshots())
     if sc.snapshot >= n:
         raise ConfigError("options.surface.snapshot", sc.snapshot, f"the chain has {n} snapshot(s): 0..{n - 1}")
     try:
