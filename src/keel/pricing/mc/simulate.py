@@ -32,6 +32,7 @@ import numpy.typing as npt
 from numba import njit, prange
 
 from keel.pricing.mc.rng import block_state, std_normal, std_normal_call, uniform01
+from keel.pricing.simd import exp_taylor13
 
 __all__ = ["fill_paths", "simulate_sums"]
 
@@ -543,26 +544,6 @@ def fill_paths(
 _EXP_POLY_LIMIT = 0.35  # |w| bound for the Taylor exponential below (error < 4e-16 relative)
 
 
-@njit(cache=True, inline="always")
-def _exp_small(w: float) -> float:
-    """``e^w`` for ``|w| <= 0.35`` by its degree-13 Taylor polynomial (Horner, no branches, so
-    LLVM vectorizes loops that call it; the truncation error is below one ulp)."""
-    p = 1.0 / 6227020800.0
-    p = p * w + 1.0 / 479001600.0
-    p = p * w + 1.0 / 39916800.0
-    p = p * w + 1.0 / 3628800.0
-    p = p * w + 1.0 / 362880.0
-    p = p * w + 1.0 / 40320.0
-    p = p * w + 1.0 / 5040.0
-    p = p * w + 1.0 / 720.0
-    p = p * w + 1.0 / 120.0
-    p = p * w + 1.0 / 24.0
-    p = p * w + 1.0 / 6.0
-    p = p * w + 0.5
-    p = p * w + 1.0
-    return p * w + 1.0
-
-
 @njit(cache=True, parallel=True)
 def gbm_fast_sums(
     c: npt.NDArray[np.float64],
@@ -634,7 +615,7 @@ def gbm_fast_sums(
                 if small:
                     for j in range(lanes):
                         w = c0 + c1 * z[j]
-                        e = _exp_small(w)
+                        e = exp_taylor13(w)
                         sa[j] *= e
                         sb[j] *= g2 / e
                         xa[j] += w
@@ -649,7 +630,7 @@ def gbm_fast_sums(
                 if small:
                     for j in range(lanes):
                         w = c0 + c1 * z[j]
-                        sa[j] *= _exp_small(w)
+                        sa[j] *= exp_taylor13(w)
                         xa[j] += w
                 else:
                     for j in range(lanes):
