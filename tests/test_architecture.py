@@ -93,3 +93,17 @@ def test_deterministic_core_never_reads_the_wall_clock() -> None:
                 if isinstance(node, ast.Import) and any(a.name in ("random", "secrets") for a in node.names):
                     offenders.append(f"{path.relative_to(SRC)}:{node.lineno} import random/secrets")
     assert not offenders, "\n".join(offenders)
+
+
+def test_capability_table_names_exist() -> None:
+    """Every `module` (`Name`, ...) in ARCHITECTURE.md's capability table is importable as written."""
+    import importlib
+    import re
+
+    text = (SRC.parents[1] / "ARCHITECTURE.md").read_text()
+    table = text[text.index("## Where each capability lives") : text.index("\n## ", text.index("## Where each"))]
+    missing = []
+    for module, names in re.findall(r"`(keel\.[a-z_.0-9]+)` \(([^)]*)\)", table):
+        imported = importlib.import_module(module)
+        missing += [f"{module}.{n}" for n in re.findall(r"`([A-Za-z_]\w*)`", names) if not hasattr(imported, n)]
+    assert not missing, missing
