@@ -22,6 +22,8 @@ LAYER = {
     "engine": 3,
     "sim": 3,
     "agents": 3,
+    "store": 3,
+    "runtime": 4,
     "cli": 4,
     "service": 4,
 }
