@@ -13,3 +13,6 @@ DATA = ROOT / "data"
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return DATA
+
+
+from tests.service_support import nats_stream_name, postgres_url  # noqa: E402, F401  (shared server fixtures)
