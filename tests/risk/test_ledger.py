@@ -40,7 +40,7 @@ def test_overdraw_withdraw_and_reserved_names() -> None:
         led.deposit("@external", "USDC", 1)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(
     st.lists(
         st.tuples(
@@ -48,15 +48,41 @@ def test_overdraw_withdraw_and_reserved_names() -> None:
             st.sampled_from(["a", "b", "c", INSURANCE, FEES]),
             st.sampled_from(["USDC", "BTC"]),
             st.integers(0, 10**12),
+            st.booleans(),
         ),
         max_size=40,
     )
 )
-def test_random_transfers_never_unbalance(ops: list[tuple[str, str, str, int]]) -> None:
+def test_random_transfers_never_unbalance_and_stay_solvent(ops: list[tuple[str, str, str, int, bool]]) -> None:
     led = Ledger()
     led.deposit("a", "USDC", 10**9)
     led.deposit("b", "BTC", 10**8)
-    for src, dst, asset, amt in ops:
-        led.transfer(src, dst, asset, amt, "random")
+    for src, dst, asset, amt, debt in ops:
+        before = led.state()
+        have = led.balance(src, asset)
+        try:
+            led.transfer(src, dst, asset, amt, "random", allow_debt=debt)
+        except RiskError:
+            # only a debt-free transfer that would overdraw is refused, and it changes nothing
+            assert not debt and have - amt < -led.debt(src, asset)
+            assert led.state() == before
         assert led.imbalance() == 0
+        assert led.solvency_violations() == ()
+        for h in led.holders():
+            assert led.balance(h, asset) >= -led.debt(h, asset)
     assert led.total("USDC") == 10**9 and led.total("BTC") == 10**8
+
+
+def test_debt_is_recorded_and_repaid() -> None:
+    led = Ledger()
+    led.deposit("a", "USDC", 100)
+    with pytest.raises(RiskError, match="cannot pay"):
+        led.transfer("a", "b", "USDC", 101, "no debt allowed")
+    assert led.balance("a", "USDC") == 100 and led.balance("b", "USDC") == 0
+    led.transfer("a", "b", "USDC", 150, "variation margin", allow_debt=True)
+    assert led.balance("a", "USDC") == -50 and led.debt("a", "USDC") == 50
+    assert led.solvency_violations() == ()
+    led.deposit("a", "USDC", 30)
+    assert led.debt("a", "USDC") == 20
+    led.deposit("a", "USDC", 25)
+    assert led.debt("a", "USDC") == 0 and led.balance("a", "USDC") == 5

@@ -59,6 +59,11 @@ __all__ = [
 ]
 
 NO_DATA = np.iinfo(np.int64).min  # timestamp of a source slot without a sample
+# Timestamps are int64 ns UTC from the epoch; the kernel adds windows to them, so leave headroom.
+MAX_TS_NS = 2**62
+# Prices outside this range cannot be aggregated without overflow in the band and MAD arithmetic.
+MIN_PRICE = 1e-30
+MAX_PRICE = 1e30
 
 # Per-source codes written by the kernel.
 SOURCE_USED = 0
@@ -293,13 +298,17 @@ class Aggregator:
                 price = float(price)
             except (TypeError, ValueError):
                 return self._reject(source_id, "price", price, "must be a number")
-        if not 0.0 < price < math.inf:
-            return self._reject(source_id, "price", price, "must be finite and > 0")
+        if not MIN_PRICE <= price <= MAX_PRICE:
+            return self._reject(source_id, "price", price, f"must be finite and in [{MIN_PRICE:g}, {MAX_PRICE:g}]")
         if type(ts_ns) is not int:
             if isinstance(ts_ns, np.integer):
                 ts_ns = int(ts_ns)
             else:
                 return self._reject(source_id, "ts_ns", ts_ns, "must be int nanoseconds UTC")
+        if not 0 <= ts_ns <= MAX_TS_NS:
+            return self._reject(source_id, "ts_ns", ts_ns, f"must be in [0, {MAX_TS_NS}] ns UTC")
+        if now_ns is not None and (type(now_ns) is not int or not 0 <= now_ns <= MAX_TS_NS):
+            return self._reject(source_id, "now_ns", now_ns, f"must be int nanoseconds UTC in [0, {MAX_TS_NS}]")
         if ts_ns < self._last_ts[i]:
             return self._reject(source_id, "ts_ns", ts_ns, f"goes backwards (previous sample at {self._last_ts[i]})")
         if now_ns is not None and ts_ns > now_ns + self._max_future:
@@ -311,8 +320,8 @@ class Aggregator:
                 conf = float(confidence)
             except (TypeError, ValueError):
                 return self._reject(source_id, "confidence", confidence, "must be a number")
-            if not 0.0 <= conf < math.inf:
-                return self._reject(source_id, "confidence", confidence, "must be finite and >= 0")
+            if not 0.0 <= conf <= price:
+                return self._reject(source_id, "confidence", confidence, "must be finite, >= 0 and <= the price")
         self._price[i] = price
         self._conf[i] = conf
         self._ts[i] = ts_ns
@@ -333,6 +342,8 @@ class Aggregator:
                 now_ns = int(now_ns)
             else:
                 raise ValidationError("now_ns", now_ns, "must be int nanoseconds UTC")
+        if not 0 <= now_ns <= MAX_TS_NS:
+            raise ValidationError("now_ns", now_ns, f"must be in [0, {MAX_TS_NS}] ns UTC")
         last = self._last_now
         if last is not None and now_ns < last:
             raise ValidationError("now_ns", now_ns, f"is before the previous read at {last}")

@@ -151,15 +151,35 @@ class ClearingHouse:
             raise ValidationError("model", model, "must implement keel.risk.MarginModel")
         self._acc(account_id).margin = model
 
-    def isolate(self, account_id: str, instrument: str, asset: str, amount: int) -> str:
-        """Create the isolated-margin sub-account ``account_id/instrument`` funded with ``amount``."""
-        self._acc(account_id)
-        self._instrument(instrument)
+    def isolate(
+        self, account_id: str, instrument: str, asset: str, amount: int, market: MarketState | None = None
+    ) -> str:
+        """Create (or top up) the isolated-margin sub-account ``account_id/instrument`` with ``amount``.
+
+        The collateral comes from the parent's own balance: it is refused (and nothing changes)
+        when the parent holds less than ``amount`` of ``asset``, is not active, or, with open
+        positions, would fall below initial margin afterwards (``market`` is then required).
+        """
+        acc = self._acc(account_id)
+        inst = self._resolve_instrument(instrument)
+        self._asset(asset)
+        amount = self._nonneg("amount", amount)
+        if acc.mode is MarginMode.ISOLATED:
+            raise ValidationError("account_id", account_id, "is an isolated sub-account; isolate from its parent")
+        if acc.status is not AccountStatus.ACTIVE:
+            raise RiskError(f"isolate: account {account_id} is {acc.status.value}; it cannot move collateral out")
+        have = self.ledger.balance(account_id, asset)
+        if amount > have:
+            raise RiskError(f"isolate: {account_id} holds {have} {asset} base units, cannot move {amount}")
+        if acc.positions and amount:
+            if market is None:
+                raise ValidationError("market", None, "isolating from an account with positions needs the market state")
+            self._check_withdrawal_margin(account_id, asset, amount, market, "isolate")
         sub = f"{account_id}/{instrument}"
+        self._register_instrument(instrument, inst)
         if sub not in self._accounts:
             self._accounts[sub] = _Account(MarginMode.ISOLATED)
-        self._asset(asset)
-        self.ledger.transfer(account_id, sub, asset, self._nonneg("amount", amount), "isolate margin")
+        self.ledger.transfer(account_id, sub, asset, amount, "isolate margin")
         return sub
 
     def deposit(self, account_id: str, asset: str, amount: int) -> None:
@@ -168,16 +188,50 @@ class ClearingHouse:
         self.ledger.deposit(account_id, asset, self._nonneg("amount", amount))
 
     def withdraw(self, account_id: str, asset: str, amount: int, market: MarketState) -> None:
-        """Withdraw if the account still meets initial margin afterwards."""
+        """Withdraw from the account's own balance if it still meets initial margin afterwards.
+
+        Refused (nothing changes) for an unknown asset, a frozen or bankrupt account, more than
+        the account holds, or an account with negative balances (debt) in any asset.
+        """
         acc = self._acc(account_id)
+        self._asset(asset)
         amount = self._nonneg("amount", amount)
-        if acc.status is AccountStatus.FROZEN:
-            raise RiskError(f"withdraw: account {account_id} is frozen ({acc.frozen_reason})")
+        if not isinstance(market, MarketState):
+            raise ValidationError("market", market, "must be a keel.risk.MarketState")
+        if acc.status in (AccountStatus.FROZEN, AccountStatus.BANKRUPT):
+            raise RiskError(f"withdraw: account {account_id} is {acc.status.value} ({acc.frozen_reason})")
+        debts = sorted(a for a, b in self.ledger.balances(account_id).items() if b < 0)
+        if debts and amount:
+            raise RiskError(f"withdraw: {account_id} owes {', '.join(debts)}; repay before withdrawing")
+        have = self.ledger.balance(account_id, asset)
+        if amount > have:
+            raise RiskError(f"withdraw: {account_id} holds {have} {asset} base units, cannot withdraw {amount}")
+        if acc.positions and amount:
+            self._check_withdrawal_margin(account_id, asset, amount, market, "withdraw")
+        self.ledger.withdraw(account_id, asset, amount)
+
+    def _check_withdrawal_margin(self, account_id: str, asset: str, amount: int, market: MarketState, op: str) -> None:
         usd = amount / self.assets[asset].unit * market.price(asset) * (1 - self.assets[asset].haircut)
         req = self.requirement(account_id, market)
-        if acc.positions and self.collateral_value(account_id, market) - usd < req.initial:
-            raise RiskError(f"withdraw: {account_id} would fall below initial margin {req.initial:.2f} USD")
-        self.ledger.withdraw(account_id, asset, amount)
+        if self.collateral_value(account_id, market) - usd < req.initial:
+            raise RiskError(f"{op}: {account_id} would fall below initial margin {req.initial:.2f} USD")
+
+    def solvency_violations(self) -> tuple[str, ...]:
+        """Accounts whose balance in an asset is below zero without a recorded debt (empty when solvent).
+
+        A negative balance is legitimate only as debt that settlement created (premium, variation
+        margin, funding, fees, expiry, liquidation) and the ledger recorded; user-initiated moves
+        (withdraw, isolate) never take a balance below zero.  Also every asset's net external
+        deposits cover the debt-free balances: nothing was paid out that nobody deposited.
+        """
+        out = list(self.ledger.solvency_violations())
+        for asset in self.ledger.assets():
+            positive = sum(max(self.ledger.balance(h, asset), 0) for h in self.ledger.holders())
+            debt = sum(self.ledger.debt(h, asset) for h in self.ledger.holders())
+            if self.ledger.net_deposits(asset) + debt < positive:
+                net = self.ledger.net_deposits(asset)
+                out.append(f"{asset}: balances {positive} exceed net deposits {net} + recorded debt {debt}")
+        return tuple(out)
 
     def seed_insurance(self, asset: str, amount: int) -> None:
         self._asset(asset)
@@ -203,14 +257,24 @@ class ClearingHouse:
             raise ValidationError("asset", asset, "not an accepted collateral asset")
         return a
 
-    def _instrument(self, name: str) -> Instrument:
+    def _resolve_instrument(self, name: str) -> Instrument:
+        """The instrument named ``name`` (validated), without registering it."""
         inst = self._instruments.get(name)
         if inst is None:
+            if not isinstance(name, str):
+                raise ValidationError("instrument", name, "must be an instrument name")
             inst = instrument_from_name(name)
             if isinstance(inst, Spot):
                 raise ValidationError("instrument", name, "spot is held as collateral balances, not positions")
             self._asset(settlement_asset(inst))
-            self._instruments[name] = inst
+        return inst
+
+    def _register_instrument(self, name: str, inst: Instrument) -> None:
+        self._instruments.setdefault(name, inst)
+
+    def _instrument(self, name: str) -> Instrument:
+        inst = self._resolve_instrument(name)
+        self._register_instrument(name, inst)
         return inst
 
     # ------------------------------------------------------------------ queries -----
@@ -347,12 +411,19 @@ class ClearingHouse:
         """
         if buyer == seller:
             raise ValidationError("seller", seller, "buyer and seller must differ")
-        inst = self._instrument(name)
+        inst = self._resolve_instrument(name)
         qty = to_decimal("quantity", quantity, positive=True)
         px = price if isinstance(price, Fraction) else Fraction(to_decimal("price", price, positive=True))
         if px <= 0:
             raise ValidationError("price", price, "must be positive")
         accs = {buyer: self._acc(buyer), seller: self._acc(seller)}
+        fee_rate_d = to_decimal("fee_rate", fee_rate)
+        if fee_rate_d < 0 or fee_rate_d >= 1:
+            raise ValidationError("fee_rate", fee_rate, "must be in [0, 1)")
+        if taker is not None and taker not in (buyer, seller):
+            raise ValidationError("taker", taker, "must be the buyer or the seller")
+        if market is not None and not isinstance(market, MarketState):
+            raise ValidationError("market", market, "must be a keel.risk.MarketState")
         for aid, sgn in ((buyer, 1), (seller, -1)):
             acc = accs[aid]
             cur = acc.positions[name].quantity if name in acc.positions else Decimal(0)
@@ -363,28 +434,29 @@ class ClearingHouse:
                 if market is None:
                     raise ValidationError("market", None, "a margin-checked trade needs the market state")
                 self._check_initial(aid, name, inst, cur + sgn * qty, market)
+        # everything is validated: from here on nothing raises, so a refused trade changed nothing
+        self._register_instrument(name, inst)
         asset = settlement_asset(inst)
         unit = self.assets[asset].unit
         if isinstance(inst, Option):
             ref = self._ref.get(name, px)
             amount = Fraction(qty) * px * unit
-            self.ledger.transfer(buyer, seller, asset, round(amount), f"{reason}: premium {name}")
+            self.ledger.transfer(buyer, seller, asset, round(amount), f"{reason}: premium {name}", allow_debt=True)
         else:
             ref = self._ref.setdefault(name, px)
             if _is_inverse_d1(inst):
                 amount = Fraction(qty) * (1 / ref - 1 / px) * unit
             else:
                 amount = Fraction(qty) * (px - ref) * unit
-            self.ledger.transfer_signed(buyer, seller, asset, round(amount), f"{reason}: {name} vs mark")
-        fee_rate_d = to_decimal("fee_rate", fee_rate)
+            self.ledger.transfer_signed(
+                buyer, seller, asset, round(amount), f"{reason}: {name} vs mark", allow_debt=True
+            )
         if taker is not None and fee_rate_d > 0:
-            if taker not in (buyer, seller):
-                raise ValidationError("taker", taker, "must be the buyer or the seller")
             if isinstance(inst, Option) or not _is_inverse_d1(inst):
                 fee = Fraction(qty) * px * Fraction(fee_rate_d) * unit
             else:
                 fee = Fraction(qty) / px * Fraction(fee_rate_d) * unit
-            self.ledger.transfer(taker, FEES, asset, round(fee), f"{reason}: fee")
+            self.ledger.transfer(taker, FEES, asset, round(fee), f"{reason}: fee", allow_debt=True)
         for aid, sgn in ((buyer, 1), (seller, -1)):
             self._apply(accs[aid], name, inst, Decimal(sgn) * qty, px, ref)
 
@@ -418,7 +490,7 @@ class ClearingHouse:
         """Settle exact flows (positive = receive) that sum to zero through the clearing pot."""
         for aid, amt in flows:
             if amt < 0:
-                self.ledger.transfer(aid, CLEARING, asset, math.ceil(-amt), reason)
+                self.ledger.transfer(aid, CLEARING, asset, math.ceil(-amt), reason, allow_debt=True)
         for aid, amt in flows:
             if amt > 0:
                 self.ledger.transfer(CLEARING, aid, asset, math.floor(amt), reason)
@@ -430,6 +502,9 @@ class ClearingHouse:
     def mark(self, market: MarketState, names: tuple[str, ...] | None = None) -> None:
         """Settle variation margin of delta-one positions at ``market`` prices."""
         todo = sorted(self._instruments) if names is None else sorted(names)
+        unknown = [n for n in todo if n not in self._instruments]
+        if unknown:
+            raise ValidationError("names", unknown[0], "no position was ever opened in this instrument")
         for name in todo:
             inst = self._instruments[name]
             if isinstance(inst, Option):
@@ -477,7 +552,16 @@ class ClearingHouse:
         self._pot_settle(asset, flows, f"funding {name}")
 
     def expire(self, market: MarketState) -> None:
-        """Cash-settle options and futures whose expiry is at or before ``market.ts_ns``."""
+        """Cash-settle options and futures whose expiry is at or before ``market.ts_ns``.
+
+        Every price the settlement needs is read first, so a missing price refuses the whole call.
+        """
+        for name in sorted(self._instruments):
+            inst = self._instruments[name]
+            if isinstance(inst, Option | Future) and inst.expiry_ns <= market.ts_ns:
+                market.price(inst.underlying)
+                if isinstance(inst, Option) and inst.settlement is Settlement.LINEAR:
+                    market.price(inst.quote)
         for name in sorted(self._instruments):
             inst = self._instruments[name]
             if not isinstance(inst, Option | Future) or inst.expiry_ns > market.ts_ns:
@@ -521,6 +605,10 @@ class ClearingHouse:
         ``market_prices``: where liquidators can actually trade (e.g. when the oracle lags);
         a liquidator then also requires the gap between mark and that price as discount.
         """
+        if isinstance(ts_ns, bool) or not isinstance(ts_ns, int) or not 0 <= ts_ns < 2**63:
+            raise ValidationError("ts_ns", ts_ns, "must be int nanoseconds UTC in [0, 2**63)")
+        if not isinstance(readings, Mapping):
+            raise ValidationError("readings", readings, "must map assets to OracleReadings")
         halted: dict[str, str] = {}
         bands: dict[str, tuple[float, float]] = {}
         for asset, rd in sorted(readings.items()):
@@ -533,8 +621,9 @@ class ClearingHouse:
                 raise ValidationError(f"readings[{asset}].price", rd.price, "must be a finite positive price")
             if not (math.isfinite(rd.confidence) and 0 <= rd.confidence < rd.price):
                 raise ValidationError(f"readings[{asset}].confidence", rd.confidence, "must be in [0, price)")
-            self._last_prices[asset] = rd.price
             bands[asset] = (rd.low, rd.high)
+        for asset in bands:  # every reading validated: now record them
+            self._last_prices[asset] = readings[asset].price
         oi = {n: float(self.open_interest(n)) for n in sorted(self._instruments)}
         market = MarketState(ts_ns, dict(self._last_prices), dict(vols or {}), rate=rate, open_interest=oi)
         bad0, soc0, adl0 = self.bad_debt_usd, self.socialized_usd, self.adl_volume_usd
@@ -828,7 +917,7 @@ class ClearingHouse:
                 if sell <= 0 or get <= 0:
                     continue
                 self.ledger.transfer(aid, liquidator, pos_asset, sell, "collateral liquidation")
-                self.ledger.transfer(liquidator, aid, neg_asset, get, "collateral liquidation")
+                self.ledger.transfer(liquidator, aid, neg_asset, get, "collateral liquidation", allow_debt=True)
                 usd = sell / pa.unit * market.price(pos_asset)
                 md = self.policy.max_discount
                 qty_sold = -sell / pa.unit
@@ -845,7 +934,7 @@ class ClearingHouse:
             self.bad_debt_usd += usd_paid
             rest = -self.ledger.balance(aid, asset)
             if rest > 0:
-                self.ledger.transfer(SOCIALIZED, aid, asset, rest, "bad debt written off (socialized)")
+                self.ledger.transfer(SOCIALIZED, aid, asset, rest, "bad debt written off (socialized)", allow_debt=True)
                 usd_rest = rest / self.assets[asset].unit * market.price(asset)
                 self.bad_debt_usd += usd_rest
                 self.socialized_usd += usd_rest

@@ -12,8 +12,12 @@ plus rounding dust), :data:`SOCIALIZED` (losses written off to all users; its ba
 zero or negative and its magnitude is the socialized loss) and :data:`CLEARING` (the
 variation-margin pot, empty between settlements).
 
-Balances of user accounts may go negative: a negative balance is debt (bad debt once the
-account has no positions left), never hidden by clamping.
+Balances of user accounts may go negative only as *recorded debt*: a transfer that may take
+its source below zero must say so (``allow_debt=True``: settlement of premium, variation margin,
+funding, fees, expiry and liquidation), and the ledger records the debt it creates.  Any other
+transfer or withdrawal that would overdraw its source is refused and changes nothing.
+:meth:`Ledger.solvency_violations` lists every balance below zero without a recorded debt (empty
+in a consistent ledger), so money cannot appear from nowhere even while :meth:`imbalance` is 0.
 """
 
 from __future__ import annotations
@@ -64,6 +68,7 @@ class Ledger:
         self._balances: dict[tuple[str, str], int] = {}
         self._by_holder: dict[str, dict[str, int]] = {}
         self._external: dict[str, int] = {}
+        self._debt: dict[tuple[str, str], int] = {}
         self._entries: list[LedgerEntry] = []
         self._keep = keep_entries
         self._seq = 0
@@ -93,15 +98,28 @@ class Ledger:
         self._external[asset] = self._external.get(asset, 0) - amount
         self._record(holder, EXTERNAL, asset, amount, reason)
 
-    def transfer(self, src: str, dst: str, asset: str, amount: int, reason: str) -> None:
-        """Move ``amount`` base units of ``asset`` from ``src`` to ``dst`` (balances may go negative)."""
+    def transfer(self, src: str, dst: str, asset: str, amount: int, reason: str, *, allow_debt: bool = False) -> None:
+        """Move ``amount`` base units of ``asset`` from ``src`` to ``dst``.
+
+        Without ``allow_debt`` the transfer is refused (``RiskError``, nothing changes) when it
+        would take ``src`` below zero; with it, the shortfall is recorded as ``src``'s debt.
+        """
         amount = _amount("amount", amount)
         self._check_names(src, asset)
         self._check_names(dst, asset)
+        if not isinstance(reason, str):
+            raise ValidationError("reason", reason, "must be a string")
         if amount == 0 or src == dst:
             return
+        new_src = self._balances.get((src, asset), 0) - amount
+        if new_src < 0 and not allow_debt and new_src < -self._debt.get((src, asset), 0):
+            raise RiskError(
+                f"transfer: {src} holds {new_src + amount} {asset} base units, cannot pay {amount} ({reason})"
+            )
         self._add(src, asset, -amount)
         self._add(dst, asset, amount)
+        if allow_debt and new_src < 0:
+            self._debt[(src, asset)] = -new_src
         self._record(src, dst, asset, amount, reason)
 
     def _add(self, holder: str, asset: str, delta: int) -> None:
@@ -109,13 +127,23 @@ class Ledger:
         new = self._balances.get(key, 0) + delta
         self._balances[key] = new
         self._by_holder.setdefault(holder, {})[asset] = new
+        debt = self._debt.get(key)
+        if debt is not None and new > -debt:  # repaid (in part or whole)
+            if new >= 0:
+                del self._debt[key]
+            else:
+                self._debt[key] = -new
 
-    def transfer_signed(self, src: str, dst: str, asset: str, amount: int, reason: str) -> None:
+    def transfer_signed(
+        self, src: str, dst: str, asset: str, amount: int, reason: str, *, allow_debt: bool = False
+    ) -> None:
         """Transfer ``amount`` from ``src`` to ``dst``; a negative amount flows the other way."""
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValidationError("amount", amount, "must be an int in base units (floats are not exact)")
         if amount >= 0:
-            self.transfer(src, dst, asset, amount, reason)
+            self.transfer(src, dst, asset, amount, reason, allow_debt=allow_debt)
         else:
-            self.transfer(dst, src, asset, -amount, reason)
+            self.transfer(dst, src, asset, -amount, reason, allow_debt=allow_debt)
 
     @staticmethod
     def _check_names(holder: str, asset: str) -> None:
@@ -149,6 +177,28 @@ class Ledger:
         """Sum over assets of ``|Σ balances − net external deposits|``: exactly 0 when consistent."""
         assets = (asset,) if asset is not None else self.assets()
         return sum(abs(self.total(a) - self.net_deposits(a)) for a in assets)
+
+    def debt(self, holder: str, asset: str) -> int:
+        """The debt (>= 0 base units) settlement recorded against ``holder`` in ``asset``."""
+        return self._debt.get((holder, asset), 0)
+
+    def solvency_violations(self) -> tuple[str, ...]:
+        """Every ``holder asset balance`` below zero by more than its recorded debt (empty when solvent)."""
+        out = []
+        for (holder, asset), bal in sorted(self._balances.items()):
+            if bal < 0 and -bal > self._debt.get((holder, asset), 0):
+                out.append(f"{holder} {asset}: balance {bal} without recorded debt (debt {self.debt(holder, asset)})")
+        return tuple(out)
+
+    def state(self) -> tuple[object, ...]:
+        """A comparable snapshot of everything the ledger holds (for all-or-nothing checks)."""
+        return (
+            tuple(sorted(self._balances.items())),
+            tuple(sorted(self._external.items())),
+            tuple(sorted(self._debt.items())),
+            self._seq,
+            len(self._entries),
+        )
 
     def entries(self) -> Iterator[LedgerEntry]:
         return iter(self._entries)
