@@ -4,20 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import polars as pl
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from keel.cli.app import app
-from keel.domain import ns_to_datetime
-from keel.marketdata import load_deribit_chain
 
 
 @app.command("chain")
 def chain_command(path: Path = typer.Argument(..., help="Deribit ticker snapshot CSV")) -> None:
     """Summarize an option chain per expiry: strikes, forward, ATM implied vol, open interest."""
+    import numpy as np
+    import polars as pl
+    from rich.console import Console
+    from rich.table import Table
+
+    from keel.domain import ns_to_datetime
+    from keel.marketdata import load_deribit_chain
+
     chain = load_deribit_chain(path)
     console = Console(width=max(Console().width, 110))
     table = Table(title=f"{path.name}: {len(chain)} options")

@@ -9,6 +9,7 @@ plan's legs, output, gas and net output, and the best single venue for compariso
 from __future__ import annotations
 
 import csv
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -18,14 +19,13 @@ import typer
 from keel.cli.app import app
 from keel.domain import Token
 from keel.errors import ValidationError
-from keel.execution import SmartRouter
-from keel.execution.pool_rebuild import companion_venues, profile_from_events
 
 _USDC = Token("USDC", 6, 1, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48")
 _WETH = Token("WETH", 18, 1, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2")
 _DAY = "uniswap_v3_usdc_weth_005_2024-01-05"
 _FILE = "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.tick.csv"
 _SNAPSHOT_NS = 1704412823 * 10**9
+_MAX_AMOUNT = {"USDC": 10**12, "WETH": 10**9}  # whole tokens; far beyond the pools' reserves
 
 
 def _data_dir(data: Path | None) -> Path:
@@ -45,7 +45,7 @@ def _token(field: str, symbol: str) -> Token:
         raise ValidationError(field, symbol, "unknown token: the real pool state trades USDC and WETH") from None
 
 
-@app.command("route")
+@app.command("route", context_settings={"ignore_unknown_options": True})  # AMOUNT may read "-1"
 def route_command(
     sell: str = typer.Argument(..., help="Token to sell: USDC or WETH."),
     buy: str = typer.Argument(..., help="Token to buy: USDC or WETH."),
@@ -60,27 +60,42 @@ def route_command(
     token_in, token_out = _token("sell", sell), _token("buy", buy)
     if token_in == token_out:
         raise ValidationError("buy", buy, "must differ from sell")
-    path = _data_dir(data) / _DAY / _FILE
-    if not path.is_file():
-        raise ValidationError("--data", str(path.parent), "the real pool's tick.csv is not there")
-    with path.open(newline="") as fh:
-        profile = profile_from_events(csv.DictReader(fh))
-    venues = companion_venues(profile, _USDC, _WETH, ts_ns=_SNAPSHOT_NS)
-    if real_only:
-        venues = venues[:1]
-    usdc_per_weth = 1e12 / profile.price
+    amount_token = token_out if exact_out else token_in
+    base = amount_token.to_base_units(amount.strip())
+    if base <= 0:
+        raise ValidationError("amount", amount, "must be positive")
+    if base > _MAX_AMOUNT[amount_token.symbol] * 10**amount_token.decimals:
+        limit = _MAX_AMOUNT[amount_token.symbol]
+        raise ValidationError("amount", amount, f"more than {limit:,} {amount_token} (beyond any real pool's depth)")
     try:
         gwei = Decimal(gas_gwei)
     except ArithmeticError:
         raise ValidationError("--gas-gwei", gas_gwei, "not a number") from None
-    if not gwei.is_finite() or gwei < 0:
-        raise ValidationError("--gas-gwei", gas_gwei, "must be a non-negative number")
+    if not gwei.is_finite() or gwei < 0 or gwei > 1_000_000:
+        raise ValidationError("--gas-gwei", gas_gwei, "must be a number in [0, 1000000] gwei")
+    from keel.execution import SmartRouter
+    from keel.execution.pool_rebuild import companion_venues, profile_from_events
+
+    path = _data_dir(data) / _DAY / _FILE
+    if not path.is_file():
+        raise ValidationError("--data", str(path.parent), "the real pool's tick.csv is not there")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("--data", str(path), "not UTF-8 text") from None
+    try:
+        profile = profile_from_events(csv.DictReader(io.StringIO(text, newline="")))
+    except (KeyError, ValueError, TypeError, ArithmeticError, csv.Error) as exc:
+        raise ValidationError("--data", str(path), f"not a readable pool event file ({type(exc).__name__})") from None
+    venues = companion_venues(profile, _USDC, _WETH, ts_ns=_SNAPSHOT_NS)
+    if real_only:
+        venues = venues[:1]
+    usdc_per_weth = 1e12 / profile.price
     router = SmartRouter(
         venues,
         gas_price_wei=int(gwei * 10**9),
         gas_token_price=lambda t: 1.0 if t == _WETH else usdc_per_weth,
     )
-    base = (token_out if exact_out else token_in).to_base_units(amount)
     plan = (
         router.quote_exact_out(token_in, token_out, base)
         if exact_out

@@ -5,14 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from keel.cli.app import app
-from keel.sim.config import load_config
-from keel.sim.report import write_outputs
-from keel.sim.scenario import PNL_PARTS, run_scenario
 
 
 @app.command("simulate")
@@ -23,6 +17,14 @@ def simulate_command(
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
     """Run a derivatives book through a simulated chain; write report.html, events.parquet, summary.json."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from keel.sim.config import load_config
+    from keel.sim.report import write_outputs
+    from keel.sim.scenario import PNL_PARTS, run_scenario
+
     config = load_config(config_path)
     if seed is not None:
         config = config.model_copy(update={"seed": seed})

@@ -15,8 +15,6 @@ import typer
 
 from keel.cli.app import app
 from keel.errors import ValidationError
-from keel.risk.backtest import backtest_real_data
-from keel.risk.stress import MARGIN_MODES, SCENARIOS, run_stress
 
 
 @app.command("stress")
@@ -30,6 +28,9 @@ def stress_command(
     data: Path | None = typer.Option(None, "--data", help="Data folder (default: the project's data/)."),
 ) -> None:
     """Replay a real incident (crash, oracle lag, squeeze) and report bad debt, insurance and ADL."""
+    from keel.risk.backtest import backtest_real_data
+    from keel.risk.stress import MARGIN_MODES, SCENARIOS, run_stress
+
     if list_:
         for name, sc in SCENARIOS.items():
             typer.echo(f"{name:22s} {sc.title}")

@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import typer
 
 from keel.cli.app import app
 from keel.domain import NS_PER_DAY, NS_PER_YEAR, ns_to_datetime
-from keel.marketdata import load_chain_file
-from keel.pricing.surface import ExpirySlice, VolSurface, fit_surface
+
+if TYPE_CHECKING:
+    from keel.pricing.surface import ExpirySlice, VolSurface
 
 __all__ = ["plot_surface"]
 
@@ -33,6 +34,7 @@ def _butterfly_status(s: ExpirySlice) -> str:
 def plot_surface(surface: VolSurface, out: Path) -> Path:
     """PNG: one panel per expiry, mark IVs (dots), bid/ask IVs (bars) and the fitted SVI smile."""
     import matplotlib
+    import numpy as np
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -84,6 +86,9 @@ def surface_command(
     weighting: str = typer.Option("spread", "--weighting", help="'spread' (1/bid-ask IV) or 'vega'"),
 ) -> None:
     """Fit SVI per expiry, check butterfly/calendar arbitrage, print fit errors in vol points, plot."""
+    from keel.marketdata import load_chain_file
+    from keel.pricing.surface import fit_surface
+
     chain = load_chain_file(path)
     surface = fit_surface(chain, weighting=weighting, snapshot=snapshot)
     echo = typer.echo

@@ -13,26 +13,17 @@ import asyncio
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from keel.chain import (
-    ChainClient,
-    DevSigner,
-    GasPolicy,
-    HardhatNode,
-    TestbedAddresses,
-    TransactionManager,
-    TxJournal,
-    deploy_testbed,
-    fund_account,
-)
-from keel.chain.node import rpc_answers, stop_pid
-from keel.chain.signer import HARDHAT_DEV_KEYS
 from keel.cli.app import app
 from keel.errors import ChainError, ValidationError
+
+if TYPE_CHECKING:  # keel.chain (web3) is imported inside the commands: `keel --help` stays fast
+    from rich.console import Console
+
+    from keel.chain import TestbedAddresses
 
 testbed_app = typer.Typer(help="Local Hardhat chain with Uniswap v2/v3, tokens and the collateral vault.")
 app.add_typer(testbed_app, name="testbed")
@@ -45,6 +36,9 @@ def _node_file(directory: Path) -> Path:
 
 
 async def _deploy(url: str, eth_price: Fraction) -> TestbedAddresses:
+    from keel.chain import ChainClient, DevSigner, GasPolicy, TransactionManager, TxJournal, deploy_testbed
+    from keel.chain.signer import HARDHAT_DEV_KEYS
+
     client = await ChainClient.connect(url, expected_chain_id=31337)
     try:
         tm = await TransactionManager.open(client, DevSigner(HARDHAT_DEV_KEYS[0]), TxJournal(None), GasPolicy())
@@ -54,6 +48,8 @@ async def _deploy(url: str, eth_price: Fraction) -> TestbedAddresses:
 
 
 def print_addresses(tb: TestbedAddresses, console: Console) -> None:
+    from rich.table import Table
+
     table = Table(title=f"Keel testbed at {tb.rpc_url} (chain id {tb.chain_id})")
     table.add_column("contract")
     table.add_column("address")
@@ -74,6 +70,11 @@ def up_command(
     eth_price: str = typer.Option("2000", "--eth-price", help="initial pool price, USDC per WETH (exact decimal)"),
 ) -> None:
     """Start a local Hardhat node and deploy the testbed; print and save the addresses."""
+    from rich.console import Console
+
+    from keel.chain import HardhatNode
+    from keel.chain.node import rpc_answers
+
     try:
         price = Fraction(eth_price)
     except (ValueError, ZeroDivisionError):
@@ -102,6 +103,8 @@ def up_command(
 @testbed_app.command("down")
 def down_command(directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="the directory `up` wrote")) -> None:
     """Stop the testbed's Hardhat node."""
+    from keel.chain.node import stop_pid
+
     node_file = _node_file(directory)
     if not node_file.is_file():
         raise ChainError(f"testbed={str(directory)!r}: no node.json (is a testbed up?)")
@@ -120,6 +123,16 @@ def fund_command(
     directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="the directory `up` wrote"),
 ) -> None:
     """Give ACCOUNT ETH, WETH and USDC on the testbed (from the dev deployer)."""
+    from keel.chain import (
+        ChainClient,
+        DevSigner,
+        GasPolicy,
+        TestbedAddresses,
+        TransactionManager,
+        TxJournal,
+        fund_account,
+    )
+    from keel.chain.signer import HARDHAT_DEV_KEYS
     from keel.domain import to_base_units
 
     tb = TestbedAddresses.load(directory / "addresses.json")
