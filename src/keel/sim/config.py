@@ -20,6 +20,7 @@ from keel.errors import ConfigError
 
 __all__ = [
     "AgentsConfig",
+    "AlertsConfig",
     "ChainConfig",
     "DeskConfig",
     "HedgeSection",
@@ -213,6 +214,37 @@ class PerpConfig(_Section):
     desk_side: Literal["long", "short"] = "long"
 
 
+class AlertsConfig(_Section):
+    """Alert rules checked every block by keel.runtime.alerts; each alert fires once when its condition
+    starts to hold (again after it has cleared), is stored, shown by ``keel serve`` and POSTed as JSON to
+    every URL in ``webhooks`` (retried with backoff in the background; the run never waits for it).
+
+    ``margin_ratio_below``: equity / maintenance margin under this value; ``oracle_halted``: the oracle
+    reading is HALTED; ``hedge_failed``: a hedge transaction reverted or its intent was refused;
+    ``drawdown_usd``: PnL this many USD below its running peak; ``tx_stuck_blocks``: a submitted
+    transaction still without a receipt after this many blocks."""
+
+    margin_ratio_below: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    oracle_halted: bool = True
+    hedge_failed: bool = True
+    drawdown_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    tx_stuck_blocks: int | None = Field(default=None, ge=1, le=1_000_000)
+    webhooks: list[str] = Field(default_factory=list, max_length=20)
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
+    webhook_retries: int = Field(default=5, ge=0, le=20)
+
+    @pydantic.field_validator("webhooks")
+    @classmethod
+    def _webhook_urls(cls, urls: list[str]) -> list[str]:
+        from urllib.parse import urlsplit
+
+        for url in urls:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2000:
+                raise ValueError(f"webhook {url!r} is not an http(s) URL with a host")
+        return urls
+
+
 class ScenarioConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
@@ -226,6 +258,7 @@ class ScenarioConfig(_Section):
     agents: AgentsConfig = AgentsConfig()
     market_maker: MarketMakerConfig | None = None
     perp: PerpConfig | None = None
+    alerts: AlertsConfig | None = None
 
 
 def _describe(error: Any) -> ConfigError:
