@@ -98,6 +98,10 @@ def _frac(x: float | Decimal | Fraction | int) -> Fraction:
     return x if isinstance(x, Fraction) else Fraction(x)
 
 
+def _is_real(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
 def _is_option(inst: Instrument) -> bool:
     return isinstance(inst, Option)
 
@@ -326,6 +330,30 @@ class ClearingHouse:
             total += float(self._value_settle(p, market)) * market.price(asset)
         return total
 
+    def state(self) -> tuple[object, ...]:
+        """A comparable snapshot of everything the house holds (for all-or-nothing checks)."""
+        accounts = tuple(
+            (
+                aid,
+                acc.mode,
+                acc.status,
+                acc.frozen_reason,
+                acc.flagged_ns,
+                acc.liquidator,
+                id(acc.margin) if acc.margin is not None else None,
+                tuple((n, p.quantity, p.ref_price, p.entry_price) for n, p in sorted(acc.positions.items())),
+            )
+            for aid, acc in sorted(self._accounts.items())
+        )
+        return (
+            self.ledger.state(),
+            accounts,
+            tuple(sorted(self._instruments)),
+            tuple(sorted(self._ref.items())),
+            tuple(sorted(self._last_prices.items())),
+            (self.bad_debt_usd, self.socialized_usd, self.adl_volume_usd, self.insurance_paid_usd, self.n_liquidations),
+        )
+
     def margin_model(self, account_id: str) -> MarginModel:
         return self._acc(account_id).margin or self.margin
 
@@ -533,11 +561,12 @@ class ClearingHouse:
 
     def pay_funding(self, name: str, rate: float, market: MarketState) -> None:
         """Perpetual funding: longs pay shorts ``rate × notional`` (shorts pay if negative)."""
-        inst = self._instrument(name)
+        inst = self._resolve_instrument(name)
         if not isinstance(inst, Perpetual):
             raise ValidationError("instrument", name, "funding applies to perpetuals only")
-        if not math.isfinite(rate):
-            raise ValidationError("rate", rate, "must be finite")
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate) or abs(rate) >= 1:
+            raise ValidationError("rate", rate, "must be a finite funding rate in (-1, 1)")
+        self._register_instrument(name, inst)
         s = Fraction(market.price(inst.underlying))
         asset = settlement_asset(inst)
         unit = self.assets[asset].unit
@@ -617,15 +646,17 @@ class ClearingHouse:
             if rd.status is OracleStatus.HALTED:
                 halted[asset] = "; ".join(rd.reasons) or "oracle halted"
                 continue
-            if not (math.isfinite(rd.price) and rd.price > 0):
+            if not (_is_real(rd.price) and math.isfinite(rd.price) and rd.price > 0):
                 raise ValidationError(f"readings[{asset}].price", rd.price, "must be a finite positive price")
-            if not (math.isfinite(rd.confidence) and 0 <= rd.confidence < rd.price):
+            if not (_is_real(rd.confidence) and math.isfinite(rd.confidence) and 0 <= rd.confidence < rd.price):
                 raise ValidationError(f"readings[{asset}].confidence", rd.confidence, "must be in [0, price)")
             bands[asset] = (rd.low, rd.high)
-        for asset in bands:  # every reading validated: now record them
-            self._last_prices[asset] = readings[asset].price
+        prices = dict(self._last_prices)
+        for asset in bands:
+            prices[asset] = float(readings[asset].price)
         oi = {n: float(self.open_interest(n)) for n in sorted(self._instruments)}
-        market = MarketState(ts_ns, dict(self._last_prices), dict(vols or {}), rate=rate, open_interest=oi)
+        market = MarketState(ts_ns, prices, dict(vols or {}), rate=rate, open_interest=oi)
+        self._last_prices = prices  # every input validated: from here the step applies
         bad0, soc0, adl0 = self.bad_debt_usd, self.socialized_usd, self.adl_volume_usd
         # freeze / unfreeze
         frozen: list[tuple[str, str]] = []

@@ -45,8 +45,27 @@ _MOD32 = (1 << 32) - 1
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
 
+def _uint256(field: str, value: object) -> int:
+    """``value`` as the contract's ``uint256`` argument; anything the ABI cannot encode is refused."""
+    if type(value) is not int or not 0 <= value <= _MOD256:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(field, value, "must be an int in base units (uint256)")
+        if not 0 <= value <= _MOD256:
+            raise ValidationError(field, value, "out of the uint256 range")
+    return value
+
+
+def _holder(field: str, value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError(field, value, "must be a non-empty address or name")
+    return value
+
+
 def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
     """Max output for ``amount_in`` given reserves (UniswapV2Library.getAmountOut)."""
+    _uint256("amount_in", amount_in)
+    _uint256("reserve_in", reserve_in)
+    _uint256("reserve_out", reserve_out)
     if amount_in <= 0:
         raise Revert("UniswapV2Library: INSUFFICIENT_INPUT_AMOUNT", f"amount_in={amount_in}")
     if reserve_in <= 0 or reserve_out <= 0:
@@ -57,6 +76,9 @@ def get_amount_out(amount_in: int, reserve_in: int, reserve_out: int) -> int:
 
 def get_amount_in(amount_out: int, reserve_in: int, reserve_out: int) -> int:
     """Input needed for ``amount_out`` given reserves (UniswapV2Library.getAmountIn)."""
+    _uint256("amount_out", amount_out)
+    _uint256("reserve_in", reserve_in)
+    _uint256("reserve_out", reserve_out)
     if amount_out <= 0:
         raise Revert("UniswapV2Library: INSUFFICIENT_OUTPUT_AMOUNT", f"amount_out={amount_out}")
     if reserve_in <= 0 or reserve_out <= 0:
@@ -188,14 +210,19 @@ class Pair:
 
     def transfer_in(self, amount0: int, amount1: int) -> None:
         """Tokens sent to the pair (before ``mint``/``swap``, or a donation picked up by ``sync``/``skim``)."""
-        if amount0 < 0 or amount1 < 0:
-            raise ValidationError("amount", (amount0, amount1), "transfers must be non-negative")
+        _uint256("amount0", amount0)
+        _uint256("amount1", amount1)
+        if self.balance0 + amount0 > _MOD256 or self.balance1 + amount1 > _MOD256:
+            raise Revert("", f"token balance overflows uint256 after transferring ({amount0}, {amount1})")
         self.balance0 += amount0
         self.balance1 += amount1
         self.state_version = next_state_version()
 
     def mint(self, to: str, amount0: int = 0, amount1: int = 0) -> int:
         """Transfer ``amount0``/``amount1`` in and mint LP tokens to ``to``; returns the liquidity minted."""
+        _holder("to", to)
+        _uint256("amount0", amount0)
+        _uint256("amount1", amount1)
         snapshot = self._save()
         try:
             self.transfer_in(amount0, amount1)
@@ -224,6 +251,10 @@ class Pair:
 
     def burn(self, owner: str, liquidity: int, to: str | None = None) -> tuple[int, int]:
         """``owner`` sends ``liquidity`` LP tokens to the pair and burns them; returns (amount0, amount1) paid out."""
+        _holder("owner", owner)
+        _uint256("liquidity", liquidity)
+        if to is not None:
+            _holder("to", to)
         if liquidity < 0 or self.balance_of.get(owner, 0) < liquidity:
             raise Revert("ds-math-sub-underflow", f"{owner} holds {self.balance_of.get(owner, 0)} LP < {liquidity}")
         snapshot = self._save()
@@ -248,6 +279,13 @@ class Pair:
 
     def swap(self, amount0_out: int, amount1_out: int, *, amount0_in: int = 0, amount1_in: int = 0) -> None:
         """UniswapV2Pair.swap after the caller transferred ``amount0_in``/``amount1_in`` to the pair."""
+        for field, value in (
+            ("amount0_out", amount0_out),
+            ("amount1_out", amount1_out),
+            ("amount0_in", amount0_in),
+            ("amount1_in", amount1_in),
+        ):
+            _uint256(field, value)
         if amount0_out <= 0 and amount1_out <= 0:
             raise Revert("UniswapV2: INSUFFICIENT_OUTPUT_AMOUNT", f"outs ({amount0_out}, {amount1_out})")
         if amount0_out >= self.reserve0 or amount1_out >= self.reserve1:

@@ -98,6 +98,40 @@ _LN_Q96 = 96 * log(2.0)
 _PayCallback = Callable[[int, int], tuple[int, int]]
 
 
+_INT255 = 1 << 255
+_UINT160 = 1 << 160
+
+
+def _uint(field: str, value: object, bits: int) -> int:
+    """``value`` as the contract's ``uint<bits>`` argument; anything the ABI cannot encode is refused."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, value, f"must be an int (uint{bits})")
+    if not 0 <= value < 1 << bits:
+        raise ValidationError(field, value, f"out of the uint{bits} range")
+    return value
+
+
+def _sint(field: str, value: object, bits: int) -> int:
+    """``value`` as the contract's ``int<bits>`` argument."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError(field, value, f"must be an int (int{bits})")
+    if not -(1 << (bits - 1)) <= value < 1 << (bits - 1):
+        raise ValidationError(field, value, f"out of the int{bits} range")
+    return value
+
+
+def _flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ValidationError(field, value, "must be a bool")
+    return value
+
+
+def _owner(value: object) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValidationError("owner", value, "must be a non-empty address or name")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Slot0:
     """The contract's ``slot0``."""
@@ -276,6 +310,7 @@ class Pool:
     # ------------------------------------------------------------------ initialize / oracle
     def initialize(self, sqrt_price_x96: int) -> None:
         """Set the first price; reverts 'AI' when already initialized, 'R' outside the price range."""
+        _uint("sqrt_price_x96", sqrt_price_x96, 160)
         if self.sqrt_price_x96 != 0:
             raise Revert("AI", "pool already initialized")
         tick = get_tick_at_sqrt_ratio(sqrt_price_x96)
@@ -292,6 +327,7 @@ class Pool:
 
     def increase_observation_cardinality_next(self, observation_cardinality_next: int) -> None:
         """Grow the oracle ring buffer to at least ``observation_cardinality_next`` slots."""
+        _uint("observation_cardinality_next", observation_cardinality_next, 16)
         self._lock()
         self._own()
         old = self.observation_cardinality_next
@@ -303,6 +339,9 @@ class Pool:
 
         Reverts 'OLD' when a target predates the oldest observation, 'I' before initialization.
         """
+        if isinstance(seconds_agos, str | bytes):
+            raise ValidationError("seconds_agos", seconds_agos, "must be a sequence of uint32 ints")
+        seconds_agos = [_uint("seconds_agos", a, 32) for a in seconds_agos]
         return _oracle.observe(
             self._obs,
             self._time,
@@ -315,6 +354,8 @@ class Pool:
 
     def snapshot_cumulatives_inside(self, tick_lower: int, tick_upper: int) -> tuple[int, int, int]:
         """(tick_cumulative_inside, seconds_per_liquidity_inside_x128, seconds_inside) of a range."""
+        _sint("tick_lower", tick_lower, 24)
+        _sint("tick_upper", tick_upper, 24)
         _check_ticks(tick_lower, tick_upper)
         lower = self._ticks.get(tick_lower)
         upper = self._ticks.get(tick_upper)
@@ -440,6 +481,10 @@ class Pool:
         Reverts 'TLU'/'TLM'/'TUM' on bad ticks, 'LO' above the per-tick maximum, 'M0'/'M1'
         when ``pay`` pays less than owed.
         """
+        _owner(owner)
+        _sint("tick_lower", tick_lower, 24)
+        _sint("tick_upper", tick_upper, 24)
+        _uint("amount", amount, 128)
         self._lock()
         if amount <= 0:
             raise Revert("", f"mint amount {amount} must be positive")
@@ -462,6 +507,10 @@ class Pool:
 
         ``amount`` 0 "pokes" the position (credits fees; reverts 'NP' if it has no liquidity).
         """
+        _owner(owner)
+        _sint("tick_lower", tick_lower, 24)
+        _sint("tick_upper", tick_upper, 24)
+        _uint("amount", amount, 128)
         self._lock()
         if not 0 <= amount <= _INT128_MAX:
             raise Revert("", f"SafeCast: burn amount {amount} out of int128 range")
@@ -479,6 +528,11 @@ class Pool:
         self, owner: str, tick_lower: int, tick_upper: int, amount0_requested: int, amount1_requested: int
     ) -> tuple[int, int]:
         """Withdraw up to the requested tokens owed to a position; returns what was withdrawn."""
+        _owner(owner)
+        _sint("tick_lower", tick_lower, 24)
+        _sint("tick_upper", tick_upper, 24)
+        _uint("amount0_requested", amount0_requested, 128)
+        _uint("amount1_requested", amount1_requested, 128)
         self._lock()
         key = (owner, tick_lower, tick_upper)
         rec = self._positions.get(key)
@@ -497,6 +551,8 @@ class Pool:
     # ------------------------------------------------------------------ protocol fees / flash
     def set_fee_protocol(self, fee_protocol0: int, fee_protocol1: int) -> None:
         """Owner call: protocol takes 1/N of swap fees (N in {0, 4..10}); reverts '' otherwise."""
+        _uint("fee_protocol0", fee_protocol0, 8)
+        _uint("fee_protocol1", fee_protocol1, 8)
         self._lock()
         for n in (fee_protocol0, fee_protocol1):
             if not (n == 0 or 4 <= n <= 10):
@@ -506,6 +562,8 @@ class Pool:
 
     def collect_protocol(self, amount0_requested: int, amount1_requested: int) -> tuple[int, int]:
         """Owner call: withdraw protocol fees (the contract leaves 1 wei in each slot)."""
+        _uint("amount0_requested", amount0_requested, 128)
+        _uint("amount1_requested", amount1_requested, 128)
         self._lock()
         amount0 = min(amount0_requested, self.protocol_fees0)
         amount1 = min(amount1_requested, self.protocol_fees1)
@@ -525,6 +583,10 @@ class Pool:
 
         Reverts 'L' without liquidity, 'F0'/'F1' when the payment is below the fee.
         """
+        _uint("amount0", amount0, 256)
+        _uint("amount1", amount1, 256)
+        _uint("paid0", paid0, 256)
+        _uint("paid1", paid1, 256)
         self._lock()
         liquidity = self.liquidity
         if liquidity <= 0:
@@ -569,6 +631,14 @@ class Pool:
         crossings).  Exact-input steps are SwapMath.computeSwapStep inlined (same integer
         operations, same overflow branches); exact-output steps call it.
         """
+        if type(zero_for_one) is not bool:
+            _flag("zero_for_one", zero_for_one)
+        if type(amount_specified) is not int or not -_INT255 <= amount_specified < _INT255:
+            _sint("amount_specified", amount_specified, 256)
+        if sqrt_price_limit_x96 is not None and (
+            type(sqrt_price_limit_x96) is not int or not 0 <= sqrt_price_limit_x96 < _UINT160
+        ):
+            _uint("sqrt_price_limit_x96", sqrt_price_limit_x96, 160)
         if amount_specified == 0:
             raise Revert("AS", "amount specified is zero")
         if not self.unlocked:
@@ -863,6 +933,10 @@ class Pool:
             raise ValidationError("amount", amount, "must be a positive int in base units")
         zero_for_one = self._direction(token_in)
         result, crossings = self._swap(zero_for_one, amount if exact_in else -amount, None, commit)
+        if commit and not exact_in:
+            received = -result.amount1 if zero_for_one else -result.amount0
+            if received != amount:  # SwapRouter.exactOutputSingle: require(amountOutReceived == amountOut)
+                raise Revert("", f"exact output: the pool can deliver {received} of {amount} base units")
         if commit:
             self._commit_swap(zero_for_one, result, crossings)
         paid, received = (result.amount0, -result.amount1) if zero_for_one else (result.amount1, -result.amount0)
