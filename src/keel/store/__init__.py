@@ -1,0 +1,57 @@
+"""Durable state: runs, events, intents, the live transaction journal, fills, positions per block,
+risk snapshots, oracle readings, PnL attribution, alerts, checkpoints and single-writer leases.
+
+One interface over SQLite (embedded default ``runs/keel.db``, WAL) and PostgreSQL (psycopg 3,
+``postgresql://...`` or ``$KEEL_DB_URL``), on SQLAlchemy Core with Alembic migrations shipped in
+the package.  Amounts in base units are exact ints (NUMERIC(78, 0) in PostgreSQL).
+
+Public API: :func:`open_store` -> :class:`Store` (``runs()``, ``run(id)``, ``fills``, ``positions``,
+``risk``, ``pnl``, ``oracle``, ``intents``, ``transactions``, ``alerts``, ``events``; writers;
+checkpoints; leases), :class:`StoreRecorder` (batched writer behind a bounded queue),
+:class:`StoreJournal` (the live journal in the store).
+"""
+
+from keel.store import migrate
+from keel.store.journal import StoreJournal
+from keel.store.recorder import StoreRecorder
+from keel.store.store import DEFAULT_URL, Store, config_hash, new_run_id, open_store, resolve_url
+from keel.store.types import (
+    AlertRow,
+    CheckpointRow,
+    EventRow,
+    FillRow,
+    IntentRow,
+    LeaseInfo,
+    OracleRow,
+    PnlRow,
+    PositionRow,
+    RiskRow,
+    RunInfo,
+    StoreError,
+    TransactionRow,
+)
+
+__all__ = [
+    "DEFAULT_URL",
+    "AlertRow",
+    "CheckpointRow",
+    "EventRow",
+    "FillRow",
+    "IntentRow",
+    "LeaseInfo",
+    "OracleRow",
+    "PnlRow",
+    "PositionRow",
+    "RiskRow",
+    "RunInfo",
+    "Store",
+    "StoreError",
+    "StoreJournal",
+    "StoreRecorder",
+    "TransactionRow",
+    "config_hash",
+    "migrate",
+    "new_run_id",
+    "open_store",
+    "resolve_url",
+]

@@ -1,0 +1,64 @@
+"""Migrations on SQLite and PostgreSQL: an empty database goes up to head (exactly the tables of
+keel.store.schema) and down to base again; a database from a newer schema is refused untouched."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from keel.store import StoreError, migrate, open_store, resolve_url
+from keel.store.schema import SCHEMA_HEAD, metadata
+
+
+def _engine(url: str) -> sa.Engine:
+    return sa.create_engine(resolve_url(url)[0])
+
+
+def test_upgrade_to_head_and_downgrade_to_base(store_url: str) -> None:
+    engine = _engine(store_url)
+    try:
+        with engine.begin() as conn:
+            assert migrate.current_revision(conn) is None
+            migrate.upgrade(conn)
+        with engine.connect() as conn:
+            assert migrate.current_revision(conn) == migrate.head_revision() == SCHEMA_HEAD
+            tables = set(sa.inspect(conn).get_table_names())
+            assert tables == set(metadata.tables) | {"alembic_version"}
+            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+            assert diff == []
+        with engine.begin() as conn:
+            migrate.downgrade(conn)
+        with engine.connect() as conn:
+            assert set(sa.inspect(conn).get_table_names()) <= {"alembic_version"}
+            assert migrate.current_revision(conn) is None
+        with engine.begin() as conn:  # and up again: the downgrade left nothing behind
+            migrate.upgrade(conn)
+    finally:
+        engine.dispose()
+
+
+def test_open_store_migrates_once_and_reopens(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("m", config_text="")
+    with open_store(store_url) as store:
+        assert [r.id for r in store.runs()] == [run.id]
+
+
+def test_newer_schema_is_refused_and_nothing_written(store_url: str) -> None:
+    engine = _engine(store_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+            conn.execute(sa.text("INSERT INTO alembic_version VALUES ('9001')"))
+        try:
+            open_store(store_url)
+        except StoreError as exc:
+            message = str(exc)
+        else:
+            raise AssertionError("a newer schema was accepted")
+        assert "schema revision '9001' is newer than this keel knows" in message and "\n" not in message
+        with engine.connect() as conn:
+            assert set(sa.inspect(conn).get_table_names()) == {"alembic_version"}
+    finally:
+        engine.dispose()

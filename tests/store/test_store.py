@@ -1,0 +1,243 @@
+"""The store's contract on SQLite and PostgreSQL: runs oldest first, exact amounts, idempotent writers,
+readers, checkpoints, bounded-queue recording, and one-line errors that write nothing."""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from keel.store import (
+    AlertRow,
+    EventRow,
+    FillRow,
+    IntentRow,
+    OracleRow,
+    PnlRow,
+    PositionRow,
+    RiskRow,
+    StoreError,
+    StoreRecorder,
+    config_hash,
+    open_store,
+)
+
+
+def test_runs_oldest_first_with_contract_fields(store_url: str) -> None:
+    with open_store(store_url) as store:
+        a = store.create_run("alpha", config_text="seed = 1\n", seed=1, started_ns=1_000)
+        b = store.create_run("beta", config_text="seed = 2\n", seed=2, started_ns=2_000)
+        c = store.create_run("alpha", config_text="seed = 1\n", seed=1, started_ns=1_500)
+        runs = store.runs()
+        assert [r.id for r in runs] == [a.id, c.id, b.id]
+        r = runs[0]
+        assert (r.name, r.status, r.mode) == ("alpha", "running", "sim")
+        assert r.keel_version and r.config_hash == config_hash("seed = 1\n")
+        store.finish_run(a.id, "finished", summary_json='{"x": 1}\n')
+        assert store.run(a.id).status == "finished"
+        assert store.run(a.id).summary_json == '{"x": 1}\n'
+        assert [x.id for x in store.runs(name="alpha")] == [a.id, c.id]
+        assert [x.id for x in store.runs(limit=1)] == [b.id]
+        with pytest.raises(StoreError, match="no such run"):
+            store.run("nope-0000")
+        with pytest.raises(StoreError, match="must be finished, failed or killed"):
+            store.finish_run(a.id, "done")
+
+
+def test_run_of_a_dead_process_reads_killed(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("k", config_text="")
+        with store.engine.begin() as conn:  # as if a process that is gone had created it
+            conn.execute(sa.text("UPDATE runs SET pid = 2147483000 WHERE id = :i"), {"i": run.id})
+        assert store.run(run.id).status == "killed"
+
+
+def test_amounts_are_exact_ints_beyond_64_bits(store_url: str) -> None:
+    big = 2**255 - 19
+    with open_store(store_url) as store:
+        run = store.create_run("exact", config_text="")
+        store.write_fills(run.id, [FillRow("0xabc", 5, 1, "hedger", "ETH", "USDC", "WETH", big, -big, fee=10**30 + 1)])
+        store.write_positions(run.id, [PositionRow(1, 5, "desk", "WETH", -big, 18)])
+        f = store.fills(run.id)[0]
+        assert (f.amount_in, f.amount_out, f.fee) == (big, -big, 10**30 + 1)
+        assert type(f.amount_in) is int
+        assert store.latest_positions(run.id) == {("desk", "WETH"): -big}
+        with pytest.raises(ValueError, match="must be an int in base units"):
+            store.write_positions(run.id, [PositionRow(2, 6, "desk", "WETH", 1.5, 18)])  # type: ignore[arg-type]
+        assert store.latest_positions(run.id) == {("desk", "WETH"): -big}  # the refused batch wrote nothing
+
+
+def test_writers_record_each_key_once(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("once", config_text="")
+        fill = FillRow("0x01", 10, 3, "hedger", "ETH", "USDC", "WETH", 100, 200, quantity=0.5, price=1800.0)
+        store.write_fills(run.id, [fill])
+        store.write_fills(run.id, [fill])  # a replay after a restart
+        assert store.fills(run.id) == [fill]
+        store.write_positions(run.id, [PositionRow(3, 10, "desk", "WETH", 5, 18)])
+        store.write_positions(run.id, [PositionRow(3, 10, "desk", "WETH", 7, 18)])  # same block: replaced
+        store.write_positions(run.id, [PositionRow(4, 11, "desk", "USDC", 9, 6)])
+        assert [(p.block_number, p.asset, p.amount) for p in store.positions(run.id)] == [
+            (3, "WETH", 7),
+            (4, "USDC", 9),
+        ]
+        assert [(p.asset, p.amount) for p in store.positions(run.id, block=3)] == [("WETH", 7)]
+        intent = IntentRow("h-1", 10, 3, "hedge", "USDC", "WETH", 100, 90, "open")
+        store.write_intents(run.id, [intent])
+        store.write_intents(
+            run.id, [IntentRow("h-1", 10, 3, "hedge", "USDC", "WETH", 100, 90, "filled", updated_ns=12)]
+        )
+        assert [(i.intent_id, i.status, i.updated_ns) for i in store.intents(run.id)] == [("h-1", "filled", 12)]
+        assert store.intents(run.id, status="open") == []
+
+
+def test_readers_round_trip_every_table(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("rt", config_text="")
+        store.write_events(run.id, [EventRow(0, 1, "oracle", "price", "ETH", math.nan, 1800.5, math.nan, "")])
+        store.write_risk(
+            run.id, [RiskRow(1, 1, "desk", 1e6, 2e4, 1e4, 100.0, -0.5), RiskRow(2, 2, "desk", 1e6, 0, 0, math.nan, 0)]
+        )
+        store.write_pnl(run.id, [PnlRow(1, 1, "theta", 1.25), PnlRow(1, 1, "total", 1.25)])
+        store.write_oracle(
+            run.id,
+            [
+                (0, OracleRow(1, 1, "aggregate", 1800.5, 0.9, "ok")),
+                (1, OracleRow(2, 2, "aggregate", math.nan, math.nan, "halted")),
+            ],
+        )
+        store.write_alerts(run.id, [(0, AlertRow(2, "critical", "oracle_halted", "no quorum", 2))])
+        e = store.events(run.id)[0]
+        assert (e.seq, e.kind, e.price, math.isnan(e.quantity)) == (0, "price", 1800.5, True)
+        risk = store.risk(run.id)
+        assert risk[0] == RiskRow(1, 1, "desk", 1e6, 2e4, 1e4, 100.0, -0.5) and math.isnan(risk[1].margin_ratio)
+        assert [(p.component, p.usd) for p in store.pnl(run.id)] == [("theta", 1.25), ("total", 1.25)]
+        o = store.oracle(run.id)
+        assert (
+            o[0] == OracleRow(1, 1, "aggregate", 1800.5, 0.9, "ok")
+            and o[1].status == "halted"
+            and math.isnan(o[1].price)
+        )
+        assert store.alerts(run.id) == [AlertRow(2, "critical", "oracle_halted", "no quorum", 2)]
+
+
+def test_checkpoints_keep_the_newest(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("cp", config_text="")
+        assert store.latest_checkpoint(run.id) is None
+        for block in (10, 20, 30):
+            store.save_checkpoint(run.id, block, block * 12, bytes([block]) * 1000)
+        cp = store.latest_checkpoint(run.id)
+        assert cp is not None and (cp.seq, cp.block_number, cp.payload) == (2, 30, bytes([30]) * 1000)
+
+
+def test_recorder_batches_and_blocks_instead_of_dropping(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("rec", config_text="")
+        slow_calls = []
+        real = store.write_batch
+
+        def slow(run_id: str, batch: dict) -> None:  # a slow database
+            slow_calls.append(sum(len(v) for v in batch.values()))
+            time.sleep(0.05)
+            real(run_id, batch)
+
+        store.write_batch = slow  # type: ignore[method-assign]
+        rec = StoreRecorder(store, run.id, batch_rows=100, max_batches=2)
+        t0 = time.perf_counter()
+        for i in range(1000):
+            rec.record(i, "src", "tick", value=float(i))
+        elapsed = time.perf_counter() - t0
+        rec.close()
+        assert len(store.events(run.id)) == 1000
+        assert [e.seq for e in store.events(run.id)] == list(range(1000))
+        assert slow_calls == [100] * 10
+        assert elapsed >= 0.05 * (10 - 2 - 1)  # the producer waited for the writer: back-pressure, no drops
+
+
+def test_recorder_raises_a_failed_write_in_the_run(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("fail", config_text="")
+
+        def broken(run_id: str, batch: dict) -> None:
+            raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+        store.write_batch = broken  # type: ignore[method-assign]
+        rec = StoreRecorder(store, run.id, batch_rows=1, max_batches=1)
+        with pytest.raises(StoreError, match="writing run .* failed: disk I/O error"):
+            for i in range(100):
+                rec.record(i, "s", "k")
+            rec.close()
+
+
+def test_readers_work_while_a_run_writes(store_url: str) -> None:
+    with open_store(store_url) as store, open_store(store_url) as reader:
+        run = store.create_run("live-read", config_text="")
+        rec = StoreRecorder(store, run.id, batch_rows=50)
+        seen: list[int] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                seen.append(len(reader.events(run.id)))
+
+        t = threading.Thread(target=read)
+        t.start()
+        for i in range(2000):
+            rec.record(i, "s", "k")
+        rec.close()
+        stop.set()
+        t.join()
+        assert len(reader.events(run.id)) == 2000
+        assert seen == sorted(seen)  # readers see whole committed batches, growing
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("nonsense", "not a database URL"),
+        ("", "not a database URL"),
+        ("mysql://u@h/db", "unsupported database 'mysql'"),
+        ("postgresql://postgres@127.0.0.1:1/keel", "cannot open"),
+        ("postgresql://postgres@127.0.0.1:5432", "names no database"),
+        ("sqlite://", "names no file"),
+        ("sqlite:///:memory:", "names no file"),
+    ],
+)
+def test_bad_urls_give_one_line_and_write_nothing(url: str, message: str, tmp_path: Path) -> None:
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with pytest.raises(StoreError, match=message) as err:
+            open_store(url)
+    finally:
+        os.chdir(cwd)
+    assert "\n" not in str(err.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_password_never_shown(tmp_path: Path) -> None:
+    with pytest.raises(StoreError) as err:
+        open_store("postgresql://keel:hunter2@127.0.0.1:1/keel")
+    assert "hunter2" not in str(err.value) and "***" in str(err.value)
+
+
+def test_a_file_that_is_not_sqlite_is_refused_untouched(tmp_path: Path) -> None:
+    f = tmp_path / "keel.db"
+    f.write_bytes(b"this is a text file, not a database\n")
+    with pytest.raises(StoreError, match="is not a SQLite database"):
+        open_store(f"sqlite:///{f}")
+    assert f.read_bytes() == b"this is a text file, not a database\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["keel.db"]
+
+
+def test_env_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEL_DB_URL", f"sqlite:///{tmp_path / 'env.db'}")
+    with open_store() as store:
+        store.create_run("e", config_text="")
+    assert (tmp_path / "env.db").exists()
