@@ -301,3 +301,21 @@ def test_aggregator_extremes_are_refused_cleanly() -> None:
     rd = agg.read(now_ns=1_000_000_000)
     assert rd.price == 2000.0 and math.isfinite(rd.confidence)
     assert any("ts_ns" in r for r in rd.reasons) and any("price" in r for r in rd.reasons)
+
+
+# --------------------------------------------------------------- router plans
+def test_a_plan_whose_later_leg_fails_changes_no_venue() -> None:
+    from keel.errors import ExecutionError
+    from keel.execution import SmartRouter, execute_plan
+    from tests.execution.realpool import USDC, WETH, realistic_venues
+
+    venues = realistic_venues()
+    plan = SmartRouter(venues).quote_exact_in(USDC, WETH, 5_000_000 * 10**6)
+    assert len(plan.legs) >= 2, "the test needs a split plan"
+    # move the last leg's venue so that leg no longer matches the plan
+    last = {v.name: v for v in venues}[plan.legs[-1].venues[0]]
+    last.swap_exact_in(USDC if last.token0 == USDC or last.token1 == USDC else last.token0, 10**12)
+    before = [(v.name, v.state_version) for v in venues]
+    with pytest.raises((ExecutionError, Revert)):
+        execute_plan(plan, venues)
+    assert [(v.name, v.state_version) for v in venues] == before

@@ -153,8 +153,19 @@ def execute_plan(plan: RoutePlan, venues: Mapping[str, Venue] | Iterable[Venue])
     """Execute ``plan``'s legs in order on ``venues`` (mutating them); returns (in, out, gas units).
 
     Raises :class:`ExecutionError` if any leg's result differs from the plan (the state moved).
+    All or nothing, as one on-chain router call: the plan is first run on copies of the venues,
+    and only when every leg matches is it applied to the venues themselves, so a refused plan
+    leaves every venue exactly as it was.
     """
     table = _by_name(venues)
+    missing = sorted({name for leg in plan.legs for name in leg.venues} - set(table))
+    if missing:
+        raise ExecutionError(f"venue {missing[0]!r} not given")
+    _run_plan(plan, {name: v.copy() for name, v in table.items()})
+    return _run_plan(plan, table)
+
+
+def _run_plan(plan: RoutePlan, table: Mapping[str, Venue]) -> tuple[int, int, int]:
     total_in = total_out = gas = 0
     for i, leg in enumerate(plan.legs):
         try:
