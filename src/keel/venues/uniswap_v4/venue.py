@@ -1,0 +1,185 @@
+"""One v4 pool seen as a router :class:`~keel.venues.base.Venue`.
+
+:class:`V4Pool` is a view of one pool of a :class:`~keel.venues.uniswap_v4.PoolManager`: quotes
+and swaps go through the manager (exact), ``copy()`` copies only that pool (O(1)), and it exposes
+what :mod:`keel.execution.venue_models` reads from a v3 pool (``sqrt_price_x96``, ``liquidity``,
+``tick``, ``fee``, ``tick_table()``, ``ticks(t)``), so the router models it like a v3 pool.
+
+Gas (measured in the EVM, ``tests/venues/test_v4_evm.py``): a v4 swap through a minimal
+unlock-callback router -- ``unlock``, ``swap``, ``sync`` + ERC-20 transfer + ``settle`` for the
+input, ``take`` for the output -- costs :data:`SWAP_GAS_BASE` plus :data:`SWAP_GAS_PER_TICK` per
+initialized tick crossed.  Flash accounting makes a multi-hop route cheaper: inside one
+``unlock`` the intermediate currency is never transferred or settled (the deltas cancel), so a
+hop that follows a v4 hop of the same PoolManager saves :data:`CHAINED_HOP_SAVING`
+(``singleton`` names the manager; :class:`keel.execution.SmartRouter` applies the saving to a
+plan's exact gas).
+"""
+
+from __future__ import annotations
+
+from keel.domain import Token
+from keel.errors import ValidationError
+from keel.venues.base import SwapQuote
+from keel.venues.uniswap_v3.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
+from keel.venues.uniswap_v3.tick_table import TickTable
+from keel.venues.uniswap_v4 import fees as _fees
+from keel.venues.uniswap_v4.manager import PoolManager
+from keel.venues.uniswap_v4.pool import PoolState, TickInfo
+from keel.venues.uniswap_v4.pool_key import PoolKey
+
+__all__ = ["CHAINED_HOP_SAVING", "SWAP_GAS_BASE", "SWAP_GAS_PER_TICK", "V4Pool", "swap_gas"]
+
+SWAP_GAS_BASE = 125_000
+SWAP_GAS_PER_TICK = 24_000
+CHAINED_HOP_SAVING = 60_000
+
+
+def swap_gas(ticks_crossed: int) -> int:
+    """Gas units of one stand-alone v4 swap crossing ``ticks_crossed`` initialized ticks."""
+    return SWAP_GAS_BASE + SWAP_GAS_PER_TICK * ticks_crossed
+
+
+class V4Pool:
+    """The pool at ``key`` in ``manager`` as a router venue trading ``token0``/``token1``.
+
+    ``token0``/``token1`` are the keel tokens of ``key.currency0``/``currency1`` (a token with an
+    ``address`` must match the key's currency; native ETH has currency 0x0).  ``name`` defaults to
+    ``uniswap_v4:T0/T1:fee:spacing:`` plus the first bytes of the PoolId, unique per pool.
+    ``singleton`` identifies the PoolManager (its address on chain; default: the manager object's
+    id) for the chained-hop gas saving.
+    """
+
+    def __init__(
+        self,
+        manager: PoolManager,
+        key: PoolKey,
+        *,
+        token0: Token,
+        token1: Token,
+        name: str | None = None,
+        updated_ns: int = 0,
+        singleton: str | None = None,
+    ) -> None:
+        if not isinstance(manager, PoolManager):
+            raise ValidationError("manager", manager, "must be a keel.venues.uniswap_v4.PoolManager")
+        manager.pool(key)  # the pool must exist
+        for field, tok, cur in (("token0", token0, key.currency0), ("token1", token1, key.currency1)):
+            if not isinstance(tok, Token):
+                raise ValidationError(field, tok, "must be a keel Token")
+            if tok.address is not None and int(tok.address, 16) != int(cur, 16):
+                raise ValidationError(field, tok.address, f"does not match the key's currency {cur}")
+        if token0 == token1:
+            raise ValidationError("token1", token1, "must differ from token0")
+        self.manager = manager
+        self.key = key
+        self.token0 = token0
+        self.token1 = token1
+        self.name = (
+            name
+            if name is not None
+            else f"uniswap_v4:{token0}/{token1}:{key.fee}:{key.tick_spacing}:{key.to_id().hex()[:8]}"
+        )
+        self.updated_ns = updated_ns
+        self.singleton = singleton if singleton is not None else f"pool_manager:{id(manager)}"
+
+    # ------------------------------------------------------------------ state (model inputs)
+    @property
+    def _state(self) -> PoolState:
+        return self.manager.pool(self.key)
+
+    @property
+    def state_version(self) -> int:
+        return int(self._state.state_version)
+
+    @property
+    def sqrt_price_x96(self) -> int:
+        return int(self._state.sqrt_price_x96)
+
+    @property
+    def tick(self) -> int:
+        return int(self._state.tick)
+
+    @property
+    def liquidity(self) -> int:
+        return int(self._state.liquidity)
+
+    @property
+    def fee(self) -> int:
+        """The larger of the two directions' total swap fee (pips), for models."""
+        s = self._state
+        return max(
+            _fees.calculate_swap_fee(_fees.zero_for_one_fee(s.protocol_fee), s.lp_fee),
+            _fees.calculate_swap_fee(_fees.one_for_zero_fee(s.protocol_fee), s.lp_fee),
+        )
+
+    @property
+    def tick_spacing(self) -> int:
+        return self.key.tick_spacing
+
+    def tick_table(self) -> TickTable:
+        return self._state.tick_table()
+
+    def initialized_ticks(self) -> list[int]:
+        return list(self.tick_table().ticks)
+
+    def ticks(self, tick: int) -> TickInfo:
+        return self._state.ticks(tick)
+
+    @property
+    def gas_per_swap(self) -> int:
+        return SWAP_GAS_BASE
+
+    @property
+    def chained_hop_saving(self) -> int:
+        """Gas saved when this swap follows a swap on the same PoolManager inside one unlock."""
+        return CHAINED_HOP_SAVING
+
+    def swap_gas(self, ticks_crossed: int) -> int:
+        return swap_gas(ticks_crossed)
+
+    # ------------------------------------------------------------------ Venue protocol
+    def _direction(self, token_in: Token) -> bool:
+        if token_in == self.token0:
+            return True
+        if token_in == self.token1:
+            return False
+        raise ValidationError("token_in", token_in, f"not a token of pool {self.name}")
+
+    def _venue(self, token_in: Token, amount: int, exact_in: bool, commit: bool) -> SwapQuote:
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount <= 0:
+            raise ValidationError("amount", amount, "must be a positive int in base units")
+        zero_for_one = self._direction(token_in)
+        limit = MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+        specified = -amount if exact_in else amount
+        if commit:
+            out = self.manager.swap_detailed(self.key, zero_for_one, specified, limit)
+        else:
+            out = self.manager.quote(self.key, zero_for_one, specified, limit)
+        paid, received = (-out.amount0, out.amount1) if zero_for_one else (-out.amount1, out.amount0)
+        return SwapQuote(paid, received, swap_gas(out.ticks_crossed), out.ticks_crossed)
+
+    def quote_exact_in(self, token_in: Token, amount_in: int) -> SwapQuote:
+        """Output for ``amount_in`` of ``token_in`` (less input is used if liquidity runs out)."""
+        return self._venue(token_in, amount_in, True, False)
+
+    def quote_exact_out(self, token_in: Token, amount_out: int) -> SwapQuote:
+        """Input of ``token_in`` for ``amount_out`` of the other token (less output if liquidity runs out)."""
+        return self._venue(token_in, amount_out, False, False)
+
+    def swap_exact_in(self, token_in: Token, amount_in: int) -> SwapQuote:
+        return self._venue(token_in, amount_in, True, True)
+
+    def swap_exact_out(self, token_in: Token, amount_out: int) -> SwapQuote:
+        return self._venue(token_in, amount_out, False, True)
+
+    def copy(self) -> V4Pool:
+        """An independent venue on a copy of this pool only (O(1))."""
+        new = object.__new__(V4Pool)
+        new.__dict__.update(self.__dict__)
+        new.manager = self.manager.copy_pool(self.key)
+        return new
+
+    def __repr__(self) -> str:
+        return (
+            f"V4Pool({self.name}, sqrt_price_x96={self.sqrt_price_x96}, tick={self.tick}, liquidity={self.liquidity})"
+        )
