@@ -42,7 +42,7 @@ def _register() -> None:
     # One module per capability; each adds its commands to `app` when imported.
     import importlib
 
-    for module in ("chain", "keystore", "live", "oracle", "route", "simulate", "stress", "surface", "testbed"):
+    for module in ("chain", "keystore", "live", "oracle", "route", "runs", "simulate", "stress", "surface", "testbed"):
         importlib.import_module(f"keel.cli.{module}")
 
 

@@ -687,8 +687,10 @@ class Store:
             return [json.loads(r) for (r,) in conn.execute(q)]
 
 
-def open_store(url: str | None = None) -> Store:
+def open_store(url: str | None = None, *, create: bool = True) -> Store:
     """Open (and migrate) the store at ``url``; ``None`` means ``$KEEL_DB_URL`` or ``sqlite:///runs/keel.db``.
+
+    ``create=False`` (readers such as ``keel runs``) refuses a SQLite file that does not exist yet.
 
     Raises :class:`StoreError` with one line for a malformed URL, an unreachable server, a missing
     database, or a database whose schema is newer than this Keel; nothing is written then."""
@@ -697,6 +699,8 @@ def open_store(url: str | None = None) -> Store:
         path = Path(str(parsed.database))
         if path.exists() and not path.is_file():
             raise StoreError(f"db={shown!r}: {path} is not a file")
+        if not create and not path.exists():
+            raise StoreError(f"db={shown!r}: no store at {path} (no run has been recorded there)")
         if path.exists():
             with open(path, "rb") as fh:
                 head = fh.read(16)
