@@ -24,6 +24,7 @@ from keel.chain.bindings import (
 )
 from keel.chain.client import ChainClient, RetryPolicy, checksum
 from keel.chain.errors import (
+    ForeignJournalError,
     InsufficientFundsError,
     KeystoreError,
     PreflightError,
@@ -33,7 +34,7 @@ from keel.chain.errors import (
     WrongChainError,
 )
 from keel.chain.gas import FeeQuote, GasPolicy
-from keel.chain.journal import Attempt, IntentState, TxJournal
+from keel.chain.journal import Attempt, IntentState, Journal, JournalBinding, TxJournal, archive_journal
 from keel.chain.node import HARDHAT_CHAIN_ID, HardhatNode, free_port
 from keel.chain.nonces import NonceManager
 from keel.chain.pool_sync import PoolSync, pool_state_diff, read_pool_state, read_token, to_venue
@@ -51,10 +52,13 @@ __all__ = [
     "ChainClient",
     "DevSigner",
     "FeeQuote",
+    "ForeignJournalError",
     "GasPolicy",
     "HardhatNode",
     "InsufficientFundsError",
     "IntentState",
+    "Journal",
+    "JournalBinding",
     "KeystoreError",
     "KeystoreSigner",
     "NonceManager",
@@ -79,6 +83,7 @@ __all__ = [
     "VaultClient",
     "VenueRef",
     "WrongChainError",
+    "archive_journal",
     "call_request",
     "checksum",
     "deploy_request",

@@ -180,6 +180,20 @@ class ChainClient:
         data = await self.request("eth_getBlockByNumber", lambda: self.w3.eth.get_block(cast(Any, block)))
         return dict(data)
 
+    async def block_transactions(self, number: int) -> list[dict[str, Any]]:
+        """The transactions of canonical block ``number`` (full objects: ``from``, ``nonce``, ``hash``)."""
+        data = await self.request(
+            "eth_getBlockByNumber", lambda: self.w3.eth.get_block(cast(Any, number), full_transactions=True)
+        )
+        return [dict(cast(Any, t)) for t in data.get("transactions", ())]
+
+    async def genesis_hash(self) -> str:
+        """Hash of block 0 (0x-hex): with the chain id, what makes a chain this chain."""
+        h = await self.block_hash(0)
+        if h is None:
+            raise ChainError(f"rpc={self.endpoint!r}: node has no genesis block")
+        return h
+
     async def block_hash(self, number: int) -> str | None:
         """Hash of canonical block ``number`` (None beyond the head)."""
         try:

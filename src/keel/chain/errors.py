@@ -5,6 +5,7 @@ from __future__ import annotations
 from keel.errors import ChainError
 
 __all__ = [
+    "ForeignJournalError",
     "InsufficientFundsError",
     "KeystoreError",
     "PreflightError",
@@ -41,3 +42,7 @@ class TxDroppedError(ChainError):
 
 class TxRevertedError(ChainError):
     """A mined transaction reverted (status 0)."""
+
+
+class ForeignJournalError(ChainError):
+    """A journal bound to another chain (chain id, genesis) or account, or with no binding at all."""

@@ -8,6 +8,13 @@ Callers name each transaction with an *intent id*; submitting an intent id that 
 journal already holds returns the journaled transaction instead of signing a new one.
 The raw transaction is public data (it is what a node broadcasts); no key is ever written.
 One process holds a journal at a time (an exclusive ``flock``).
+
+A journal is *bound* (:meth:`TxJournal.bind`) to one chain (chain id and genesis block hash),
+one account and one run id before anything is sent through it: a journal from another chain,
+genesis or account is refused (:class:`~keel.chain.errors.ForeignJournalError`, one line naming
+the journal and what differs), so nothing journaled on one chain is ever broadcast on another.
+:class:`Journal` is the interface the transaction manager and the live runtime use; this file
+journal and the state-store journal (``keel.store``) both implement it.
 """
 
 from __future__ import annotations
@@ -15,15 +22,19 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol, runtime_checkable
 
+from keel.chain.errors import ForeignJournalError
 from keel.errors import ChainError, ValidationError
 
-__all__ = ["Attempt", "IntentState", "TxJournal"]
+__all__ = ["Attempt", "IntentState", "Journal", "JournalBinding", "TxJournal", "archive_journal"]
 
 _FINAL = ("mined", "dropped", "released")
+_INTENT_EVENTS = ("signed", "sent", "mined", "unmined", "dropped", "released", "rebroadcast")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +66,9 @@ class IntentState:
     block_number: int = -1
     block_hash: str = ""
     tx_status: int = -1
+    deadline_s: int | None = None  # chain time (unix seconds) after which the transaction can only revert
+    meta: dict[str, Any] = field(default_factory=dict)  # the caller's plan (e.g. a hedge's predicted output)
+    rebroadcasts: int = 0
 
     @property
     def final(self) -> bool:
@@ -65,12 +79,134 @@ class IntentState:
         return self.attempts[-1]
 
 
+@dataclass(frozen=True, slots=True)
+class JournalBinding:
+    """What a journal belongs to: ``chain_id``, ``genesis_hash`` (block 0, 0x-hex), ``account``
+    (checksummed) and ``run_id`` (the run that created it; restarts resume it)."""
+
+    chain_id: int
+    genesis_hash: str
+    account: str
+    run_id: str
+
+    def differences(self, other: JournalBinding) -> list[str]:
+        """``field journal-value != other-value`` for chain id, genesis and account (run id is not compared)."""
+        out = []
+        if self.chain_id != other.chain_id:
+            out.append(f"chain id {self.chain_id} != {other.chain_id}")
+        if self.genesis_hash.lower() != other.genesis_hash.lower():
+            out.append(f"genesis {self.genesis_hash[:10]}… != {other.genesis_hash[:10]}…")
+        if self.account.lower() != other.account.lower():
+            out.append(f"account {self.account} != {other.account}")
+        return out
+
+    def as_record(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "genesis_hash": self.genesis_hash,
+            "account": self.account,
+            "run_id": self.run_id,
+        }
+
+
+@runtime_checkable
+class Journal(Protocol):
+    """The transaction journal interface (file: :class:`TxJournal`; store-backed: ``keel.store``).
+
+    Every ``record_*`` call is durable when it returns (the file journal fsyncs) and is applied to
+    ``intents``.  ``bind`` must be called before the first ``record_signed``.  ``note`` stores the
+    caller's own records (hedge plans, fills, balance checkpoints) in order; ``notes(kind)`` reads
+    them back after a restart.  ``close(summary)`` writes a final ``closed`` record and releases
+    the single-writer lock; ``closed`` says whether the last session ended that way.
+    """
+
+    intents: dict[str, IntentState]
+
+    @property
+    def where(self) -> str:
+        """Where the journal lives (a path or a store URL), for messages."""
+        ...
+
+    @property
+    def binding(self) -> JournalBinding | None: ...
+
+    @property
+    def closed(self) -> bool: ...
+
+    def bind(self, binding: JournalBinding) -> JournalBinding: ...
+
+    def record_signed(
+        self,
+        *,
+        intent: str,
+        sender: str,
+        chain_id: int,
+        nonce: int,
+        attempt: Attempt,
+        deadline_s: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None: ...
+
+    def record_sent(self, intent: str, tx_hash: str) -> None: ...
+
+    def record_mined(self, intent: str, tx_hash: str, block_number: int, block_hash: str, status: int) -> None: ...
+
+    def record_unmined(self, intent: str, tx_hash: str) -> None: ...
+
+    def record_dropped(self, intent: str, reason: str) -> None: ...
+
+    def record_released(self, intent: str, reason: str) -> None: ...
+
+    def record_rebroadcast(self, intent: str, tx_hash: str, reason: str) -> None: ...
+
+    def record_external(self, tx_hash: str, nonce: int, block_number: int) -> None: ...
+
+    def note(self, kind: str, data: Mapping[str, Any]) -> None: ...
+
+    def notes(self, kind: str | None = None) -> list[dict[str, Any]]: ...
+
+    def open_intents(self, sender: str | None = None) -> list[IntentState]: ...
+
+    def lines(self) -> list[str]: ...
+
+    def close(self, summary: Mapping[str, Any] | None = None) -> None: ...
+
+
+def archive_journal(path: str | Path) -> Path | None:
+    """Move the journal at ``path`` aside (``NAME.archived-YYYYmmddTHHMMSSZ[-k]``); None if there is none.
+
+    Refuses (ChainError) while another process holds it.
+    """
+    source = Path(path)
+    if not source.exists():
+        return None
+    with open(source, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ChainError(f"journal={str(source)!r}: in use by another process") from None
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = source.with_name(f"{source.name}.archived-{stamp}")
+        k = 1
+        while target.exists():
+            target = source.with_name(f"{source.name}.archived-{stamp}-{k}")
+            k += 1
+        os.replace(source, target)
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return target
+
+
 class TxJournal:
     """The journal file at ``path`` (created if missing); holds an exclusive lock while open."""
 
     def __init__(self, path: str | Path | None) -> None:
         """``path=None`` keeps the journal in memory only (no crash safety: deployments, tests)."""
         self.intents: dict[str, IntentState] = {}
+        self.externals: list[dict[str, Any]] = []
+        self._binding: JournalBinding | None = None
+        self._notes: list[dict[str, Any]] = []
+        self._closed = False
+        self._shut = False
         self._memory: list[str] | None = None
         self._fh: IO[str] | None = None
         if path is None:
@@ -91,11 +227,60 @@ class TxJournal:
     def __repr__(self) -> str:
         return f"TxJournal({str(self.path)!r}, {len(self.intents)} intents)"
 
-    def close(self) -> None:
+    @property
+    def where(self) -> str:
+        return str(self.path)
+
+    @property
+    def binding(self) -> JournalBinding | None:
+        return self._binding
+
+    @property
+    def closed(self) -> bool:
+        """True when the last session ended with :meth:`close` (a killed run leaves it False)."""
+        return self._closed
+
+    @property
+    def is_open(self) -> bool:
+        """True while this object holds the journal (lock held, records accepted)."""
+        return not self._shut and (self._memory is not None or self._fh is not None)
+
+    def bind(self, binding: JournalBinding) -> JournalBinding:
+        """Bind a fresh journal to ``binding``, or check that an existing one belongs to the same chain,
+        genesis and account (then its run id is kept: a restart resumes the run).  Returns the binding.
+
+        A journal with transactions but no binding (an older Keel), or bound elsewhere, is refused
+        with :class:`ForeignJournalError`; nothing is written then.
+        """
+        if self._binding is None:
+            if self.intents:
+                raise ForeignJournalError(
+                    f"journal={self.where!r}: holds {len(self.intents)} transactions but no chain binding "
+                    "(written by an older keel); use --new-journal to archive it and start fresh"
+                )
+            self._append({"event": "bind", **binding.as_record()})
+            assert self._binding is not None
+            return self._binding
+        diff = self._binding.differences(binding)
+        if diff:
+            raise ForeignJournalError(
+                f"journal={self.where!r}: belongs to another chain or account ({'; '.join(diff)}); "
+                "nothing from it is sent; use --new-journal to archive it and start fresh"
+            )
+        self._append({"event": "resume", "run_id": self._binding.run_id})
+        return self._binding
+
+    def close(self, summary: Mapping[str, Any] | None = None) -> None:
+        """Write the ``closed`` record (with ``summary`` if given) and release the lock.  Idempotent."""
+        if not self.is_open:
+            return
+        if summary is not None or self._binding is not None:
+            self._append({"event": "closed", "summary": dict(summary or {})})
         if self._fh is not None:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
             self._fh.close()
             self._fh = None
+        self._shut = True
 
     def __enter__(self) -> TxJournal:
         return self
@@ -105,6 +290,8 @@ class TxJournal:
 
     # ---- writing ------------------------------------------------------------------------------
     def _append(self, record: dict[str, Any]) -> None:
+        if self._shut:
+            raise ChainError(f"journal={str(self.path)!r}: closed")
         if self._memory is not None:
             self._memory.append(json.dumps(record, sort_keys=True))
             self._apply(record)
@@ -116,10 +303,28 @@ class TxJournal:
         os.fsync(self._fh.fileno())
         self._apply(record)
 
-    def record_signed(self, *, intent: str, sender: str, chain_id: int, nonce: int, attempt: Attempt) -> None:
-        """A new signed transaction for ``intent`` (first attempt or a replacement)."""
+    def record_signed(
+        self,
+        *,
+        intent: str,
+        sender: str,
+        chain_id: int,
+        nonce: int,
+        attempt: Attempt,
+        deadline_s: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> None:
+        """A new signed transaction for ``intent`` (first attempt or a replacement).
+
+        ``deadline_s``: chain time after which it can only revert (it is then never re-broadcast);
+        ``meta``: JSON-able facts the caller needs after a restart (never key material).
+        """
         if not intent or "\n" in intent:
             raise ValidationError("intent", intent, "must be a non-empty single-line id")
+        if self._binding is not None and chain_id != self._binding.chain_id:
+            raise ForeignJournalError(
+                f"journal={self.where!r}: bound to chain {self._binding.chain_id}, not {chain_id}"
+            )
         known = self.intents.get(intent)
         if known is not None and known.status != "released" and (known.nonce != nonce or known.final):
             raise ChainError(f"intent={intent!r}: already journaled at nonce {known.nonce} ({known.status})")
@@ -139,6 +344,8 @@ class TxJournal:
                 "max_fee_per_gas": str(attempt.max_fee_per_gas),
                 "max_priority_fee_per_gas": str(attempt.max_priority_fee_per_gas),
                 "gas": str(attempt.gas),
+                "deadline_s": deadline_s,
+                "meta": dict(meta or {}),
             }
         )
 
@@ -168,6 +375,24 @@ class TxJournal:
         """The node never accepted any attempt: the nonce is free again and the intent may be retried."""
         self._append({"event": "released", "intent": intent, "reason": reason})
 
+    def record_rebroadcast(self, intent: str, tx_hash: str, reason: str) -> None:
+        """Journaled bytes sent again (after a restart, or after they vanished from the node)."""
+        self._append({"event": "rebroadcast", "intent": intent, "tx_hash": tx_hash, "reason": reason})
+
+    def record_external(self, tx_hash: str, nonce: int, block_number: int) -> None:
+        """A transaction of the account found on chain that no journal entry explains (adopted, reported)."""
+        self._append({"event": "external", "tx_hash": tx_hash, "nonce": nonce, "block_number": block_number})
+
+    def note(self, kind: str, data: Mapping[str, Any]) -> None:
+        """The caller's own record (``kind`` e.g. 'fill', 'checkpoint'); JSON-able, never key material."""
+        if not kind or "\n" in kind:
+            raise ValidationError("kind", kind, "must be a non-empty single-line name")
+        self._append({"event": "note", "kind": kind, "data": dict(data)})
+
+    def notes(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """The notes written so far (all sessions), oldest first, optionally of one ``kind``."""
+        return [dict(n["data"]) for n in self._notes if kind is None or n["kind"] == kind]
+
     # ---- reading ------------------------------------------------------------------------------
     def _replay(self) -> None:
         assert self._fh is not None
@@ -187,6 +412,17 @@ class TxJournal:
 
     def _apply(self, r: dict[str, Any]) -> None:
         event = r["event"]
+        self._closed = event == "closed"
+        if event not in _INTENT_EVENTS:
+            if event == "bind":
+                self._binding = JournalBinding(
+                    int(r["chain_id"]), str(r["genesis_hash"]), str(r["account"]), str(r["run_id"])
+                )
+            elif event == "note":
+                self._notes.append({"kind": r["kind"], "data": r["data"]})
+            elif event == "external":
+                self.externals.append({k: r[k] for k in ("tx_hash", "nonce", "block_number")})
+            return
         intent = r["intent"]
         if event == "signed":
             attempt = Attempt(
@@ -207,6 +443,8 @@ class TxJournal:
                     sender=r["sender"],
                     chain_id=int(r["chain_id"]),
                     nonce=int(r["nonce"]),
+                    deadline_s=None if r.get("deadline_s") is None else int(r["deadline_s"]),
+                    meta=dict(r.get("meta") or {}),
                 )
                 self.intents[intent] = state
             state.attempts.append(attempt)
@@ -235,6 +473,8 @@ class TxJournal:
             state.status = "dropped"
         elif event == "released":
             state.status = "released"
+        elif event == "rebroadcast":
+            state.rebroadcasts += 1
 
     def open_intents(self, sender: str | None = None) -> list[IntentState]:
         """Intents not final (signed or sent), in nonce order."""

@@ -154,18 +154,22 @@ class KeystoreSigner:
 
 
 def write_keystore(path: str | Path, private_key: bytes | str, password: str, *, iterations: int | None = None) -> str:
-    """Encrypt ``private_key`` with ``password`` into an eth-account keystore at ``path``; returns the address.
+    """Encrypt ``private_key`` with ``password`` (scrypt) into an eth-account keystore at ``path``; returns the address.
 
     ``iterations`` (scrypt n) may be lowered for tests; the default is eth-account's (2**18).
     """
     if not password:
         raise ValidationError("password", "<empty>", "a keystore needs a non-empty password")
     kwargs: dict[str, Any] = {} if iterations is None else {"iterations": iterations}
-    data = Account.encrypt(cast(Any, private_key), password, **kwargs)
+    data = Account.encrypt(cast(Any, private_key), password, kdf="scrypt", **kwargs)
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(target.suffix + ".tmp")
-    tmp.write_text(json.dumps(data))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others, not even briefly
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(data))
+        fh.flush()
+        os.fsync(fh.fileno())
     os.chmod(tmp, 0o600)
     tmp.replace(target)
     return to_checksum_address(

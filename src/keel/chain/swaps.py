@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from eth_utils.crypto import keccak
 
@@ -137,8 +137,13 @@ class SwapExecutor:
         fee: int = 3000,
         deadline_s: int = 300,
         recipient: str | None = None,
+        meta: Mapping[str, Any] | None = None,
     ) -> SwapFill:
-        """Swap exactly ``amount_in`` of ``token_in``; reverts on chain below ``min_amount_out``."""
+        """Swap exactly ``amount_in`` of ``token_in``; reverts on chain below ``min_amount_out``.
+
+        ``deadline_s`` seconds after the head block's time (the router's deadline; journaled, so the
+        transaction is never re-sent after it); ``meta`` is journaled with the transaction.
+        """
         if isinstance(amount_in, bool) or not isinstance(amount_in, int) or amount_in <= 0:
             raise ValidationError("amount_in", amount_in, "must be a positive int in base units")
         if isinstance(min_amount_out, bool) or not isinstance(min_amount_out, int) or min_amount_out < 0:
@@ -162,7 +167,7 @@ class SwapExecutor:
             request = call_request(
                 c, "swapExactTokensForTokens", amount_in, min_amount_out, [token_in, token_out], to, deadline
             )
-        receipt = await self.tm.send(intent, request)
+        receipt = await self.tm.send(intent, request, deadline_s=deadline, meta=meta)
         return SwapFill(
             intent=intent,
             venue=kind,
@@ -210,7 +215,7 @@ class SwapExecutor:
             c = self.client.contract("UniswapV2Router02", router)
             path = [token_in, token_out]
             request = call_request(c, "swapTokensForExactTokens", amount_out, max_amount_in, path, to, deadline)
-        receipt = await self.tm.send(intent, request)
+        receipt = await self.tm.send(intent, request, deadline_s=deadline)
         return SwapFill(
             intent=intent,
             venue=kind,

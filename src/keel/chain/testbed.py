@@ -29,7 +29,16 @@ from keel.chain.client import ChainClient, checksum
 from keel.chain.transactions import TransactionManager, TxReceipt
 from keel.errors import ValidationError
 
-__all__ = ["MAX_TICK", "MIN_TICK", "PoolInfo", "TestbedAddresses", "deploy_testbed", "fund_account", "sqrt_price_x96"]
+__all__ = [
+    "MAX_TICK",
+    "MIN_TICK",
+    "PoolInfo",
+    "TestbedAddresses",
+    "deploy_testbed",
+    "deposit_as",
+    "fund_account",
+    "sqrt_price_x96",
+]
 
 MIN_TICK = -887272
 MAX_TICK = 887272
@@ -237,3 +246,37 @@ async def fund_account(
         await _call(tm, f"{tag}:weth", weth_c, "transfer", account, weth)
     if usdc:
         await _call(tm, f"{tag}:usdc", client.contract("KeelToken", testbed.usdc), "mint", account, usdc)
+
+
+async def deposit_as(client: ChainClient, testbed: TestbedAddresses, account: str, amount: int) -> None:
+    """LOCAL TEST CHAINS ONLY: deposit ``amount`` USDC base units (already held by ``account``) into the vault
+    as ``account`` (Hardhat impersonation; no key needed).  The account's nonce moves by two."""
+    import asyncio
+
+    from keel.chain.bindings import erc20_balance
+    from keel.errors import ChainError
+
+    if client.chain_id != 31337:
+        raise ValidationError("chain_id", client.chain_id, "vault deposits by impersonation only on a local test chain")
+    account = checksum("account", account)
+    have = await erc20_balance(client, testbed.usdc, account)
+    if have < amount:
+        raise ValidationError("vault_usdc", amount, f"account holds {have} USDC base units")
+    usdc = client.contract("KeelToken", testbed.usdc)
+    vault = client.contract("CollateralVault", testbed.vault)
+    await client.rpc("hardhat_impersonateAccount", [account])
+    try:
+        for fn in (usdc.functions.approve(testbed.vault, amount), vault.functions.deposit(amount)):
+            data = fn._encode_transaction_data()
+            tx_hash = await client.rpc("eth_sendTransaction", [{"from": account, "to": fn.address, "data": data}])
+            for _ in range(600):
+                receipt = await client.receipt(tx_hash)
+                if receipt is not None:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                raise ChainError(f"vault deposit {tx_hash}: not mined")
+            if int(receipt["status"]) != 1:
+                raise ChainError(f"vault deposit {tx_hash}: reverted")
+    finally:
+        await client.rpc("hardhat_stopImpersonatingAccount", [account])

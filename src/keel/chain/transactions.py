@@ -13,12 +13,17 @@
 5. **Speed-up / cancel** re-sign the same nonce with fees bumped per :class:`GasPolicy`.
 6. **Recover** after a restart: journaled, unfinished intents are found mined, still
    pending, or re-broadcast from their journaled bytes; nothing is signed twice because an
-   intent id already in the journal is never signed again.
+   intent id already in the journal is never signed again.  An intent past its deadline
+   (``deadline_s``, chain time) that the node does not hold is marked dropped and never sent.
+   Every re-broadcast (bytes signed by an earlier process, or sent again after they vanished
+   from the node) is journaled, counted in :attr:`TransactionManager.rebroadcasts` and reported
+   to :attr:`TransactionManager.on_rebroadcast`.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +33,7 @@ from web3.exceptions import ContractCustomError, ContractLogicError, ContractPan
 from keel.chain.client import ChainClient, checksum
 from keel.chain.errors import InsufficientFundsError, PreflightError, TxDroppedError, TxRevertedError
 from keel.chain.gas import FeeQuote, GasPolicy
-from keel.chain.journal import Attempt, IntentState, TxJournal
+from keel.chain.journal import Attempt, IntentState, Journal
 from keel.chain.nonces import NonceManager
 from keel.chain.signer import Signer
 from keel.errors import ChainError, ValidationError
@@ -121,7 +126,7 @@ class TransactionManager:
     Create with :meth:`open` (reads nonces from the node, adopts the journal's open intents).
     """
 
-    def __init__(self, client: ChainClient, signer: Signer, journal: TxJournal, policy: GasPolicy) -> None:
+    def __init__(self, client: ChainClient, signer: Signer, journal: Journal, policy: GasPolicy) -> None:
         self.client = client
         self.signer = signer
         self.journal = journal
@@ -130,19 +135,26 @@ class TransactionManager:
         self.nonces = NonceManager(self.address)
         self.poll_s = 0.05
         self.sign_count = 0
+        self.broadcast_count = 0
+        self.rebroadcasts: list[tuple[str, str, str]] = []  # (intent, tx_hash, why)
+        self.on_rebroadcast: Callable[[str, str, str], None] | None = None
+        # Called after each durable step with (step, intent): "signed" (journaled, not yet sent),
+        # "sent" (broadcast and journaled), "mined" (receipt seen).  Observers only (logs, fault tests).
+        self.on_step: Callable[[str, str], None] | None = None
+        self._fresh: set[str] = set()  # hashes signed by this process and not yet broadcast
 
     def __repr__(self) -> str:
         return f"TransactionManager(account={self.address}, chain_id={self.client.chain_id}, journal={self.journal!r})"
 
     @classmethod
     async def open(
-        cls, client: ChainClient, signer: Signer, journal: TxJournal, policy: GasPolicy | None = None
+        cls, client: ChainClient, signer: Signer, journal: Journal, policy: GasPolicy | None = None
     ) -> TransactionManager:
         self = cls(client, signer, journal, policy or GasPolicy())
         for state in journal.intents.values():
             if state.sender == self.address and state.chain_id != client.chain_id:
                 raise ChainError(
-                    f"journal={str(journal.path)!r}: holds transactions for chain {state.chain_id}, "
+                    f"journal={journal.where!r}: holds transactions for chain {state.chain_id}, "
                     f"node is {client.chain_id}"
                 )
         await self.sync_nonces()
@@ -223,11 +235,33 @@ class TransactionManager:
             kind=kind,
         )
 
+    def pending(self, intent: str) -> PendingTx:
+        """The journaled transaction of ``intent`` (its latest attempt)."""
+        state = self.journal.intents.get(intent)
+        if state is None:
+            raise ValidationError("intent", intent, f"not in the journal {self.journal.where}")
+        return self._pending(state)
+
     def _pending(self, state: IntentState) -> PendingTx:
         return PendingTx(intent=state.intent, sender=state.sender, nonce=state.nonce, tx_hash=state.latest.tx_hash)
 
-    async def prepare(self, intent: str, request: TxRequest) -> PendingTx:
-        """Preflight, sign and journal ``request`` as ``intent`` without broadcasting it."""
+    def _step(self, step: str, intent: str) -> None:
+        if self.on_step is not None:
+            self.on_step(step, intent)
+
+    async def prepare(
+        self,
+        intent: str,
+        request: TxRequest,
+        *,
+        deadline_s: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> PendingTx:
+        """Preflight, sign and journal ``request`` as ``intent`` without broadcasting it.
+
+        ``deadline_s`` (chain time, unix seconds): after it the transaction is never (re)sent;
+        ``meta``: journaled with it for the caller (see :meth:`keel.chain.Journal.record_signed`).
+        """
         known = self.journal.intents.get(intent)
         if known is not None and known.status != "released":
             return self._pending(known)
@@ -236,18 +270,30 @@ class TransactionManager:
         try:
             attempt = await self._sign(nonce, request, gas, fees, "call" if request.to else "create")
             self.journal.record_signed(
-                intent=intent, sender=self.address, chain_id=self.client.chain_id, nonce=nonce, attempt=attempt
+                intent=intent,
+                sender=self.address,
+                chain_id=self.client.chain_id,
+                nonce=nonce,
+                attempt=attempt,
+                deadline_s=deadline_s,
+                meta=meta,
             )
         except BaseException:
             self.nonces.release(nonce)
             raise
+        self._fresh.add(attempt.tx_hash)
+        self._step("signed", intent)
         return self._pending(self.journal.intents[intent])
 
     async def broadcast(self, pending: PendingTx) -> PendingTx:
         """Broadcast the journaled bytes of ``pending``'s latest attempt (idempotent)."""
         state = self.journal.intents[pending.intent]
         attempt = state.latest
+        again = attempt.tx_hash not in self._fresh
+        if again and await self._past_deadline(state):
+            raise TxDroppedError(f"intent={state.intent!r}: past its deadline; not sent again")
         try:
+            self._fresh.discard(attempt.tx_hash)
             await self.client.send_raw(bytes.fromhex(attempt.raw_hex[2:]))
         except Web3RPCError as exc:
             message = str(exc).lower()
@@ -282,20 +328,51 @@ class TransactionManager:
                 raise ChainError(
                     f"intent={state.intent!r}: node rejected the transaction: {_revert_reason(exc)}"
                 ) from None
+        self.broadcast_count += 1
+        if again:
+            why = "journaled before a restart" if state.status == "signed" else "vanished from the node"
+            self.journal.record_rebroadcast(state.intent, attempt.tx_hash, why)
+            self.rebroadcasts.append((state.intent, attempt.tx_hash, why))
+            if self.on_rebroadcast is not None:
+                self.on_rebroadcast(state.intent, attempt.tx_hash, why)
         if state.status == "signed":
             self.journal.record_sent(state.intent, attempt.tx_hash)
+        self._step("sent", state.intent)
         return self._pending(state)
 
-    async def submit(self, intent: str, request: TxRequest) -> PendingTx:
+    async def _past_deadline(self, state: IntentState) -> bool:
+        """True (and the intent marked dropped, its nonce freed) when ``state`` can only revert now."""
+        if state.deadline_s is None or state.final:
+            return False
+        head = await self.client.get_block("latest")
+        if int(head["timestamp"]) < state.deadline_s:
+            return False
+        if await self._find_receipt(state) is not None or await self._known_to_node(state):
+            return False
+        self.journal.record_dropped(state.intent, f"past its deadline ({state.deadline_s}); never sent again")
+        if state.nonce in self.nonces.in_flight:
+            self.nonces.release(state.nonce)
+        return True
+
+    async def submit(
+        self,
+        intent: str,
+        request: TxRequest,
+        *,
+        deadline_s: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> PendingTx:
         """Send ``request`` once under the id ``intent``: a journaled intent is never signed again."""
         known = self.journal.intents.get(intent)
         if known is not None and known.status != "released":
+            if known.status == "dropped":
+                raise TxDroppedError(f"intent={intent!r}: dropped earlier; not sent again")
             if known.status == "signed":
                 return await self.broadcast(self._pending(known))
             return self._pending(known)
         for _ in range(3):
             try:
-                return await self.broadcast(await self.prepare(intent, request))
+                return await self.broadcast(await self.prepare(intent, request, deadline_s=deadline_s, meta=meta))
             except _NonceTakenError:
                 await self.sync_nonces()  # another sender used the nonce: take the next free one
             except _NonceGapError:
@@ -303,9 +380,19 @@ class TransactionManager:
                 self.nonces.rewind(await self.client.nonce(self.address, "pending"))
         raise ChainError(f"intent={intent!r}: nonce conflicts with the node three times in a row")
 
-    async def send(self, intent: str, request: TxRequest, confirmations: int = 1, timeout_s: float = 60.0) -> TxReceipt:
+    async def send(
+        self,
+        intent: str,
+        request: TxRequest,
+        confirmations: int = 1,
+        timeout_s: float = 60.0,
+        *,
+        deadline_s: int | None = None,
+        meta: Mapping[str, Any] | None = None,
+    ) -> TxReceipt:
         """:meth:`submit` then :meth:`wait`; raises :class:`TxRevertedError` if the transaction reverted."""
-        receipt = await self.wait(await self.submit(intent, request), confirmations=confirmations, timeout_s=timeout_s)
+        pending = await self.submit(intent, request, deadline_s=deadline_s, meta=meta)
+        receipt = await self.wait(pending, confirmations=confirmations, timeout_s=timeout_s)
         if receipt.status != 1:
             raise TxRevertedError(
                 f"intent={intent!r}: transaction {receipt.tx_hash} reverted in block {receipt.block_number}"
@@ -358,6 +445,7 @@ class TransactionManager:
                         state.intent, _hex(r["transactionHash"]), int(r["blockNumber"]), block_hash, int(r["status"])
                     )
                     self.nonces.done(state.nonce)
+                    self._step("mined", state.intent)
                 return self._receipt(state, r)
         # No canonical receipt: pending in a mempool, or gone (reorg / node restart / eviction).
         if state.status == "mined":
@@ -372,7 +460,7 @@ class TransactionManager:
             self.journal.record_dropped(state.intent, "nonce consumed by another transaction")
             self.nonces.done(state.nonce)
             raise TxDroppedError(f"intent={state.intent!r}: dropped (nonce {state.nonce} used by another transaction)")
-        await self.broadcast(pending)
+        await self.broadcast(pending)  # past its deadline: dropped there (TxDroppedError), never sent
         return None
 
     async def wait(
@@ -448,5 +536,6 @@ class TransactionManager:
                 continue
             if receipt is None:
                 still.append(self._pending(state))
+        self.nonces = NonceManager(self.address)  # from the node's counts and the journal's open intents only
         await self.sync_nonces()
         return still

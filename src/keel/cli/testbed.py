@@ -120,9 +120,13 @@ def fund_command(
     eth: str = typer.Option("10", "--eth", help="ETH to send"),
     weth: str = typer.Option("0", "--weth", help="WETH to send"),
     usdc: str = typer.Option("100000", "--usdc", help="USDC to mint"),
+    vault_usdc: str = typer.Option(
+        "0", "--vault-usdc", help="USDC to mint and deposit as ACCOUNT's collateral in the vault"
+    ),
     directory: Path = typer.Option(DEFAULT_DIR, "--dir", help="the directory `up` wrote"),
 ) -> None:
-    """Give ACCOUNT ETH, WETH and USDC on the testbed (from the dev deployer)."""
+    """Give ACCOUNT ETH, WETH and USDC on the testbed (from the dev deployer); --vault-usdc also deposits
+    collateral for it (a test chain lets the deployer act as ACCOUNT: Hardhat account impersonation)."""
     from keel.chain import (
         ChainClient,
         DevSigner,
@@ -137,14 +141,22 @@ def fund_command(
 
     tb = TestbedAddresses.load(directory / "addresses.json")
     amounts = (to_base_units(eth, 18), to_base_units(weth, 18), to_base_units(usdc, 6))
+    vault_amount = to_base_units(vault_usdc, 6)
+    if vault_amount < 0:
+        raise ValidationError("vault_usdc", vault_usdc, "must be >= 0")
 
     async def go() -> None:
+        from keel.chain.testbed import deposit_as
+
         client = await ChainClient.connect(tb.rpc_url, expected_chain_id=tb.chain_id)
         try:
             tm = await TransactionManager.open(client, DevSigner(HARDHAT_DEV_KEYS[0]), TxJournal(None), GasPolicy())
-            await fund_account(client, tm, tb, account, eth=amounts[0], weth=amounts[1], usdc=amounts[2])
+            await fund_account(client, tm, tb, account, eth=amounts[0], weth=amounts[1], usdc=amounts[2] + vault_amount)
+            if vault_amount:
+                await deposit_as(client, tb, account, vault_amount)
         finally:
             await client.close()
 
     asyncio.run(go())
-    typer.echo(f"funded {account}: {eth} ETH, {weth} WETH, {usdc} USDC")
+    extra = f", {vault_usdc} USDC deposited in the vault" if vault_amount else ""
+    typer.echo(f"funded {account}: {eth} ETH, {weth} WETH, {usdc} USDC{extra}")
