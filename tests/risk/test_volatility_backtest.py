@@ -65,7 +65,7 @@ def test_garch_mle_recovers_parameters_and_maximizes_likelihood() -> None:
 
 def test_garch_on_real_btc_minutes(data_dir: Path) -> None:
     s = real_series(data_dir)["BTC-2020-03-12"]
-    p = fit_garch(log_returns(s.prices))
+    p = fit_garch(log_returns(s.price))
     assert 0 < p.persistence < 1 and p.omega > 0
 
 
@@ -83,13 +83,13 @@ def test_kupiec_against_binomial_likelihoods() -> None:
 
 def test_margin_backtest_on_real_minutes(data_dir: Path) -> None:
     series = real_series(data_dir)
-    eth = series["ETH-2024-01-05"].prices  # Uniswap v3 USDC/WETH, 1-minute closes
+    eth = series["ETH-2024-01-05"].price  # Uniswap v3 USDC/WETH, 1-minute closes
     plain = margin_backtest(eth, series="eth", method="ewma", apc=APCMethod.NONE)
     garch = margin_backtest(eth, series="eth", method="garch", apc=APCMethod.BUFFER)
     # EWMA without a buffer under-covers 1-minute ETH moves (fat tails): Kupiec rejects it;
     # GARCH with the 25% APC buffer is not rejected at 5%.
     assert plain.kupiec.rate > 0.02 and plain.kupiec.rejects()
     assert not garch.kupiec.rejects() and garch.kupiec.n > 1300
-    btc = margin_backtest(series["BTC-2020-03-12"].prices, method="ewma", apc=APCMethod.BUFFER)
+    btc = margin_backtest(series["BTC-2020-03-12"].price, method="ewma", apc=APCMethod.BUFFER)
     assert not btc.kupiec.rejects()
     assert btc.mean_range > plain.mean_range  # crash minutes need wider ranges than a calm day

@@ -10,14 +10,15 @@ import pytest
 
 from keel.domain import Perpetual, Settlement
 from keel.errors import RiskError
-from keel.sim.paths import load_binance_klines, load_funding_rates, load_uniswap_swap_path
+from keel.marketdata import load_binance_klines, load_funding_rates
+from keel.sim.paths import uniswap_swap_path
 from keel.venues.perpetual import PerpVenue
 
 UNI = "uniswap_v3_usdc_weth_005_2024-01-05/ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.tick.csv"
 
 
 def test_uniswap_path_is_every_real_swap_price(data_dir) -> None:  # type: ignore[no-untyped-def]
-    path = load_uniswap_swap_path(data_dir / UNI)
+    path = uniswap_swap_path(data_dir / UNI)
     with (data_dir / UNI).open() as f:
         swaps = [row for row in csv.DictReader(f) if row["tx_type"] == "SWAP"]
     assert len(path.price) == len(swaps) == 6046
@@ -31,7 +32,7 @@ def test_uniswap_path_is_every_real_swap_price(data_dir) -> None:  # type: ignor
 
 
 def test_kline_path_visits_the_real_extremes(data_dir) -> None:  # type: ignore[no-untyped-def]
-    path = load_binance_klines(data_dir / "binance_btcusdt_1m_crashes/BTCUSDT-1m-2025-10-10_2028-2237.csv")
+    path = load_binance_klines(data_dir / "binance_btcusdt_1m_crashes/BTCUSDT-1m-2025-10-10_2028-2237.csv").path()
     assert len(path.price) == 4 * 130
     assert path.price.min() == 101516.5 and path.price.max() == 117145.3
     assert path.price[0] == 117050.0 and np.all(np.diff(path.ts_ns) > 0)
@@ -95,7 +96,7 @@ def test_crash_overlay_hits_the_drop_and_recovers_the_share() -> None:
 
 
 def test_deribit_atm_vol_replay(data_dir) -> None:  # type: ignore[no-untyped-def]
-    from keel.sim.paths import load_deribit_atm_iv
+    from keel.marketdata import load_deribit_atm_iv
 
     path = load_deribit_atm_iv(data_dir / "deribit_btc_iv_greeks_hourly_2026-01/full_data_sample.csv")
     assert len(path.price) == 37  # one per hourly snapshot

@@ -1,9 +1,44 @@
 """Market-data adapters: read real files (exchange chains, klines, funding, pool logs) into domain values.
 
-Adapters sit at the edge: they do I/O and validation, and hand plain values
-(polars frames, float64 arrays, domain records) to the pure core.
+One loader per data format, all timestamps int ns UTC, one price-series type
+(:class:`PriceSeries`).  Adapters sit at the edge: they do I/O and validation (a bad file
+is one :class:`keel.errors.ValidationError` naming the file and line; bad rows of an option
+chain are dropped and counted) and hand plain values to the pure core.
 """
 
-from keel.marketdata.deribit import OptionChain, load_chain_file, load_deribit_chain, load_iv_greeks_csv
+from keel.marketdata.binance import Klines, load_binance_klines, load_funding_rates
+from keel.marketdata.deribit import (
+    OptionChain,
+    load_chain_file,
+    load_deribit_atm_iv,
+    load_deribit_chain,
+    load_iv_greeks_csv,
+)
+from keel.marketdata.series import PriceSeries, format_utc
+from keel.marketdata.uniswap import (
+    RelativePrices,
+    UniswapMinutes,
+    UniswapSwaps,
+    load_uniswap_minutes,
+    load_uniswap_rel_price,
+    load_uniswap_swaps,
+)
 
-__all__ = ["OptionChain", "load_chain_file", "load_deribit_chain", "load_iv_greeks_csv"]
+__all__ = [
+    "Klines",
+    "OptionChain",
+    "PriceSeries",
+    "RelativePrices",
+    "UniswapMinutes",
+    "UniswapSwaps",
+    "format_utc",
+    "load_binance_klines",
+    "load_chain_file",
+    "load_deribit_atm_iv",
+    "load_deribit_chain",
+    "load_funding_rates",
+    "load_iv_greeks_csv",
+    "load_uniswap_minutes",
+    "load_uniswap_rel_price",
+    "load_uniswap_swaps",
+]

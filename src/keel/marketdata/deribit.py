@@ -10,10 +10,11 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from keel.domain import NS_PER_YEAR, Option, OptionKind, datetime_to_ns, ms_to_ns, parse_instrument
+from keel.domain import NS_PER_SECOND, NS_PER_YEAR, Option, OptionKind, datetime_to_ns, ms_to_ns, parse_instrument
 from keel.errors import ValidationError
+from keel.marketdata.series import PriceSeries
 
-__all__ = ["OptionChain", "load_chain_file", "load_deribit_chain", "load_iv_greeks_csv"]
+__all__ = ["OptionChain", "load_chain_file", "load_deribit_atm_iv", "load_deribit_chain", "load_iv_greeks_csv"]
 
 _REQUIRED = ("instrument_name", "timestamp", "underlying_price", "index_price", "mark_price", "mark_iv")
 _OPTIONAL_FLOATS = (
@@ -42,6 +43,7 @@ class OptionChain:
 
     frame: pl.DataFrame
     source: str
+    dropped: tuple[tuple[str, int], ...] = ()
 
     def __len__(self) -> int:
         return self.frame.height
@@ -51,6 +53,22 @@ class OptionChain:
 
     def expiries(self) -> list[int]:
         return sorted(self.frame["expiry_ns"].unique().to_list())
+
+    @property
+    def n_dropped(self) -> int:
+        """Bad rows the loader dropped (reasons and counts in ``dropped``)."""
+        return sum(n for _, n in self.dropped)
+
+    def flat_iv_expiries(self) -> dict[int, float]:
+        """Expiries (ns) whose every mark IV is one and the same value (a placeholder, not a
+        market smile: a fit to it would report a perfect, meaningless error), with that value."""
+        out: dict[int, float] = {}
+        for expiry in self.expiries():
+            iv = self.frame.filter(pl.col("expiry_ns") == expiry)["mark_iv"].to_numpy()
+            iv = iv[np.isfinite(iv)]
+            if iv.size >= 2 and np.all(iv == iv[0]):
+                out[int(expiry)] = float(iv[0])
+        return out
 
     def snapshots(self, gap_ns: int = 60 * 1_000_000_000) -> list[OptionChain]:
         """Split into snapshots: a new one starts where consecutive timestamps are more than
@@ -64,116 +82,248 @@ class OptionChain:
         out = []
         for i, (start, end) in enumerate(zip(starts, ends, strict=True)):
             part = self.frame.filter((pl.col("ts_ns") >= start) & (pl.col("ts_ns") < end))
-            out.append(OptionChain(part, f"{self.source}#{i}" if len(starts) > 1 else self.source))
+            out.append(OptionChain(part, f"{self.source}#{i}" if len(starts) > 1 else self.source, self.dropped))
         return out
 
 
-def load_deribit_chain(path: str | Path) -> OptionChain:
-    """Read a Deribit ticker snapshot CSV (as in data/deribit_option_chain_snapshots_2021-02)."""
-    path = Path(path)
+def _row_lengths(path: Path, text: str) -> npt.NDArray[np.int64]:
+    """Number of fields of every data row (a row cut short has fewer than the header)."""
+    import csv
+
+    return np.array([len(r) for r in csv.reader(text.splitlines()[1:]) if r], dtype=np.int64)
+
+
+def _read_text(path: Path) -> str:
     if not path.is_file():
         raise ValidationError("path", str(path), "no such file")
     try:
-        raw = pl.read_csv(path, infer_schema_length=0)  # all columns as strings; typed below
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ValidationError("path", str(path), "is not UTF-8 text") from None
+
+
+_MS_MAX = (2**63 - 1) // 1_000_000 - 1
+
+
+def _ms(text: str | None) -> int | None:
+    """An exchange timestamp in ms, or None when it is missing, not an integer or out of range."""
+    try:
+        v = int(text) if text is not None else -1
+    except ValueError:
+        return None
+    return v if 0 <= v <= _MS_MAX else None
+
+
+def _finite(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    return np.isfinite(values)
+
+
+def _drop(
+    mask: npt.NDArray[np.bool_], reasons: dict[str, int], keep: npt.NDArray[np.bool_], why: str
+) -> npt.NDArray[np.bool_]:
+    """Record the rows ``mask`` newly removes from ``keep`` under ``why``; returns the new keep."""
+    newly = int(np.count_nonzero(mask & keep))
+    if newly:
+        reasons[why] = reasons.get(why, 0) + newly
+    return keep & ~mask
+
+
+def load_deribit_chain(path: str | Path) -> OptionChain:
+    """Read a Deribit ticker snapshot CSV (as in data/deribit_option_chain_snapshots_2021-02).
+
+    Bad rows are dropped, counted per reason in :attr:`OptionChain.dropped`: rows cut short
+    (fewer fields than the header), an unreadable timestamp, a NaN/inf/non-positive
+    ``underlying_price``, a NaN/empty/non-positive ``mark_iv``, a NaN or negative ``mark_price``,
+    and snapshots taken at or after the option's expiry.  (Each test is written so that NaN and
+    null fail it: polars says ``NaN > 0`` is true, and nulls drop out of filters.)  A file with
+    no good row left is refused.
+    """
+    path = Path(path)
+    text = _read_text(path)
+    try:
+        raw = pl.read_csv(text.encode(), infer_schema_length=0)  # all columns as strings; typed below
     except Exception as exc:
-        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from exc
+        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from None
     missing = [c for c in _REQUIRED if c not in raw.columns]
     if missing:
         raise ValidationError("columns", missing, f"missing from {path.name}")
+    reasons: dict[str, int] = {}
+    keep = np.ones(raw.height, dtype=bool)
+    lengths = _row_lengths(path, text)
+    if lengths.size == raw.height:
+        keep = _drop(lengths < len(raw.columns), reasons, keep, "row cut short")
     names = raw["instrument_name"].to_list()
-    options: list[Option] = []
+    options: list[Option | None] = []
     for name in names:
+        if name is None:
+            options.append(None)
+            continue
         inst = parse_instrument(name)
         if not isinstance(inst, Option):
             raise ValidationError("instrument_name", name, "is not an option")
         options.append(inst)
-    ts_ns = np.array([ms_to_ns(int(t)) for t in raw["timestamp"].to_list()], dtype=np.int64)
-    expiry_ns = np.array([o.expiry_ns for o in options], dtype=np.int64)
+    keep = _drop(np.array([o is None for o in options], dtype=bool), reasons, keep, "no instrument_name")
+    ms = [_ms(v) for v in raw["timestamp"].to_list()]
+    ts_ok = np.array([v is not None for v in ms], dtype=bool)
+    keep = _drop(~ts_ok, reasons, keep, "timestamp not a time in ms")
+    ts_ns = np.array([ms_to_ns(v) if v is not None else 0 for v in ms], dtype=np.int64)
+    expiry_ns = np.array([o.expiry_ns if o is not None else 0 for o in options], dtype=np.int64)
+    values = {n: raw[n].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy() for n in _REQUIRED[2:]}
+    under, mark, iv = values["underlying_price"], values["mark_price"], values["mark_iv"]
+    keep = _drop(
+        ~(_finite(under) & (np.nan_to_num(under, nan=-1.0) > 0)), reasons, keep, "underlying_price NaN/inf/<= 0"
+    )
+    keep = _drop(~(_finite(iv) & (np.nan_to_num(iv, nan=-1.0) > 0)), reasons, keep, "mark_iv NaN/empty/<= 0")
+    keep = _drop(~(_finite(mark) & (np.nan_to_num(mark, nan=-1.0) >= 0)), reasons, keep, "mark_price NaN or < 0")
+    keep = _drop(ts_ok & (ts_ns >= expiry_ns), reasons, keep, "timestamp at or after expiry")
+    dropped = tuple(sorted(reasons.items()))
+    if not keep.any():
+        detail = ", ".join(f"{n} {why}" for why, n in dropped)
+        raise ValidationError("path", str(path), f"no usable row: all {raw.height} dropped ({detail})")
+    rows = np.flatnonzero(keep)
+    kept = [options[i] for i in rows.tolist()]
+    opts = [o for o in kept if o is not None]
     columns: dict[str, object] = {
-        "instrument": names,
-        "underlying": [o.underlying for o in options],
-        "strike": np.array([float(o.strike) for o in options]),
-        "expiry_ns": expiry_ns,
-        "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in options], dtype=np.int8),
-        "ts_ns": ts_ns,
-        "T": (expiry_ns - ts_ns) / NS_PER_YEAR,
+        "instrument": [names[i] for i in rows.tolist()],
+        "underlying": [o.underlying for o in opts],
+        "strike": np.array([float(o.strike) for o in opts]),
+        "expiry_ns": expiry_ns[rows],
+        "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in opts], dtype=np.int8),
+        "ts_ns": ts_ns[rows],
+        "T": (expiry_ns[rows] - ts_ns[rows]) / NS_PER_YEAR,
+        "underlying_price": under[rows],
+        "index_price": values["index_price"][rows],
+        "mark_price": mark[rows],
+        "mark_iv": iv[rows] / 100.0,
     }
-    for name in ("underlying_price", "index_price", "mark_price"):
-        columns[name] = raw[name].cast(pl.Float64).to_numpy()
-    columns["mark_iv"] = raw["mark_iv"].cast(pl.Float64).to_numpy() / 100.0
     for name in _OPTIONAL_FLOATS:
         if name in raw.columns:
-            values = raw[name].cast(pl.Float64, strict=False).to_numpy()
+            col = raw[name].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()[rows]
             if name in ("bid_iv", "ask_iv"):
-                values = np.where(values > 0, values / 100.0, np.nan)
-            columns[name.replace("greeks.", "venue_")] = values
+                col = np.where(np.nan_to_num(col, nan=-1.0) > 0, col / 100.0, np.nan)
+            columns[name.replace("greeks.", "venue_")] = col
     if "underlying_index" in raw.columns:
-        columns["underlying_index"] = raw["underlying_index"].to_list()
+        idx = raw["underlying_index"].to_list()
+        columns["underlying_index"] = [idx[i] for i in rows.tolist()]
     frame = pl.DataFrame(columns)
-    bad = frame.filter(~(pl.col("underlying_price") > 0) | ~(pl.col("mark_iv") > 0))
-    if bad.height:
-        row = bad.row(0, named=True)
-        raise ValidationError(
-            "underlying_price/mark_iv",
-            (row["underlying_price"], row["mark_iv"]),
-            f"must be positive (instrument {row['instrument']})",
-        )
-    return OptionChain(frame.sort(["expiry_ns", "strike", "kind"]), str(path))
+    return OptionChain(frame.sort(["expiry_ns", "strike", "kind"]), str(path), dropped)
 
 
 _IV_GREEKS_COLUMNS = ("date", "instrument_name", "delta", "bid_iv", "ask_iv", "mark_iv")
 
 
+def _utc_date_ns(text: str | None) -> int | None:
+    try:
+        moment = _dt.datetime.fromisoformat(text) if text is not None else None
+    except ValueError:
+        return None
+    if moment is None:
+        return None
+    moment = moment.replace(tzinfo=_dt.UTC) if moment.tzinfo is None else moment
+    try:
+        return datetime_to_ns(moment)
+    except (OverflowError, ValueError):
+        return None
+
+
 def load_iv_greeks_csv(path: str | Path) -> OptionChain:
     """Read a Deribit IV/Greeks export (``data/deribit_btc_iv_greeks_hourly_2026-01``: columns
     ``date, instrument_name, ..., delta, bid_iv, ask_iv, mark_iv``, IVs in %, 0 = no quote) as an
-    :class:`OptionChain` with NaN prices; expired rows are dropped.  keel.pricing infers each
-    expiry's forward from the venue's call deltas (``venue_delta``)."""
+    :class:`OptionChain` with NaN prices.  keel.pricing infers each expiry's forward from the
+    venue's call deltas (``venue_delta``).
+
+    Dropped and counted in :attr:`OptionChain.dropped`: rows cut short, an unreadable ``date``,
+    a NaN/empty/non-positive ``mark_iv``, rows at or after the option's expiry.  A file with no
+    good row left is refused."""
     path = Path(path)
+    text = _read_text(path)
     try:
-        raw = pl.read_csv(path, infer_schema_length=0)
+        raw = pl.read_csv(text.encode(), infer_schema_length=0)
     except Exception as exc:
-        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from exc
+        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from None
     missing = [c for c in _IV_GREEKS_COLUMNS if c not in raw.columns]
     if missing:
         raise ValidationError("columns", missing, f"missing from {path.name}")
-    options: list[Option] = []
+    reasons: dict[str, int] = {}
+    keep = np.ones(raw.height, dtype=bool)
+    lengths = _row_lengths(path, text)
+    if lengths.size == raw.height:
+        keep = _drop(lengths < len(raw.columns), reasons, keep, "row cut short")
+    options: list[Option | None] = []
     for name in raw["instrument_name"].to_list():
+        if name is None:
+            options.append(None)
+            continue
         inst = parse_instrument(name)
         if not isinstance(inst, Option):
             raise ValidationError("instrument_name", name, "is not an option")
         options.append(inst)
-    ts_ns = np.array(
-        [datetime_to_ns(_dt.datetime.fromisoformat(d).replace(tzinfo=_dt.UTC)) for d in raw["date"].to_list()],
-        dtype=np.int64,
-    )
-    expiry_ns = np.array([o.expiry_ns for o in options], dtype=np.int64)
+    keep = _drop(np.array([o is None for o in options], dtype=bool), reasons, keep, "no instrument_name")
+    stamps = [_utc_date_ns(d) for d in raw["date"].to_list()]
+    ts_ok = np.array([t is not None for t in stamps], dtype=bool)
+    keep = _drop(~ts_ok, reasons, keep, "date not a date-time")
+    ts_ns = np.array([t if t is not None else 0 for t in stamps], dtype=np.int64)
+    expiry_ns = np.array([o.expiry_ns if o is not None else 0 for o in options], dtype=np.int64)
 
-    def pct(col: str, zero_is_missing: bool) -> npt.NDArray[np.float64]:
-        v = raw[col].cast(pl.Float64, strict=False).to_numpy() / 100.0
-        return np.where(v > 0, v, np.nan) if zero_is_missing else v
+    def pct(col: str) -> npt.NDArray[np.float64]:
+        return np.asarray(raw[col].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy() / 100.0)
 
-    nan = np.full(raw.height, np.nan)
+    iv = pct("mark_iv")
+    keep = _drop(~(_finite(iv) & (np.nan_to_num(iv, nan=-1.0) > 0)), reasons, keep, "mark_iv NaN/empty/<= 0")
+    keep = _drop(ts_ok & (ts_ns >= expiry_ns), reasons, keep, "timestamp at or after expiry")
+    dropped = tuple(sorted(reasons.items()))
+    if not keep.any():
+        detail = ", ".join(f"{n} {why}" for why, n in dropped)
+        raise ValidationError("path", str(path), f"no usable row: all {raw.height} dropped ({detail})")
+    rows = np.flatnonzero(keep)
+    opts = [o for o in (options[i] for i in rows.tolist()) if o is not None]
+    bid, ask = pct("bid_iv")[rows], pct("ask_iv")[rows]
+    nan = np.full(rows.size, np.nan)
+    names = raw["instrument_name"].to_list()
     frame = pl.DataFrame(
         {
-            "instrument": raw["instrument_name"].to_list(),
-            "underlying": [o.underlying for o in options],
-            "strike": np.array([float(o.strike) for o in options]),
-            "expiry_ns": expiry_ns,
-            "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in options], dtype=np.int8),
-            "ts_ns": ts_ns,
-            "T": (expiry_ns - ts_ns) / NS_PER_YEAR,
+            "instrument": [names[i] for i in rows.tolist()],
+            "underlying": [o.underlying for o in opts],
+            "strike": np.array([float(o.strike) for o in opts]),
+            "expiry_ns": expiry_ns[rows],
+            "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in opts], dtype=np.int8),
+            "ts_ns": ts_ns[rows],
+            "T": (expiry_ns[rows] - ts_ns[rows]) / NS_PER_YEAR,
             "underlying_price": nan,
             "index_price": nan,
             "mark_price": nan,
-            "mark_iv": pct("mark_iv", False),
-            "bid_iv": pct("bid_iv", True),
-            "ask_iv": pct("ask_iv", True),
-            "venue_delta": raw["delta"].cast(pl.Float64, strict=False).to_numpy(),
+            "mark_iv": iv[rows],
+            "bid_iv": np.where(np.nan_to_num(bid, nan=-1.0) > 0, bid, np.nan),
+            "ask_iv": np.where(np.nan_to_num(ask, nan=-1.0) > 0, ask, np.nan),
+            "venue_delta": raw["delta"].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()[rows],
         }
     )
-    frame = frame.filter(pl.col("T") > 0)
-    return OptionChain(frame.sort(["ts_ns", "expiry_ns", "strike", "kind"]), str(path))
+    return OptionChain(frame.sort(["ts_ns", "expiry_ns", "strike", "kind"]), str(path), dropped)
+
+
+def load_deribit_atm_iv(path: str | Path, min_days: float = 2.0, max_days: float = 45.0) -> PriceSeries:
+    """At-the-money implied vol per snapshot of a Deribit IV/Greeks export, as a series.
+
+    Per snapshot: the median ``mark_iv`` (a fraction) of calls with delta in [0.4, 0.6]
+    expiring between ``min_days`` and ``max_days`` after it.  Snapshots without such calls are
+    skipped; bad rows are dropped as :func:`load_iv_greeks_csv` does.
+    """
+    chain = load_iv_greeks_csv(path)
+    fr = chain.frame
+    days = (fr["expiry_ns"].to_numpy() - fr["ts_ns"].to_numpy()) / (86_400 * NS_PER_SECOND)
+    delta = fr["venue_delta"].to_numpy()
+    iv = fr["mark_iv"].to_numpy()
+    ok = (fr["kind"].to_numpy() == 1) & (delta >= 0.4) & (delta <= 0.6) & (days >= min_days) & (days <= max_days)
+    ok &= iv > 0
+    if not ok.any():
+        raise ValidationError("vol_replay", str(path), "no at-the-money calls in the expiry window")
+    ts = fr["ts_ns"].to_numpy()[ok]
+    vals = iv[ok]
+    order = np.argsort(ts, kind="stable")
+    ts, vals = ts[order], vals[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(ts) != 0])
+    atm = [float(np.median(part)) for part in np.split(vals, starts[1:])]
+    return PriceSeries("atm_iv", ts[starts].astype(np.int64), np.asarray(atm), source=Path(path).name)
 
 
 def load_chain_file(path: str | Path) -> OptionChain:
@@ -181,8 +331,7 @@ def load_chain_file(path: str | Path) -> OptionChain:
     path = Path(path)
     if not path.is_file():
         raise ValidationError("path", str(path), "no such file")
-    with path.open() as fh:
-        header = fh.readline().strip().split(",")
+    header = _read_text(path).partition("\n")[0].strip().split(",")
     if "mark_price" in header:
         return load_deribit_chain(path)
     if "mark_iv" in header and "delta" in header:

@@ -286,6 +286,11 @@ def fit_surface(chain: OptionChain, *, weighting: str = "spread", snapshot: int 
         K = _col(part, "strike")
         kind = _col(part, "kind")
         mark_iv = _col(part, "mark_iv")
+        quoted_iv = mark_iv[np.isfinite(mark_iv)]
+        if quoted_iv.size >= 2 and np.all(quoted_iv == quoted_iv[0]):
+            level = 100 * float(quoted_iv[0])
+            skipped.append(f"{expiry}: every mark IV is {level:.2f}% (a flat placeholder, not a smile); not fitted")
+            continue
         bid_iv = _col(part, "bid_iv")
         ask_iv = _col(part, "ask_iv")
         under = _col(part, "underlying_price")

@@ -145,16 +145,16 @@ def backtest_real_data(data_dir: Path | None = None) -> list[MarginBacktest]:
     from keel.risk.history import real_series
 
     series = real_series(data_dir)
-    all_r = np.concatenate([np.diff(np.log(s.prices)) for s in series.values()])
+    all_r = np.concatenate([np.diff(np.log(s.price)) for s in series.values()])
     sigma_long = float(np.std(all_r))
-    sigma_stressed = float(np.std(np.diff(np.log(series["BTC-2020-03-12"].prices))))
+    sigma_stressed = float(np.std(np.diff(np.log(series["BTC-2020-03-12"].price))))
     out = []
     for name, s in series.items():
         for method in ("ewma", "garch"):
             for apc in APCMethod:
                 out.append(
                     margin_backtest(
-                        s.prices,
+                        s.price,
                         series=name,
                         method=method,
                         apc=apc,

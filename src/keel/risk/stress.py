@@ -35,10 +35,11 @@ import numpy as np
 
 from keel.domain import NS_PER_HOUR, NS_PER_MINUTE, datetime_to_ns
 from keel.errors import ValidationError
+from keel.marketdata import load_funding_rates
 from keel.oracle import OracleReading, OracleStatus
 from keel.risk.accounts import STABLE_QUOTES, CollateralAsset, MarketState
 from keel.risk.clearing import ClearingHouse
-from keel.risk.history import default_data_dir, load_binance_klines, load_funding_rates
+from keel.risk.history import default_data_dir, kline_closes
 from keel.risk.ledger import INSURANCE, SOCIALIZED
 from keel.risk.liquidation import CloseoutMode, LiquidationPolicy
 from keel.risk.margin import (
@@ -149,8 +150,8 @@ def _shape_from_btc(
 ) -> np.ndarray:
     """Cumulative log path of the real BTC window resampled to ``n`` steps, scaled so its
     minimum equals ``total_log_move`` (negative); ``first_leg`` keeps only start..low."""
-    series = load_binance_klines(data_dir / "binance_btcusdt_1m_crashes" / fname)
-    lp = np.log(series.prices / series.prices[0])
+    series = kline_closes(data_dir / "binance_btcusdt_1m_crashes" / fname)
+    lp = np.log(series.price / series.price[0])
     if first_leg:
         lp = lp[: int(np.argmin(lp)) + 1]
     x = np.linspace(0.0, lp.size - 1, n)
@@ -423,8 +424,8 @@ def _thin_squeeze(data_dir: Path, seed: int) -> StressSetup:
 
 
 def _oct_10(data_dir: Path, seed: int) -> StressSetup:
-    series = load_binance_klines(data_dir / "binance_btcusdt_1m_crashes" / "BTCUSDT-1m-2025-10-10_2028-2237.csv")
-    btc = series.prices.copy()
+    series = kline_closes(data_dir / "binance_btcusdt_1m_crashes" / "BTCUSDT-1m-2025-10-10_2028-2237.csv")
+    btc = series.price.copy()
     n = btc.size
     ts = series.ts_ns.copy()
     low = int(np.argmin(btc))
