@@ -109,3 +109,103 @@ def test_capability_table_names_exist() -> None:
         imported = importlib.import_module(module)
         missing += [f"{module}.{n}" for n in re.findall(r"`([A-Za-z_]\w*)`", names) if not hasattr(imported, n)]
     assert not missing, missing
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(SRC.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """keel module -> keel modules it imports (anywhere in the file: top level, functions and
+    TYPE_CHECKING blocks alike).  ``from keel.a import b`` points at ``keel.a.b`` when that is a
+    module, else at the package ``keel.a`` (its ``__init__``)."""
+    paths = {_module_name(p): p for p in sorted(SRC.rglob("*.py"))}
+    graph: dict[str, set[str]] = {m: set() for m in paths}
+    for module, path in paths.items():
+        base = module.split(".") if path.name == "__init__.py" else module.split(".")[:-1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    target = ".".join(base[: len(base) - node.level + 1] + ([node.module] if node.module else []))
+                else:
+                    target = node.module or ""
+                for alias in node.names:
+                    sub = f"{target}.{alias.name}"
+                    if sub in paths:
+                        graph[module].add(sub)
+                    elif target in paths:
+                        graph[module].add(target)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name in paths:
+                        graph[module].add(alias.name)
+    return graph
+
+
+def _cycles_inside_packages(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan, iterative) of more than one module, following only
+    edges that stay inside one top-level package (keel.X): every import cycle of any length."""
+
+    def package(m: str) -> str:
+        return m.split(".")[1] if m.count(".") else m
+
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, edges = work[-1]
+            advanced = False
+            for nxt in edges:
+                if package(nxt) != package(node) or nxt == node:
+                    continue
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(sorted(graph[nxt]))))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    m = stack.pop()
+                    on_stack.discard(m)
+                    component.append(m)
+                    if m == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_cycle_finder_finds_cycles_of_any_length() -> None:
+    three = {"keel.a.x": {"keel.a.y"}, "keel.a.y": {"keel.a.z"}, "keel.a.z": {"keel.a.x"}, "keel.a.w": {"keel.a.x"}}
+    assert _cycles_inside_packages(three) == [["keel.a.x", "keel.a.y", "keel.a.z"]]
+    across = {"keel.a.x": {"keel.b.y"}, "keel.b.y": {"keel.a.x"}}  # between packages: the layer tests' job
+    assert _cycles_inside_packages(across) == []
+    via_init = {"keel.a": {"keel.a.x"}, "keel.a.x": {"keel.a"}}  # a module importing its own package
+    assert _cycles_inside_packages(via_init) == [["keel.a", "keel.a.x"]]
+
+
+def test_no_import_cycles_inside_a_package() -> None:
+    """No module-level import cycle of any length inside a package, lazy and TYPE_CHECKING
+    imports included (a lazy import hides a cycle, it does not remove it)."""
+    cycles = _cycles_inside_packages(_module_graph())
+    assert not cycles, "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles)

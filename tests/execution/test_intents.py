@@ -40,7 +40,7 @@ def test_intent_is_planned_and_filled_above_min_out() -> None:
     best = SmartRouter(venues).quote_exact_in(USDC, WETH, 2_000_000 * 10**6).amount_out
     ctl = ExecutionController()
     intent = Intent(USDC, WETH, 2_000_000 * 10**6, best * 999 // 1000, deadline_block=12)
-    decision = ctl.submit_intent(intent, order_id="i1", block_number=10, venues=venues, oracle_price=_oracle())
+    decision = submit_intent(ctl, intent, order_id="i1", block_number=10, venues=venues, oracle_price=_oracle())
     assert decision.accepted and decision.order_id == "i1" and decision.plan is not None
     fills = _fill_all(ctl, venues, 10)
     assert len(fills) == 1 and fills[0].amount_out >= intent.min_out
@@ -92,8 +92,8 @@ def test_hedge_buy_reaches_target_delta_within_max_cost() -> None:
     venues = realistic_venues()
     ctl = ExecutionController(gas_price_wei=20 * GWEI, gas_token=WETH)
     h = HedgeIntent(target_delta=300 * 10**18, band=10**16, max_cost=5_000 * 10**6, deadline_block=3)
-    d = ctl.submit_hedge(
-        h, order_id="h", current_delta=-50 * 10**18, asset=WETH, quote=USDC, block_number=1,
+    d = submit_hedge(
+        ctl, h, order_id="h", current_delta=-50 * 10**18, asset=WETH, quote=USDC, block_number=1,
         venues=venues, oracle_price=_oracle(),
     )  # fmt: skip
     assert d.accepted and d.plan is not None and 0 < d.cost <= h.max_cost

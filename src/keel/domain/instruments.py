@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
 
+from keel.domain.time import ns_to_datetime, year_fraction
 from keel.errors import ValidationError
 
 __all__ = [
@@ -23,6 +24,22 @@ __all__ = [
     "Settlement",
     "Spot",
 ]
+
+MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+
+
+def _currency(underlying: str, quote: str, settlement: Settlement) -> str:
+    """Deribit's currency part: ``BTC`` (inverse) or ``BTC_USDC`` (linear)."""
+    return underlying if settlement is Settlement.INVERSE else f"{underlying}_{quote}"
+
+
+def _expiry(expiry_ns: int) -> str:
+    moment = ns_to_datetime(expiry_ns)
+    return f"{moment.day}{MONTHS[moment.month - 1]}{moment.year % 100:02d}"
+
+
+def _strike(strike: Decimal) -> str:
+    return format(strike.normalize(), "f").replace(".", "d")
 
 
 class OptionKind(str, Enum):
@@ -75,9 +92,8 @@ class Spot:
 
     @property
     def name(self) -> str:
-        from keel.domain.naming import format_instrument
-
-        return format_instrument(self)
+        """The Deribit name (see :mod:`keel.domain.naming`)."""
+        return f"{self.base}_{self.quote}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +114,8 @@ class Perpetual:
 
     @property
     def name(self) -> str:
-        from keel.domain.naming import format_instrument
-
-        return format_instrument(self)
+        """The Deribit name (see :mod:`keel.domain.naming`)."""
+        return f"{_currency(self.underlying, self.quote, self.settlement)}-PERPETUAL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,9 +136,8 @@ class Future:
 
     @property
     def name(self) -> str:
-        from keel.domain.naming import format_instrument
-
-        return format_instrument(self)
+        """The Deribit name (see :mod:`keel.domain.naming`)."""
+        return f"{_currency(self.underlying, self.quote, self.settlement)}-{_expiry(self.expiry_ns)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +171,10 @@ class Option:
 
     @property
     def name(self) -> str:
-        from keel.domain.naming import format_instrument
-
-        return format_instrument(self)
+        """The Deribit name (see :mod:`keel.domain.naming`)."""
+        head = _currency(self.underlying, self.quote, self.settlement)
+        kind = "C" if self.kind is OptionKind.CALL else "P"
+        return f"{head}-{_expiry(self.expiry_ns)}-{_strike(self.strike)}-{kind}"
 
     @property
     def strike_float(self) -> float:
@@ -167,8 +182,6 @@ class Option:
 
     def time_to_expiry(self, now_ns: int) -> float:
         """ACT/365 year fraction from ``now_ns`` to expiry (0 once expired)."""
-        from keel.domain.time import year_fraction
-
         return max(year_fraction(now_ns, self.expiry_ns), 0.0)
 
     def intrinsic(self, spot: float) -> float:

@@ -17,6 +17,7 @@ import re
 from decimal import Decimal
 
 from keel.domain.instruments import (
+    MONTHS,
     Future,
     Instrument,
     Option,
@@ -25,12 +26,11 @@ from keel.domain.instruments import (
     Settlement,
     Spot,
 )
-from keel.domain.time import datetime_to_ns, ns_to_datetime
+from keel.domain.time import datetime_to_ns
 from keel.errors import InstrumentNameError
 
 __all__ = ["format_instrument", "parse_expiry", "parse_instrument"]
 
-_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _EXPIRY_RE = re.compile(r"^(\d{1,2})([A-Z]{3})(\d{2})$")
 _STRIKE_RE = re.compile(r"^\d+(d\d+)?$")
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]+$")
@@ -45,14 +45,14 @@ def parse_expiry(text: str, *, name: str | None = None) -> int:
     if not match:
         raise InstrumentNameError(field, shown, f"expiry {text!r} is not like 26MAR21")
     day_s, month_s, year_s = match.groups()
-    if month_s not in _MONTHS:
+    if month_s not in MONTHS:
         raise InstrumentNameError(field, shown, f"unknown month {month_s!r} in expiry {text!r}")
     if day_s.startswith("0"):
         raise InstrumentNameError(field, shown, f"expiry day {day_s!r} has a leading zero")
     try:
         moment = _dt.datetime(
             2000 + int(year_s),
-            _MONTHS.index(month_s) + 1,
+            MONTHS.index(month_s) + 1,
             int(day_s),
             DERIBIT_EXPIRY_HOUR_UTC,
             tzinfo=_dt.UTC,
@@ -60,11 +60,6 @@ def parse_expiry(text: str, *, name: str | None = None) -> int:
     except ValueError as exc:
         raise InstrumentNameError(field, shown, f"expiry {text!r} is not a calendar date") from exc
     return datetime_to_ns(moment)
-
-
-def _format_expiry(expiry_ns: int) -> str:
-    moment = ns_to_datetime(expiry_ns)
-    return f"{moment.day}{_MONTHS[moment.month - 1]}{moment.year % 100:02d}"
 
 
 def _split_currency(head: str, name: str) -> tuple[str, str, Settlement]:
@@ -117,28 +112,8 @@ def parse_instrument(name: str) -> Instrument:
     )
 
 
-def _currency(underlying: str, quote: str, settlement: Settlement) -> str:
-    if settlement is Settlement.INVERSE:
-        return underlying
-    return f"{underlying}_{quote}"
-
-
-def _format_strike(strike: Decimal) -> str:
-    text = format(strike.normalize(), "f")
-    return text.replace(".", "d")
-
-
 def format_instrument(instrument: Instrument) -> str:
     """Format an instrument as its Deribit name (the inverse of :func:`parse_instrument`)."""
-    if isinstance(instrument, Spot):
-        return f"{instrument.base}_{instrument.quote}"
-    if isinstance(instrument, Perpetual):
-        return f"{_currency(instrument.underlying, instrument.quote, instrument.settlement)}-PERPETUAL"
-    if isinstance(instrument, Future):
-        head = _currency(instrument.underlying, instrument.quote, instrument.settlement)
-        return f"{head}-{_format_expiry(instrument.expiry_ns)}"
-    if isinstance(instrument, Option):
-        head = _currency(instrument.underlying, instrument.quote, instrument.settlement)
-        kind = "C" if instrument.kind is OptionKind.CALL else "P"
-        return f"{head}-{_format_expiry(instrument.expiry_ns)}-{_format_strike(instrument.strike)}-{kind}"
+    if isinstance(instrument, Spot | Perpetual | Future | Option):
+        return instrument.name
     raise InstrumentNameError("instrument", instrument, "not a keel.domain instrument")

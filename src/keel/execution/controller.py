@@ -30,15 +30,11 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING
 
 from keel.domain import Token
 from keel.errors import ExecutionError, KeelError, ValidationError
 from keel.execution.router import RoutePlan, SmartRouter
 from keel.venues.base import Revert, Venue
-
-if TYPE_CHECKING:
-    from keel.execution.intents import HedgeIntent, Intent, IntentDecision
 
 __all__ = [
     "Algo",
@@ -221,44 +217,6 @@ class ExecutionController:
             raise ValidationError("order_id", order.order_id, "already submitted")
         self._orders[order.order_id] = _OrderState(order)
         return order.order_id
-
-    def submit_intent(
-        self,
-        intent: Intent,
-        *,
-        order_id: str,
-        block_number: int,
-        venues: Iterable[Venue],
-        oracle_price: Mapping[Token, float],
-    ) -> IntentDecision:
-        """Plan ``intent`` on the current venues and work it, or refuse it with a reason
-        (:func:`keel.execution.intents.submit_intent`)."""
-        from keel.execution.intents import submit_intent
-
-        return submit_intent(
-            self, intent, order_id=order_id, block_number=block_number, venues=venues, oracle_price=oracle_price
-        )
-
-    def submit_hedge(
-        self,
-        intent: HedgeIntent,
-        *,
-        order_id: str,
-        current_delta: int,
-        asset: Token,
-        quote: Token,
-        block_number: int,
-        venues: Iterable[Venue],
-        oracle_price: Mapping[Token, float],
-    ) -> IntentDecision:
-        """Plan the hedge to ``intent.target_delta`` and work it, or refuse it with a reason
-        (:func:`keel.execution.intents.submit_hedge`)."""
-        from keel.execution.intents import submit_hedge
-
-        return submit_hedge(
-            self, intent, order_id=order_id, current_delta=current_delta, asset=asset, quote=quote,
-            block_number=block_number, venues=venues, oracle_price=oracle_price,
-        )  # fmt: skip
 
     def cancel(self, order_id: str) -> None:
         """Stop sending children for ``order_id`` (in-flight children still report)."""

@@ -27,16 +27,14 @@ base unit), fee as a fraction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from keel.venues.uniswap_v3.gas import SWAP_GAS_BASE, SWAP_GAS_FIRST_CROSSING, SWAP_GAS_PER_TICK
 from keel.venues.uniswap_v3.sqrt_price_math import get_amount0_delta, get_amount1_delta
 from keel.venues.uniswap_v3.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO, get_sqrt_ratio_at_tick
-
-if TYPE_CHECKING:
-    from keel.venues.uniswap_v3.pool import Pool
 
 __all__ = ["SwapCurve", "build_curve"]
 
@@ -160,7 +158,22 @@ class SwapCurve:
         return out
 
 
-def build_curve(pool: Pool, zero_for_one: bool, *, max_ticks: int | None = None) -> SwapCurve:
+class CurvePool(Protocol):
+    """What :func:`build_curve` reads from a v3 pool (:class:`keel.venues.uniswap_v3.Pool`)."""
+
+    @property
+    def fee(self) -> int: ...
+    @property
+    def tick(self) -> int: ...
+    @property
+    def sqrt_price_x96(self) -> int: ...
+    @property
+    def liquidity(self) -> int: ...
+    def initialized_ticks(self) -> list[int]: ...
+    def ticks(self, tick: int) -> Any: ...
+
+
+def build_curve(pool: CurvePool, zero_for_one: bool, *, max_ticks: int | None = None) -> SwapCurve:
     """The :class:`SwapCurve` of ``pool`` in one direction, over at most ``max_ticks`` initialized ticks."""
     fee = pool.fee
     ticks = pool.initialized_ticks()
@@ -191,8 +204,6 @@ def build_curve(pool: Pool, zero_for_one: bool, *, max_ticks: int | None = None)
         gross = net_in + -(-net_in * fee // (_PIPS - fee))
         cum_in.append(cum_in[-1] + gross)
         cum_out.append(cum_out[-1] + out)
-    from keel.venues.uniswap_v3.pool import SWAP_GAS_BASE, SWAP_GAS_FIRST_CROSSING, SWAP_GAS_PER_TICK
-
     return SwapCurve(
         zero_for_one=zero_for_one,
         fee=fee / _PIPS,

@@ -27,15 +27,16 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from math import floor, log
-from typing import TYPE_CHECKING
 
 from keel.domain import PoolState, TickState, Token
 from keel.errors import ValidationError
-from keel.venues.base import Revert, SwapQuote
+from keel.venues.base import Revert, SwapQuote, default_venue_name
 from keel.venues.state_version import next_state_version
 from keel.venues.uniswap_v3 import oracle as _oracle
 from keel.venues.uniswap_v3 import position as _position
 from keel.venues.uniswap_v3 import tick as _tick
+from keel.venues.uniswap_v3.fast_path import SwapCurve, build_curve
+from keel.venues.uniswap_v3.gas import SWAP_GAS_BASE, SWAP_GAS_FIRST_CROSSING, SWAP_GAS_PER_TICK, swap_gas
 from keel.venues.uniswap_v3.liquidity_math import add_delta
 from keel.venues.uniswap_v3.sqrt_price_math import (
     get_amount0_delta_signed,
@@ -55,9 +56,6 @@ from keel.venues.uniswap_v3.tick_math import (
 )
 from keel.venues.uniswap_v3.tick_table import TickTable, build_tick_table
 
-if TYPE_CHECKING:
-    from keel.venues.uniswap_v3.fast_path import SwapCurve
-
 __all__ = [
     "SWAP_GAS_BASE",
     "SWAP_GAS_FIRST_CROSSING",
@@ -67,22 +65,6 @@ __all__ = [
     "SwapResult",
     "swap_gas",
 ]
-
-# Gas of SwapRouter.exactInputSingle (v3-periphery 1.4.4) on the v3-core 1.0.1 pool, measured
-# on py-evm (eth-tester, mainnet cold/warm accounting per transaction; tests/venues/test_v3_evm.py):
-# 107.4k inside one range, +30.6k for the first initialized tick crossed (it also reads the
-# oracle once), +23.95k for every further one; 21000 intrinsic gas included.
-SWAP_GAS_BASE = 107_000
-SWAP_GAS_PER_TICK = 24_000
-SWAP_GAS_FIRST_CROSSING = 7_000  # extra on top of SWAP_GAS_PER_TICK for the first crossing
-
-
-def swap_gas(ticks_crossed: int) -> int:
-    """Gas units of one v3 swap crossing ``ticks_crossed`` initialized ticks."""
-    if ticks_crossed <= 0:
-        return SWAP_GAS_BASE
-    return SWAP_GAS_BASE + SWAP_GAS_FIRST_CROSSING + SWAP_GAS_PER_TICK * ticks_crossed
-
 
 _Q128 = 1 << 128
 _MOD256 = (1 << 256) - 1
@@ -196,7 +178,7 @@ class Pool:
         self.token1 = token1 if token1 is not None else Token("TOKEN1", 18)
         if self.token0 == self.token1:
             raise ValidationError("token1", self.token1, "must differ from token0")
-        self.name = name if name is not None else f"uniswap_v3:{self.token0}/{self.token1}:{fee}"
+        self.name = name if name is not None else default_venue_name(f"uniswap_v3:{self.token0}/{self.token1}:{fee}")
         self.updated_ns = updated_ns
         self.block_timestamp = block_timestamp
         self.sqrt_price_x96 = 0
@@ -916,8 +898,6 @@ class Pool:
 
     def curve(self, zero_for_one: bool, *, max_ticks: int | None = None) -> SwapCurve:
         """The float64 :class:`~keel.venues.uniswap_v3.fast_path.SwapCurve` of one direction (vectorized quotes)."""
-        from keel.venues.uniswap_v3.fast_path import build_curve
-
         return build_curve(self, zero_for_one, max_ticks=max_ticks)
 
     # ------------------------------------------------------------------ Venue protocol
