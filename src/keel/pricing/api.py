@@ -15,9 +15,11 @@ Conventions (all functions):
   the broadcast shape.
 * Implied vols: a price outside the no-arbitrage bounds (below the discounted intrinsic value
   or at/above ``df·F`` for calls, ``df·K`` for puts) gives NaN in the vector API;
-  :func:`implied_vol_status` tells which bound (:class:`IVStatus`).  The scalar API raises
-  :class:`ImpliedVolError` instead.  A NaN price is a missing quote: NaN, status
-  ``INVALID_INPUT``.  A price exactly at the intrinsic value has implied vol 0.
+  :func:`implied_vol_status` tells which bound (:class:`IVStatus`); a negative price is below
+  the intrinsic value like any other (NaN, ``BELOW_INTRINSIC``).  The scalar API raises
+  :class:`ImpliedVolError` instead (a negative price: :class:`ValidationError`).  A NaN price is
+  a missing quote: NaN, status ``INVALID_INPUT``; an infinite one is refused.  A price exactly
+  at the intrinsic value has implied vol 0.
 """
 
 from __future__ import annotations
@@ -183,7 +185,7 @@ _RULES = {
     "r": "must be finite",
     "q": "must be finite",
     "df": "must be positive and finite",
-    "price": "must be non-negative and finite",
+    "price": "must be non-negative and finite",  # the scalar API; the vector API gives NaN below 0
 }
 
 
@@ -297,8 +299,8 @@ def _iv_vector(
             if name not in check:
                 continue
             vals = a[invalid] if a.shape[0] > 1 else np.full(invalid.size, a[0])
-            if name == "price":
-                good = np.isnan(vals) | ((vals >= 0.0) & (vals < math.inf))
+            if name == "price":  # NaN: a missing quote; negative: below intrinsic (status 2)
+                good = np.isnan(vals) | np.isfinite(vals)
             elif name == "T":
                 good = (vals > 0.0) & (vals < math.inf)
             elif name == "kind":
@@ -353,8 +355,7 @@ def implied_vol_black76(kind: Kind, price: Any, F: Any, K: Any, T: Any, df: Any 
         _check_scalars(("price", "F", "K", "T", "df"), vals)
         if vals[3] == 0.0:
             raise ValidationError("T", 0.0, "must be positive for an implied vol")
-        tv = _iv._tv_black76(w, vals[0], vals[1], vals[2], vals[4])
-        sigma, code = _iv.iv_black(w, vals[0], vals[1], vals[2], vals[3], vals[4], tv)
+        sigma, code = _iv.iv_black76_scalar(w, vals[0], vals[1], vals[2], vals[3], vals[4])
         return _iv_scalar_result(sigma, code, vals[0], f"{_label(w)} F={vals[1]} K={vals[2]} T={vals[3]} df={vals[4]}")
     names = ("kind", "price", "F", "K", "T", "df")
     out, _, _ = _iv_vector(_iv.iv_black76_kernel, names, (_sign_array(kind), price, F, K, T, df), names)

@@ -21,6 +21,18 @@ The root is found with third-order Householder steps on ``ln b`` below the infle
 ``s_c = √(2|x|)`` and on ``b`` above it, inside a bisection-safeguarded bracket, from an
 asymptotic initial guess; 2–4 steps reach machine precision.
 
+Near the upper bound (deep in the money, long-dated or very high vol: the price within a few
+parts in 10⁷ of ``df·F`` for a call or ``df·K`` for a put) ``b`` is ``e^{x/2}`` minus a tiny
+remainder, and ``b − β`` would cancel away the digits that carry σ.  There the upper branch
+solves for the *gap* instead, ``e^{x/2} − b = e^{x/2} Φ(−h−t) + e^{−x/2} Φ(h−t) = γ``, a sum of
+two positive terms, with ``γ = (upper bound − price) / (df √(FK))`` and the price gap taken in
+the caller's units with the bound carried exactly (TwoProduct of ``df·F``/``df·K``; for
+Black-Scholes-Merton ``S + S·expm1(−qT)`` and ``K + K·expm1(−rT)``), so the error stays at the
+rounding of the quote itself.
+
+A negative (finite) price is below every intrinsic value: status 2, like any other price under
+the lower bound.
+
 Status codes (``IVStatus``): 0 ok, 1 invalid input, 2 below intrinsic, 3 above the maximum
 (``df·F`` for calls, ``df·K`` for puts), 4 no convergence (never observed).
 """
@@ -45,6 +57,7 @@ __all__ = [
     "IV_OK",
     "iv_black",
     "iv_black76_kernel",
+    "iv_black76_scalar",
     "iv_bs_kernel",
     "normalised_black",
 ]
@@ -126,8 +139,13 @@ def _inv_norm_approx(p: float) -> float:
 
 
 @njit(cache=True)
-def _solve_s(x: float, beta: float) -> tuple[float, int]:
-    """Total vol s with normalised OTM call b(x, s) = beta, x <= 0, 0 < beta < e^{x/2}."""
+def _solve_s(x: float, beta: float, gamma: float) -> tuple[float, int]:
+    """Total vol s with normalised OTM call b(x, s) = beta, x <= 0, 0 < beta < e^{x/2}.
+
+    ``gamma`` is the normalised gap to the upper bound, e^{x/2} − beta, computed by the caller
+    without cancellation; where beta is the larger of the two the upper branch solves
+    e^{x/2} − b(s) = gamma instead of b(s) = beta (see the module docstring).
+    """
     bmax = math.exp(0.5 * x)
     emhx = 1.0 / bmax
     if x < 0.0:
@@ -166,10 +184,11 @@ def _solve_s(x: float, beta: float) -> tuple[float, int]:
         lower = False
         lo = sc
         hi = math.inf
-        p = (bmax - beta) / (bmax + emhx)
+        p = gamma / (bmax + emhx)
         s = max(-2.0 * _inv_norm_approx(p), sc) if p < 0.5 else sc
         if s == 0.0:
             s = 1e-3
+    use_gap = (not lower) and gamma < beta
     for _ in range(60):
         b, lnb, lam = _nb(x, s, bmax, emhx)
         s2 = s * s
@@ -181,7 +200,12 @@ def _solve_s(x: float, beta: float) -> tuple[float, int]:
             g2 = a - lam
             g3 = a3 - 3.0 * a * lam + 2.0 * lam * lam
         else:
-            f = b - beta
+            if use_gap:
+                h = x / s
+                t = 0.5 * s
+                f = gamma - (bmax * norm_cdf(-(h + t)) + emhx * norm_cdf(h - t))
+            else:
+                f = b - beta
             g1 = lam * b
             g2 = a
             g3 = a3
@@ -237,11 +261,15 @@ _IV_ZERO = -1  # internal: the price equals the intrinsic value, sigma = 0
 
 
 @njit(cache=True)
-def _prep(theta: float, price: float, F: float, K: float, T: float, df: float, tv: float) -> tuple[int, float, float]:
-    """Validate and normalise: ``(code, x, beta)`` with x = −|ln(F/K)| and beta the normalised OTM price.
+def _prep(
+    theta: float, price: float, F: float, K: float, T: float, df: float, tv: float, gap: float
+) -> tuple[int, float, float, float]:
+    """Validate and normalise: ``(code, x, beta, gamma)`` with x = −|ln(F/K)|, beta the normalised
+    OTM price and gamma the normalised gap to the upper bound.
 
-    ``code`` is IV_OK when a root must be found, ``_IV_ZERO`` when the answer is sigma = 0, or an
-    error status.
+    ``tv`` is the time value and ``gap`` the upper bound (``df·F`` for a call, ``df·K`` for a put)
+    minus the price, both computed as accurately as the caller can.  ``code`` is IV_OK when a root
+    must be found, ``_IV_ZERO`` when the answer is sigma = 0, or an error status.
     """
     if not (
         (theta == 1.0 or theta == -1.0)
@@ -249,33 +277,38 @@ def _prep(theta: float, price: float, F: float, K: float, T: float, df: float, t
         and 0.0 < K < math.inf
         and 0.0 < T < math.inf
         and 0.0 < df < math.inf
-        and 0.0 <= price < math.inf
+        and -math.inf < price < math.inf
     ):
-        return IV_INVALID_INPUT, 0.0, 0.0
-    if tv < 0.0:
-        return IV_BELOW_INTRINSIC, 0.0, 0.0
-    beta = tv / (df * math.sqrt(F) * math.sqrt(K))
+        return IV_INVALID_INPUT, 0.0, 0.0, 0.0
+    if tv < 0.0 or price < 0.0:
+        return IV_BELOW_INTRINSIC, 0.0, 0.0, 0.0
+    scale = df * math.sqrt(F) * math.sqrt(K)
+    beta = tv / scale
+    gamma = gap / scale
     xo = -abs(math.log(F / K))
-    if not beta < math.exp(0.5 * xo):
-        return IV_ABOVE_MAXIMUM, xo, beta
+    if not gamma > 0.0:
+        return IV_ABOVE_MAXIMUM, xo, beta, gamma
     if beta == 0.0:
-        return _IV_ZERO, xo, beta
-    return IV_OK, xo, beta
+        return _IV_ZERO, xo, beta, gamma
+    return IV_OK, xo, beta, gamma
 
 
 @njit(cache=True)
-def iv_black(theta: float, price: float, F: float, K: float, T: float, df: float, tv: float) -> tuple[float, int]:
-    """Black implied vol ``(sigma, status)`` from the time value ``tv`` (= price when OTM).
+def iv_black(
+    theta: float, price: float, F: float, K: float, T: float, df: float, tv: float, gap: float
+) -> tuple[float, int]:
+    """Black implied vol ``(sigma, status)`` from the time value ``tv`` (= price when OTM) and the
+    gap ``gap`` = upper bound − price.
 
-    ``tv`` must be ``price - df·max(θ(F−K), 0)`` computed as accurately as the caller can
-    (see :func:`_tv_black76` and :func:`_tv_bs`); ``price`` is used only for validation.
+    Both must be computed as accurately as the caller can (see :func:`_tv_black76`,
+    :func:`_gap_black76` and :func:`_tv_bs`); ``price`` is used only for validation.
     """
-    code, xo, beta = _prep(theta, price, F, K, T, df, tv)
+    code, xo, beta, gamma = _prep(theta, price, F, K, T, df, tv, gap)
     if code == _IV_ZERO:
         return 0.0, IV_OK
     if code != IV_OK:
         return math.nan, code
-    s, code = _solve_s(xo, beta)
+    s, code = _solve_s(xo, beta, gamma)
     return s / math.sqrt(T), code
 
 
@@ -290,24 +323,54 @@ def _tv_black76(theta: float, price: float, F: float, K: float, df: float) -> fl
 
 
 @njit(cache=True)
-def _tv_bs(theta: float, price: float, S: float, K: float, T: float, r: float, q: float) -> tuple[float, float, float]:
-    """``(F, df, time value)`` for Black-Scholes-Merton inputs.
+def _gap_black76(theta: float, price: float, F: float, K: float, df: float) -> float:
+    """Upper bound minus price, ``df·F − price`` (call) or ``df·K − price`` (put), the product exact."""
+    p_hi, p_lo = _two_prod(df, F if theta > 0.0 else K)
+    return (p_hi - price) + p_lo
+
+
+@njit(cache=True)
+def iv_black76_scalar(theta: float, price: float, F: float, K: float, T: float, df: float) -> tuple[float, int]:
+    """Scalar Black-76 implied vol ``(sigma, status)``."""
+    tv = _tv_black76(theta, price, F, K, df)
+    return iv_black(theta, price, F, K, T, df, tv, _gap_black76(theta, price, F, K, df))
+
+
+@njit(cache=True, inline="always")
+def _expm1_neg_product(a: float, b: float) -> float:
+    """``expm1(−a·b)`` with the product's rounding error carried: e^{−p−e} − 1 = d − (1 + d)·e."""
+    p, e = _two_prod(a, b)
+    d = math.expm1(-p)
+    return d - (1.0 + d) * e
+
+
+@njit(cache=True)
+def _tv_bs(
+    theta: float, price: float, S: float, K: float, T: float, r: float, q: float
+) -> tuple[float, float, float, float]:
+    """``(F, df, time value, gap)`` for Black-Scholes-Merton inputs.
 
     The intrinsic θ(S e^{−qT} − K e^{−rT}) is written θ·df·A with A = (S − K) + S·m,
     m = expm1((r−q)T), df = 1 + d, d = expm1(−rT); S − K is carried exactly, so in-the-money
-    time values keep the digits a naive ``price − intrinsic`` would lose.
+    time values keep the digits a naive ``price − intrinsic`` would lose.  The gap to the upper
+    bound, ``S e^{−qT} − price`` (call) or ``K e^{−rT} − price`` (put), is ``(U − price) + U·e``
+    with ``e = expm1(−qT)`` or ``expm1(−rT)`` and the product exact.
     """
     m = math.expm1((r - q) * T)
-    d = math.expm1(-r * T)
+    d = _expm1_neg_product(r, T)
     df = 1.0 + d
     F = S + S * m
+    u = S if theta > 0.0 else K
+    e = _expm1_neg_product(q, T) if theta > 0.0 else d
+    u_hi, u_lo = _two_prod(u, e)
+    gap = ((u - price) + u_hi) + u_lo
     if not theta * (F - K) > 0.0:
-        return F, df, price
+        return F, df, price, gap
     a_hi, a_lo = _two_sum(theta * S, -theta * K)
     sm = theta * S * m
     A = a_hi + a_lo + sm
     tv = (((price - a_hi) - a_lo) - sm) - A * d
-    return F, df, tv
+    return F, df, tv, gap
 
 
 @njit(cache=True, inline="always")
@@ -334,17 +397,28 @@ def _y_newton(y: float, yc: float, lnbc: float, half_x2: float, kappa: float, ln
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def _hh_step(s: float, xi: float, bi: float, lnbeta: float, bmax: float, emhx: float, lower: bool) -> float:
-    """One third-order Householder step (direct formula, SIMD Φ); returns the step."""
+def _hh_step(
+    s: float, xi: float, bi: float, gi: float, lnbeta: float, bmax: float, emhx: float, lower: bool, use_gap: bool
+) -> float:
+    """One third-order Householder step (direct formula, SIMD Φ); returns the step.
+
+    Φ(h+t) is evaluated on the side of zero where it is small (its complement above the
+    inflection point), so both b (lower branch) and the gap e^{x/2} − b (upper branch) come out
+    without cancellation.
+    """
     h = xi / s
     t = 0.5 * s
-    b = bmax * vnorm_cdf(h + t) - emhx * vnorm_cdf(h - t)
+    hp = h + t
+    tail = vnorm_cdf(hp if lower else -hp)  # Φ(h+t) below the inflection point, Φ(−h−t) above
+    phi_m = vnorm_cdf(h - t)
+    b = bmax * tail - emhx * phi_m if lower else bmax * (1.0 - tail) - emhx * phi_m
     vega = _INV_SQRT_2PI * vexp(-0.5 * (h * h + t * t))
     lam = vega / b
     s2 = s * s
     a = xi * xi / (s2 * s) - 0.25 * s
     a3 = a * a - 3.0 * xi * xi / (s2 * s2) - 0.25
-    f = vlog(b) - lnbeta if lower else b - bi
+    f_up = gi - (bmax * tail + emhx * phi_m) if use_gap else b - bi
+    f = vlog(b) - lnbeta if lower else f_up
     g1 = lam if lower else vega
     g2 = a - lam if lower else a
     g3 = a3 - 3.0 * a * lam + 2.0 * lam * lam if lower else a3
@@ -354,7 +428,7 @@ def _hh_step(s: float, xi: float, bi: float, lnbeta: float, bmax: float, emhx: f
 
 
 @njit(cache=True, error_model="numpy")
-def _solve_bulk(x: F64, beta: F64, s_out: F64, ok: npt.NDArray[np.bool_]) -> None:
+def _solve_bulk(x: F64, beta: F64, gamma: F64, s_out: F64, ok: npt.NDArray[np.bool_]) -> None:
     """Branch-free version of :func:`_solve_s` that LLVM vectorizes: same guesses, three Householder
     steps, the direct formula with the SIMD Φ (relative error ~5e-14), no bracket.
 
@@ -366,6 +440,7 @@ def _solve_bulk(x: F64, beta: F64, s_out: F64, ok: npt.NDArray[np.bool_]) -> Non
     for i in range(x.shape[0]):
         xi = x[i]
         bi = beta[i]
+        gi = gamma[i]
         bmax = vexp(0.5 * xi)
         emhx = 1.0 / bmax
         sc = math.sqrt(-2.0 * xi)
@@ -381,14 +456,15 @@ def _solve_bulk(x: F64, beta: F64, s_out: F64, ok: npt.NDArray[np.bool_]) -> Non
         y = _y_newton(y, yc, lnbc, half_x2, kappa, lnbeta)
         s_lo = min(1.0 / math.sqrt(y), 0.99 * sc)
         # upper-branch guess
-        p = (bmax - bi) / (bmax + emhx)
+        p = gi / (bmax + emhx)
         s_up = max(-2.0 * _inv_norm_v(p), sc) if p < 0.5 else sc
         s = s_lo if lower else s_up
         s = s if s > 1e-3 * sc else max(1e-3, sc)
-        s = s + _hh_step(s, xi, bi, lnbeta, bmax, emhx, lower)
-        step2 = _hh_step(s, xi, bi, lnbeta, bmax, emhx, lower)
+        use_gap = (not lower) & (gi < bi)
+        s = s + _hh_step(s, xi, bi, gi, lnbeta, bmax, emhx, lower, use_gap)
+        step2 = _hh_step(s, xi, bi, gi, lnbeta, bmax, emhx, lower, use_gap)
         s = s + step2
-        step3 = _hh_step(s, xi, bi, lnbeta, bmax, emhx, lower)
+        step3 = _hh_step(s, xi, bi, gi, lnbeta, bmax, emhx, lower, use_gap)
         s = s + step3
         s_out[i] = s
         h = xi / s
@@ -402,7 +478,7 @@ _IV_CHUNK = 1024
 
 @njit(cache=True)
 def _finish_chunk(
-    lo: int, codes: npt.NDArray[np.int8], xs: F64, bs: F64, ss: F64, okb: npt.NDArray[np.bool_], T: F64,
+    lo: int, codes: npt.NDArray[np.int8], xs: F64, bs: F64, gs: F64, ss: F64, okb: npt.NDArray[np.bool_], T: F64,
     out: F64, status: npt.NDArray[np.int8],
 ) -> None:  # fmt: skip
     """Accept converged bulk results; solve the rest with the safeguarded scalar solver."""
@@ -420,7 +496,7 @@ def _finish_chunk(
             out[i] = ss[j] / math.sqrt(t_)
             status[i] = IV_OK
         else:
-            s, c = _solve_s(xs[j], bs[j])
+            s, c = _solve_s(xs[j], bs[j], gs[j])
             out[i] = s / math.sqrt(t_) if c == IV_OK else math.nan
             status[i] = c
 
@@ -442,6 +518,7 @@ def iv_bs_kernel(
         codes = np.empty(m, dtype=np.int8)
         xs = np.empty(m)
         bs = np.empty(m)
+        gs = np.empty(m)
         for j in range(m):
             i = lo + j
             w = _at(sign, i)
@@ -449,19 +526,19 @@ def iv_bs_kernel(
             r_ = _at(r, i)
             q_ = _at(q, i)
             if not (-math.inf < r_ < math.inf and -math.inf < q_ < math.inf and 0.0 < s_ < math.inf):
-                codes[j], xs[j], bs[j] = IV_INVALID_INPUT, -1.0, 0.1
+                codes[j], xs[j], bs[j], gs[j] = IV_INVALID_INPUT, -1.0, 0.1, 0.5
                 continue
             k_ = _at(K, i)
             t_ = _at(T, i)
             p_ = _at(price, i)
-            F, df, tv = _tv_bs(w, p_, s_, k_, t_, r_, q_)
-            code, xo, beta = _prep(w, p_, F, k_, t_, df, tv)
+            F, df, tv, gap = _tv_bs(w, p_, s_, k_, t_, r_, q_)
+            code, xo, beta, gamma = _prep(w, p_, F, k_, t_, df, tv, gap)
             ok = code == IV_OK
-            codes[j], xs[j], bs[j] = code, (xo if ok else -1.0), (beta if ok else 0.1)
+            codes[j], xs[j], bs[j], gs[j] = code, (xo if ok else -1.0), (beta if ok else 0.1), (gamma if ok else 0.5)
         ss = np.empty(m)
         okb = np.empty(m, dtype=np.bool_)
-        _solve_bulk(xs, bs, ss, okb)
-        _finish_chunk(lo, codes, xs, bs, ss, okb, T, out, status)
+        _solve_bulk(xs, bs, gs, ss, okb)
+        _finish_chunk(lo, codes, xs, bs, gs, ss, okb, T, out, status)
 
 
 @njit(cache=True, parallel=True)
@@ -477,6 +554,7 @@ def iv_black76_kernel(
         codes = np.empty(m, dtype=np.int8)
         xs = np.empty(m)
         bs = np.empty(m)
+        gs = np.empty(m)
         for j in range(m):
             i = lo + j
             w = _at(sign, i)
@@ -484,13 +562,14 @@ def iv_black76_kernel(
             k_ = _at(K, i)
             d_ = _at(df, i)
             p_ = _at(price, i)
-            code, xo, beta = _prep(w, p_, f_, k_, _at(T, i), d_, _tv_black76(w, p_, f_, k_, d_))
+            tv = _tv_black76(w, p_, f_, k_, d_)
+            code, xo, beta, gamma = _prep(w, p_, f_, k_, _at(T, i), d_, tv, _gap_black76(w, p_, f_, k_, d_))
             ok = code == IV_OK
-            codes[j], xs[j], bs[j] = code, (xo if ok else -1.0), (beta if ok else 0.1)
+            codes[j], xs[j], bs[j], gs[j] = code, (xo if ok else -1.0), (beta if ok else 0.1), (gamma if ok else 0.5)
         ss = np.empty(m)
         okb = np.empty(m, dtype=np.bool_)
-        _solve_bulk(xs, bs, ss, okb)
-        _finish_chunk(lo, codes, xs, bs, ss, okb, T, out, status)
+        _solve_bulk(xs, bs, gs, ss, okb)
+        _finish_chunk(lo, codes, xs, bs, gs, ss, okb, T, out, status)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
@@ -515,9 +594,21 @@ def _vexpm1(y: float) -> float:
     return small if abs(y) < 0.5 else vexp(y) - 1.0
 
 
+@njit(cache=True, inline="always", error_model="numpy")
+def _vexpm1_neg_product(a: float, b: float) -> float:
+    """Branch-free :func:`_expm1_neg_product`: expm1(−a·b) with the product's rounding carried."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    e = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    d = _vexpm1(-p)
+    return d - (1.0 + d) * e
+
+
 @njit(cache=True, error_model="numpy")
 def _prep_bs_block(
-    sign: F64, price: F64, S: F64, K: F64, T: F64, r: F64, q: F64, codes: npt.NDArray[np.int8], xs: F64, bs: F64
+    sign: F64, price: F64, S: F64, K: F64, T: F64, r: F64, q: F64, codes: npt.NDArray[np.int8], xs: F64, bs: F64,
+    gs: F64,
 ) -> None:  # fmt: skip
     """Branch-free :func:`_tv_bs` + :func:`_prep` over a block of full-length inputs (vectorized)."""
     for i in range(S.shape[0]):
@@ -534,10 +625,10 @@ def _prep_bs_block(
             & (k_ > 0.0) & (k_ < math.inf)
             & (t_ > 0.0) & (t_ < math.inf)
             & (abs(r_) < math.inf) & (abs(q_) < math.inf)
-            & (p_ >= 0.0) & (p_ < math.inf)
+            & (abs(p_) < math.inf)
         )  # fmt: skip
         m = _vexpm1((r_ - q_) * t_)
-        d = _vexpm1(-r_ * t_)
+        d = _vexpm1_neg_product(r_, t_)
         df = 1.0 + d
         F = s_ + s_ * m
         # exact time value of an in-the-money quote (see _tv_bs): TwoSum of θS − θK
@@ -550,17 +641,29 @@ def _prep_bs_block(
         big_a = a_hi + a_lo + sm
         tv_itm = (((p_ - a_hi) - a_lo) - sm) - big_a * d
         tv = tv_itm if w * (F - k_) > 0.0 else p_
-        beta = tv / (df * math.sqrt(F) * math.sqrt(k_))
+        # gap to the upper bound, U + U·e − price with the product exact (see _tv_bs)
+        call = w > 0.0
+        u = s_ if call else k_
+        e = _vexpm1_neg_product(q_, t_) if call else d
+        u_hi = u * e
+        uh, ul = _split(u)
+        eh, el = _split(e)
+        u_lo = ((uh * eh - u_hi) + uh * el + ul * eh) + ul * el
+        gap = ((u - p_) + u_hi) + u_lo
+        scale = df * math.sqrt(F) * math.sqrt(k_)
+        beta = tv / scale
+        gamma = gap / scale
         xo = -abs(vlog(F / k_))
         code = IV_OK
         code = _IV_ZERO if beta == 0.0 else code
-        code = IV_ABOVE_MAXIMUM if not beta < vexp(0.5 * xo) else code
-        code = IV_BELOW_INTRINSIC if tv < 0.0 else code
+        code = IV_ABOVE_MAXIMUM if not gamma > 0.0 else code
+        code = IV_BELOW_INTRINSIC if (tv < 0.0) | (p_ < 0.0) else code
         code = IV_INVALID_INPUT if not valid else code
         ok = code == IV_OK
         codes[i] = code
         xs[i] = xo if ok else -1.0
         bs[i] = beta if ok else 0.1
+        gs[i] = gamma if ok else 0.5
 
 
 @njit(cache=True, parallel=True)
@@ -577,11 +680,12 @@ def iv_bs_simd_kernel(
         codes = np.empty(m, dtype=np.int8)
         xs = np.empty(m)
         bs = np.empty(m)
-        _prep_bs_block(sign[lo:hi], price[lo:hi], S[lo:hi], K[lo:hi], T[lo:hi], r[lo:hi], q[lo:hi], codes, xs, bs)
+        gs = np.empty(m)
+        _prep_bs_block(sign[lo:hi], price[lo:hi], S[lo:hi], K[lo:hi], T[lo:hi], r[lo:hi], q[lo:hi], codes, xs, bs, gs)
         ss = np.empty(m)
         okb = np.empty(m, dtype=np.bool_)
-        _solve_bulk(xs, bs, ss, okb)
-        _finish_chunk(lo, codes, xs, bs, ss, okb, T, out, status)
+        _solve_bulk(xs, bs, gs, ss, okb)
+        _finish_chunk(lo, codes, xs, bs, gs, ss, okb, T, out, status)
 
 
 @njit(cache=True)
@@ -589,5 +693,5 @@ def iv_bs_scalar(sign: float, price: float, S: float, K: float, T: float, r: flo
     """Scalar Black-Scholes-Merton implied vol ``(sigma, status)``."""
     if not (-math.inf < r < math.inf and -math.inf < q < math.inf and 0.0 < S < math.inf):
         return math.nan, IV_INVALID_INPUT
-    F, df, tv = _tv_bs(sign, price, S, K, T, r, q)
-    return iv_black(sign, price, F, K, T, df, tv)
+    F, df, tv, gap = _tv_bs(sign, price, S, K, T, r, q)
+    return iv_black(sign, price, F, K, T, df, tv, gap)
