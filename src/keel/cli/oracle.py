@@ -12,7 +12,7 @@ from keel.cli.app import app
 from keel.errors import ValidationError
 
 if TYPE_CHECKING:
-    from keel.oracle.replay import PriceSeries
+    from keel.marketdata import PriceSeries
 
 oracle_app = typer.Typer(help="Price oracle: aggregate many feeds into one robust price.", no_args_is_help=True)
 app.add_typer(oracle_app, name="oracle")
@@ -23,7 +23,8 @@ MAX_CORRUPT = 1e6
 
 
 def _load(path: Path) -> PriceSeries:
-    from keel.oracle.replay import PriceSeries, load_binance_klines, load_uniswap_rel_price
+    from keel.marketdata import PriceSeries
+    from keel.oracle.replay import load_binance_klines, load_uniswap_rel_price
 
     if not path.is_file():
         raise ValidationError("FILE", str(path), "no such file")
@@ -33,7 +34,7 @@ def _load(path: Path) -> PriceSeries:
         return load_binance_klines(path)
     if head.startswith(b"block_timestamp") and b",eth," in head:
         ts, eth, _, _ = load_uniswap_rel_price(path)
-        return PriceSeries(path.name, ts, eth)
+        return PriceSeries(path.name, ts, eth, source=path.name)
     raise ValidationError("FILE", str(path), "not a Binance kline CSV or a Uniswap *.rel-price.csv")
 
 

@@ -7,6 +7,8 @@ File adapters (I/O at the edge; they return arrays):
 - ``load_uniswap_rel_price``: ``*.rel-price.csv`` -> ETH and USDC in USD, exact ``sqrtPriceX96``;
 - ``load_binance_klines``: Binance 1-minute klines -> close price at each minute's end.
 
+They are thin wrappers over the :mod:`keel.marketdata` readers (one reader per format).
+
 ``replay`` takes ``prices[T, N]`` (NaN = no update from source j at tick t) read at ``ts_ns[T]``
 and runs staleness, MAD outliers, quorum and the Pyth vote median for all ticks at once in numpy;
 only the TWAP/breaker/EMA recursion runs as a compiled loop over the candidates.
@@ -14,9 +16,6 @@ only the TWAP/breaker/EMA recursion runs as a compiled loop over the candidates.
 
 from __future__ import annotations
 
-import csv
-import datetime as _dt
-import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +23,10 @@ import numpy as np
 import numpy.typing as npt
 from numba import njit
 
-from keel.domain.time import NS_PER_MINUTE, datetime_to_ns
+from keel import marketdata as _md
+from keel.domain.time import NS_PER_MINUTE
 from keel.errors import ValidationError
+from keel.marketdata import PriceSeries
 from keel.oracle.aggregator import FLAG_BREAKER, FLAG_DROPPED, FLAG_QUORUM, FLAG_WIDE, MAX_PRICE, MAX_TS_NS, MIN_PRICE
 from keel.oracle.averages import ema_update, history_twap, push_history
 from keel.oracle.config import AggregatorConfig
@@ -52,120 +53,26 @@ F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
 
 
-@dataclass(frozen=True, slots=True)
-class PriceSeries:
-    """``price[k]`` (float64) observed at ``ts_ns[k]`` (int64 ns UTC), named for its origin."""
-
-    name: str
-    ts_ns: I64
-    price: F64
-
-
-def _open_rows(path: Path | str, required: tuple[str, ...]) -> list[dict[str, str]]:
-    """Every data row of a CSV with its ``required`` columns present and non-empty.
-
-    Refuses (naming the file) a missing file, text that is not UTF-8, NUL bytes, a missing column
-    and a row cut short; the row number is the file's line number.
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ValidationError("path", str(p), "no such file")
-    try:
-        text = p.read_bytes().decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ValidationError("path", str(p), f"not UTF-8 text (byte {exc.start})") from None
-    except OSError as exc:
-        raise ValidationError("path", str(p), f"cannot read: {exc.strerror}") from None
-    if "\x00" in text:
-        raise ValidationError("path", str(p), "binary file (NUL bytes), not a CSV")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    try:
-        header = reader.fieldnames or []
-        missing = [c for c in required if c not in header]
-        if missing:
-            raise ValidationError("path", str(p), f"missing column(s) {missing}")
-        rows = list(reader)
-    except csv.Error as exc:
-        raise ValidationError("path", str(p), f"not a readable CSV ({exc})") from None
-    if not rows:
-        raise ValidationError("path", str(p), "has no data rows")
-    for i, row in enumerate(rows):
-        for c in required:
-            if row.get(c) in (None, ""):
-                raise ValidationError(f"{p.name}:{i + 2}", c, "row cut short (empty or missing value)")
-    return rows
-
-
-def _number(path: Path | str, row: int, column: str, text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise ValidationError(f"{Path(path).name}:{row + 2}", text, f"column {column} is not a number") from None
-
-
-def _integer(path: Path | str, row: int, column: str, text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValidationError(f"{Path(path).name}:{row + 2}", text, f"column {column} is not an integer") from None
-
-
-def _prices(path: Path | str, rows: list[dict[str, str]], column: str) -> F64:
-    """Column ``column`` as float64, refusing NaN, infinite, zero and negative prices (row named)."""
-    out = np.array([_number(path, i, column, r[column]) for i, r in enumerate(rows)])
-    bad = ~(np.isfinite(out) & (out > 0))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValidationError(f"{Path(path).name}:{i + 2}", rows[i][column], f"{column} must be a finite price > 0")
-    return out
-
-
-def _utc_ns(text: str, field: str) -> int:
-    try:
-        moment = _dt.datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=_dt.UTC)
-    except ValueError as exc:
-        raise ValidationError(field, text, "not 'YYYY-MM-DD HH:MM:SS'") from exc
-    return datetime_to_ns(moment)
-
-
 def load_uniswap_minute(path: Path | str) -> tuple[I64, I64]:
-    """``(ts_ns, close_tick)`` per minute; ``ts_ns`` is the minute's end (when its close is known)."""
-    rows = _open_rows(path, ("timestamp", "closeTick"))
-    ts = np.array([_utc_ns(r["timestamp"], "timestamp") + NS_PER_MINUTE for r in rows], dtype=np.int64)
-    ticks_f = np.array([_number(path, i, "closeTick", r["closeTick"]) for i, r in enumerate(rows)])
-    bad = ~(np.isfinite(ticks_f) & (np.abs(ticks_f) <= 887272))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValidationError(f"{Path(path).name}:{i + 2}", rows[i]["closeTick"], "closeTick outside +-887272")
-    return ts, ticks_f.astype(np.int64)
+    """``(ts_ns, close_tick)`` per minute; ``ts_ns`` is the minute's end (when its close is known).
+
+    Reads with :func:`keel.marketdata.load_uniswap_minutes` (bad rows refused, naming file:line).
+    """
+    bars = _md.load_uniswap_minutes(path)
+    return bars.ts_ns + NS_PER_MINUTE, bars.close_tick
 
 
 def load_uniswap_rel_price(path: Path | str) -> tuple[I64, F64, F64, list[int]]:
     """``(ts_ns, eth_usd, usdc_usd, sqrt_price_x96)``: ETH and USDC in USD per minute and the pool's
-    exact ``sqrtPriceX96`` (Python ints) at that minute.  Prices must be finite and > 0."""
-    rows = _open_rows(path, ("block_timestamp", "usdc", "eth", "sqrtPriceX96"))
-    ts = np.array([_utc_ns(r["block_timestamp"], "block_timestamp") for r in rows], dtype=np.int64)
-    eth = _prices(path, rows, "eth")
-    usdc = _prices(path, rows, "usdc")
-    sqrt = [_integer(path, i, "sqrtPriceX96", r["sqrtPriceX96"]) for i, r in enumerate(rows)]
-    return ts, eth, usdc, sqrt
+    exact ``sqrtPriceX96`` (Python ints) at that minute; :func:`keel.marketdata.load_uniswap_rel_price`."""
+    rel = _md.load_uniswap_rel_price(path)
+    return rel.ts_ns, rel.eth_usd, rel.usdc_usd, list(rel.sqrt_price_x96)
 
 
 def load_binance_klines(path: Path | str) -> PriceSeries:
-    """Close of each 1-minute kline at the minute's end (``close_time`` + 1 ms), int ns.
-
-    Closes must be finite and > 0, close times strictly increasing and within the int64 ns range.
-    """
-    rows = _open_rows(path, ("open_time", "close", "close_time"))
-    ms = [_integer(path, i, "close_time", r["close_time"]) for i, r in enumerate(rows)]
-    for i, v in enumerate(ms):
-        if not 0 <= v < 9_000_000_000_000:  # before year 2255: (ms + 1) * 1e6 fits int64
-            raise ValidationError(f"{Path(path).name}:{i + 2}", rows[i]["close_time"], "close_time out of range (ms)")
-    ts = (np.array(ms, dtype=np.int64) + 1) * 1_000_000
-    close = _prices(path, rows, "close")
-    if np.any(np.diff(ts) <= 0):
-        raise ValidationError("close_time", str(path), "not strictly increasing")
-    return PriceSeries(Path(path).name, ts, close)
+    """Close of each 1-minute kline at the minute's end (``close_time`` + 1 ms), int ns;
+    :func:`keel.marketdata.load_binance_klines` (finite, positive closes; increasing times)."""
+    return _md.load_binance_klines(path).closes(at="end", name=Path(path).name)
 
 
 @dataclass(frozen=True, slots=True)
