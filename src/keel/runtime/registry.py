@@ -271,3 +271,152 @@ def resolve_run_folder(out: Path, name: str, ref: str = LATEST) -> Path:
     if not (path / MANIFEST).is_file():
         raise KeelError(f"{root / ref}: no complete run there")
     return path
+
+
+# ---- recorded simulations: run id, store, checkpoints, run folder -----------------------------------
+CHECKPOINT_FORMAT = 1
+
+
+@dataclass
+class RecordedRun:
+    """What :func:`simulate_recorded` produced: the summary, the run id, its folder and the store URL."""
+
+    summary: dict[str, Any]
+    run_id: str
+    folder: Path
+    db: str
+    resumed_from_block: int | None
+    result: Any
+
+
+def default_db_url(out: Path) -> str | None:
+    """``$KEEL_DB_URL`` if set, else the project file ``OUT/keel.db`` (``runs/keel.db`` by default)."""
+    if os.environ.get("KEEL_DB_URL"):
+        return None
+    return f"sqlite:///{Path(out) / 'keel.db'}"
+
+
+def simulate_recorded(
+    config_path: Path,
+    *,
+    out: Path = Path("runs"),
+    db: str | None = None,
+    seed: int | None = None,
+    checkpoint_every: int | None = None,
+    resume: str | None = None,
+    root: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    on_checkpoint: Callable[[int], None] | None = None,
+) -> RecordedRun:
+    """Run ``keel simulate`` recorded in the store; outputs to ``OUT/NAME/RUN_ID`` (whole) and ``OUT/NAME/latest``.
+
+    Everything the user gave is checked before any work: the config, the output folder and run name,
+    the store URL (reachable, not from a newer Keel) and, with ``resume``, that the run exists, is a
+    simulation that did not finish, and that ``config_path`` still holds its config.  ``checkpoint_every``
+    blocks the world is checkpointed into the store (after the recorder has committed every row so far);
+    ``resume`` continues a killed run from its newest checkpoint under the same run id, and its
+    ``summary.json`` is byte-identical to an uninterrupted run's."""
+    import pickle
+
+    from keel.runtime.simulate import Simulation
+    from keel.sim.config import load_config
+    from keel.sim.report import summary_json, write_outputs
+    from keel.store import StoreRecorder, open_store
+    from keel.store.subscriber import StoreSubscriber
+    from keel.store.types import StoreError
+
+    if checkpoint_every is not None and (isinstance(checkpoint_every, bool) or checkpoint_every < 1):
+        raise ValidationError("--checkpoint-every", checkpoint_every, "must be a number of blocks >= 1")
+    try:
+        config_text = Path(config_path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError("config", str(config_path), "not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError("config", str(config_path), exc.strerror or "cannot be read") from None
+    config = load_config(Path(config_path))
+    check_run_name(config.name)
+    check_output_dir(Path(out))
+    url = db if db is not None else default_db_url(out)
+    store = open_store(url, create=resume is None)
+    try:
+        payload: bytes | None = None
+        state: dict[str, Any] | None = None
+        if resume is not None:
+            old = store.run(resume)
+            if old.mode != "sim":
+                raise StoreError(f"--resume={resume!r}: run {old.id} is a {old.mode} run, not a simulation")
+            if old.status == "finished":
+                raise StoreError(f"--resume={resume!r}: run {old.id} already finished (see keel runs show {old.id})")
+            if old.status == "running":
+                raise StoreError(f"--resume={resume!r}: run {old.id} is still running (pid {old.pid} on {old.host})")
+            if old.config_text != config_text:
+                raise StoreError(
+                    f"--resume={resume!r}: {config_path} is not the config run {old.id} ran "
+                    f"(sha256 {old.config_hash[:12]}); pass the same file"
+                )
+            if old.seed is not None:
+                seed = int(old.seed)
+            cp = store.latest_checkpoint(old.id)
+            if cp is not None:
+                fmt, payload, state = pickle.loads(cp.payload)
+                if fmt != CHECKPOINT_FORMAT:
+                    raise StoreError(f"--resume={resume!r}: checkpoint format {fmt} is not {CHECKPOINT_FORMAT}")
+            run = store.adopt_run(old.id)
+        else:
+            effective_seed = seed if seed is not None else int(config.seed)
+            run = store.create_run(config.name, config_text=config_text, mode="sim", seed=effective_seed)
+        if seed is not None:
+            config = config.model_copy(update={"seed": seed})
+        recorder = StoreRecorder(store, run.id)
+        subscriber = StoreSubscriber(recorder)
+        try:
+            if payload is not None and state is not None:
+                subscriber.restore(state)
+                sim = Simulation.restore(payload, subscribers=[subscriber])
+            else:
+                sim = Simulation(config, root=root, subscribers=[subscriber])
+            start_block = sim.blocks_done if payload is not None else None
+            total = sim.n_blocks
+            step = 50
+            while not sim.finished:
+                n = step
+                if checkpoint_every is not None:
+                    n = min(n, checkpoint_every - sim.blocks_done % checkpoint_every)
+                sim.step(n)
+                if progress is not None:
+                    progress(sim.blocks_done, total)
+                if checkpoint_every is not None and sim.blocks_done % checkpoint_every == 0 and not sim.finished:
+                    recorder.flush()  # rows up to here are committed before the checkpoint that follows them
+                    blob = pickle.dumps(
+                        (CHECKPOINT_FORMAT, sim.checkpoint(), subscriber.state()), protocol=pickle.HIGHEST_PROTOCOL
+                    )
+                    w = sim.world
+                    store.save_checkpoint(run.id, sim.blocks_done, w.start_ns + sim.blocks_done * w.block_ns, blob)
+                    if on_checkpoint is not None:
+                        on_checkpoint(sim.blocks_done)
+            summary = sim.finish()
+            recorder.close()
+            result = sim.result()
+            text = summary_json(summary)
+
+            def write(folder: Path) -> None:
+                write_outputs(result, folder, config.description)
+
+            manifest = {
+                "config_hash": run.config_hash,
+                "seed": run.seed,
+                "db": store.url,
+                "resumed_from_block": start_block,
+            }
+            folder = write_run(Path(out), config.name, run.id, write, manifest)
+            status = "finished" if summary.get("status", "completed") == "completed" else "killed"
+            store.finish_run(run.id, status, summary_json=text, out_dir=str(folder))
+        except KeyboardInterrupt:
+            store.finish_run(run.id, "killed")
+            raise
+        except BaseException:
+            store.finish_run(run.id, "failed")
+            raise
+        return RecordedRun(summary, run.id, folder, store.url, start_block, result)
+    finally:
+        store.close()
