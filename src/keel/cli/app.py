@@ -42,7 +42,9 @@ def _register() -> None:
     # One module per capability; each adds its commands to `app` when imported.
     import importlib
 
-    for module in ("chain", "keystore", "live", "oracle", "route", "runs", "simulate", "stress", "surface", "testbed"):
+    for module in (
+        "chain", "keystore", "live", "oracle", "route", "runs", "serve", "simulate", "stress", "surface", "testbed",
+    ):  # fmt: skip
         importlib.import_module(f"keel.cli.{module}")
 
 
