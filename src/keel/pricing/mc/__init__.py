@@ -17,7 +17,7 @@ from keel.pricing.mc.closed_form import (
     merton_european,
     ou_european,
 )
-from keel.pricing.mc.engine import QMC_REPLICATIONS, MCGreeks, MCResult, greeks, price, sample_paths
+from keel.pricing.mc.engine import QMC_REPLICATIONS, MapBackend, MCGreeks, MCResult, greeks, price, sample_paths
 from keel.pricing.mc.models import GBM, FellerConditionWarning, Heston, Merton, Model, OrnsteinUhlenbeck
 from keel.pricing.mc.payoffs import (
     AsianArithmeticCall,
@@ -45,6 +45,7 @@ __all__ = [
     "LookbackFloatingCall",
     "MCGreeks",
     "MCResult",
+    "MapBackend",
     "Merton",
     "Model",
     "OrnsteinUhlenbeck",

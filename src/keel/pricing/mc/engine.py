@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from types import ModuleType
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +42,7 @@ from keel.pricing.mc.qmc import MAX_SOBOL_DIM, sobol_normals
 from keel.pricing.mc.rng import ZIG_F, ZIG_RATIO, ZIG_X
 from keel.pricing.mc.simulate import fill_paths, gbm_fast_sums, simulate_sums
 
-__all__ = ["QMC_REPLICATIONS", "MCGreeks", "MCResult", "greeks", "price", "sample_paths"]
+__all__ = ["QMC_REPLICATIONS", "MCGreeks", "MCResult", "MapBackend", "greeks", "price", "sample_paths"]
 
 QMC_REPLICATIONS = 16
 _PATH_CHUNK_VALUES = 4_000_000  # path-matrix entries held at once for user path functions
@@ -75,6 +77,21 @@ class MCGreeks:
     gamma_stderr: float
     vega_stderr: float
     n_paths: int
+
+
+@runtime_checkable
+class MapBackend(Protocol):
+    """A distributed backend for :func:`price`: runs ``fn(*args)`` for each tuple in ``calls``
+    (anywhere: other processes, other machines) and returns the results in the order given.
+
+    ``workers`` is how many calls it runs at once; :func:`price` splits the run into block
+    ranges (``chunks_per_worker`` per worker) and reduces their per-block sums in block order,
+    so the result is bit-identical to the single-process price for the same seed.
+    ``keel.runtime.RayBackend`` runs the calls as Ray tasks, locally or on a cluster."""
+
+    workers: int
+
+    def map(self, fn: Callable[..., Any], calls: Sequence[tuple[Any, ...]]) -> list[Any]: ...
 
 
 # ----------------------------------------------------------------------------- validation
@@ -299,18 +316,21 @@ def _path_block_sums(
     seed: np.uint64,
     antithetic: bool,
     zarr: npt.NDArray[np.float64] | None,
+    block_range: tuple[int, int] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """Per-block sums for a user path function, simulated chunk by chunk."""
+    """Per-block sums for a user path function, simulated chunk by chunk (``block_range``: only
+    blocks ``[lo, hi)`` of the run, one row each)."""
     dt = payoff.T / n_steps
     df = math.exp(-st.r * payoff.T)
     cv_on = spec.pi[2] == 2
     cv_sign, cv_K = float(spec.pf[5]), float(spec.pf[6])
     n_blocks = (n_pairs + block_pairs - 1) // block_pairs
+    lo_block, hi_block = block_range if block_range is not None else (0, n_blocks)
     blocks_per_chunk = max(1, _PATH_CHUNK_VALUES // (2 * block_pairs * (n_steps + 1)))
     res = np.zeros((n_blocks, 5))
     empty = np.zeros((1, 1))
-    for b0 in range(0, n_blocks, blocks_per_chunk):
-        b1 = min(n_blocks, b0 + blocks_per_chunk)
+    for b0 in range(lo_block, hi_block, blocks_per_chunk):
+        b1 = min(hi_block, b0 + blocks_per_chunk)
         p0 = b0 * block_pairs
         p1 = min(n_pairs, b1 * block_pairs)
         if zarr is None:
@@ -338,7 +358,7 @@ def _path_block_sums(
             yy = y[lo : lo + per]
             xx = x[lo : lo + per]
             res[b] = (yy.sum(), (yy * yy).sum(), xx.sum(), (xx * xx).sum(), (xx * yy).sum())
-    return res
+    return res[lo_block:hi_block]
 
 
 def _block_sums(
@@ -350,8 +370,12 @@ def _block_sums(
     antithetic: bool,
     control_variate: str | None,
     zarr: npt.NDArray[np.float64] | None,
+    block_range: tuple[int, int] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64], _Spec]:
-    """Per-block sums and per-block sample counts for one set of paths."""
+    """Per-block sums and per-block sample counts for one set of paths.
+
+    ``block_range=(lo, hi)`` computes only blocks ``lo .. hi-1`` of the run (same streams, same
+    rows as the whole run's), for a distributed backend; ``zarr`` must then be ``None``."""
     dt = payoff.T / n_steps
     st = _model_setup(model, dt)
     spec = _payoff_spec(model, st, payoff, n_steps, control_variate)
@@ -359,23 +383,45 @@ def _block_sums(
     n_blocks = (n_pairs + block_pairs - 1) // block_pairs
     pairs = np.full(n_blocks, block_pairs, dtype=np.int64)
     pairs[-1] = n_pairs - block_pairs * (n_blocks - 1)
-    counts = pairs if antithetic else 2 * pairs
+    lo, hi = block_range if block_range is not None else (0, n_blocks)
+    counts = (pairs if antithetic else 2 * pairs)[lo:hi]
     if isinstance(payoff, PathPayoff):
-        sums = _path_block_sums(model, st, payoff, spec, n_steps, n_pairs, block_pairs, seed, antithetic, zarr)
+        sums = _path_block_sums(
+            model, st, payoff, spec, n_steps, n_pairs, block_pairs, seed, antithetic, zarr, (lo, hi)
+        )
         return sums, counts, spec
     z, use_z = (np.zeros((1, 1)), False) if zarr is None else (zarr, True)
+    chunk_pairs = min(hi * block_pairs, n_pairs) - lo * block_pairs
     code, fix_every = int(spec.pi[0]), int(spec.pi[1])
     if st.code == 0 and (code == 0 or (code in (1, 2) and fix_every > 0)):
         sums = gbm_fast_sums(
-            st.c, st.x0, n_steps, n_pairs, block_pairs, seed, antithetic, z, use_z, spec.pi, spec.pf,
-            ZIG_X, ZIG_RATIO, ZIG_F,
+            st.c, st.x0, n_steps, chunk_pairs, block_pairs, seed, antithetic, z, use_z, spec.pi, spec.pf,
+            ZIG_X, ZIG_RATIO, ZIG_F, lo,
         )  # fmt: skip
         return sums, counts, spec
     sums = simulate_sums(
-        st.code, st.c, st.x0, n_steps, dt, n_pairs, block_pairs, seed, antithetic, z, use_z, spec.pi, spec.pf,
-        ZIG_X, ZIG_RATIO, ZIG_F,
+        st.code, st.c, st.x0, n_steps, dt, chunk_pairs, block_pairs, seed, antithetic, z, use_z, spec.pi, spec.pf,
+        ZIG_X, ZIG_RATIO, ZIG_F, lo,
     )  # fmt: skip
     return sums, counts, spec
+
+
+def block_range_sums(
+    model: Model,
+    payoff: Payoff,
+    n_steps: int,
+    n_pairs: int,
+    seed: int,
+    antithetic: bool,
+    control_variate: str | None,
+    lo: int,
+    hi: int,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Per-block sums and sample counts of blocks ``[lo, hi)``: one task of a distributed :func:`price`."""
+    sums, counts, _ = _block_sums(
+        model, payoff, n_steps, n_pairs, _seed_u64(seed), antithetic, control_variate, None, (lo, hi)
+    )
+    return sums, counts
 
 
 def _validate_common(
@@ -469,7 +515,8 @@ def price(
     antithetic: bool = True,
     control_variate: str | None = None,
     qmc: bool = False,
-    backend: str = "auto",
+    backend: str | MapBackend = "auto",
+    chunks_per_worker: int = 2,
 ) -> MCResult:
     """Monte Carlo present value of ``payoff`` under ``model``.
 
@@ -479,8 +526,16 @@ def price(
     geometric Asian, for Asian payoffs under GBM) or ``"european"`` (analytic European
     under the model); ``qmc`` uses scrambled Sobol points with the Brownian bridge.
     ``backend``: ``"auto"`` (the GPU when CUDA is present and the run is GPU-capable),
-    ``"cpu"`` or ``"gpu"``."""
+    ``"cpu"`` or ``"gpu"``, or a :class:`MapBackend` (e.g. ``keel.runtime.RayBackend``) that
+    splits the path blocks across workers: the result is bit-identical to the single-process
+    price for the same seed (pseudo-random runs; not with ``qmc``)."""
     _validate_common(model, payoff, n_paths, n_steps, seed, control_variate)
+    if isinstance(backend, MapBackend):
+        if qmc:
+            raise ValidationError("backend", backend, "a distributed backend runs pseudo-random paths, not qmc")
+        return _price_distributed(
+            backend, model, payoff, n_paths, n_steps, seed, antithetic, control_variate, chunks_per_worker
+        )
     if backend not in ("auto", "cpu", "gpu"):
         raise ValidationError("backend", backend, "must be 'auto', 'cpu' or 'gpu'")
     gpu_capable = not qmc and not isinstance(payoff, PathPayoff)
@@ -508,6 +563,43 @@ def price(
     n = int(counts.sum())
     est, var, _ = _combine(sums.sum(axis=0), n, cv_on, spec.cv_mean)
     return _result(est, math.sqrt(var / n), 2 * n_pairs, n_steps, "cpu")
+
+
+def _price_distributed(
+    backend: MapBackend,
+    model: Model,
+    payoff: Payoff,
+    n_paths: int,
+    n_steps: int,
+    seed: int,
+    antithetic: bool,
+    control_variate: str | None,
+    chunks_per_worker: int,
+) -> MCResult:
+    workers = backend.workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValidationError("backend.workers", workers, "must be an int >= 1")
+    _check_int("chunks_per_worker", chunks_per_worker, 1)
+    n_pairs = -(-n_paths // 2)
+    block_pairs = _blocking(n_pairs)
+    n_blocks = (n_pairs + block_pairs - 1) // block_pairs
+    n_chunks = min(n_blocks, workers * chunks_per_worker)
+    edges = [n_blocks * i // n_chunks for i in range(n_chunks + 1)]
+    calls = [
+        (model, payoff, n_steps, n_pairs, seed, antithetic, control_variate, edges[i], edges[i + 1])
+        for i in range(n_chunks)
+    ]
+    parts = backend.map(block_range_sums, calls)
+    if len(parts) != n_chunks:
+        raise ValidationError("backend", backend, f"returned {len(parts)} results for {n_chunks} calls")
+    sums = np.concatenate([np.asarray(p[0], dtype=np.float64) for p in parts], axis=0)
+    counts = np.concatenate([np.asarray(p[1], dtype=np.int64) for p in parts])
+    if sums.shape != (n_blocks, 5):
+        raise ValidationError("backend", backend, f"returned sums of shape {sums.shape}, expected ({n_blocks}, 5)")
+    spec = _payoff_spec(model, _model_setup(model, payoff.T / n_steps), payoff, n_steps, control_variate)
+    n = int(counts.sum())
+    est, var, _ = _combine(sums.sum(axis=0), n, control_variate is not None, spec.cv_mean)
+    return _result(est, math.sqrt(var / n), 2 * n_pairs, n_steps, "distributed")
 
 
 # ----------------------------------------------------------------------------- Greeks

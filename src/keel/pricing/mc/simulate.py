@@ -349,10 +349,13 @@ def simulate_sums(
     zx: npt.NDArray[np.float64],
     zr: npt.NDArray[np.float64],
     zf: npt.NDArray[np.float64],
+    block0: int = 0,
 ) -> npt.NDArray[np.float64]:
     """Per-block sums ``[Σy, Σy², Σx, Σx², Σxy]`` of discounted payoff y and control x.
 
-    A sample is a pair's mean when ``antithetic`` and a single lane otherwise.
+    A sample is a pair's mean when ``antithetic`` and a single lane otherwise.  ``block0``: the
+    global index of this call's first block (its stream), so a run split into block ranges
+    across processes draws exactly the numbers one call would.
     ``pi = [code, fix_every, cv, logspace, down, out, avg_on, bar_on, min_on, int_on]``,
     ``pf = [sign, K, h, rebate, s_min, cv_sign, cv_K, r, T, div, v0]``."""
     n_blocks = (n_pairs + block_pairs - 1) // block_pairs
@@ -389,7 +392,7 @@ def simulate_sums(
     c7 = c[7]
     s_start = math.exp(x0) if logspace else x0
     for b in prange(n_blocks):
-        s0_, s1_, s2_, s3_ = block_state(seed, b)
+        s0_, s1_, s2_, s3_ = block_state(seed, block0 + b)
         p_lo = b * block_pairs
         p_hi = min(p_lo + block_pairs, n_pairs)
         sy = 0.0
@@ -560,6 +563,7 @@ def gbm_fast_sums(
     zx: npt.NDArray[np.float64],
     zr: npt.NDArray[np.float64],
     zf: npt.NDArray[np.float64],
+    block0: int = 0,
 ) -> npt.NDArray[np.float64]:
     """:func:`simulate_sums` specialized to GBM with a European or discretely fixed Asian payoff.
 
@@ -588,7 +592,7 @@ def gbm_fast_sums(
     s_start = math.exp(x0)
     z_lim = (_EXP_POLY_LIMIT - abs(c0)) / c1 if c1 > 0.0 else np.inf
     for b in prange(n_blocks):
-        s0_, s1_, s2_, s3_ = block_state(seed, b)
+        s0_, s1_, s2_, s3_ = block_state(seed, block0 + b)
         p_lo = b * block_pairs
         m = min(p_lo + block_pairs, n_pairs) - p_lo
         lanes = m if antithetic else 2 * m
