@@ -63,3 +63,22 @@ def live_run(blocks: int = 30, run_id: str = RUN_ID) -> tuple[RunHub, LiveRun, R
     for b in range(blocks):
         feed_block(sub, b)
     return hub, run, control
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def short_config(tmp: Any, example: str = "eth_options_desk.toml", hours: float = 0.5, extra: str = "") -> Any:
+    """An example scenario cut to ``hours``, data paths made absolute, ``extra`` TOML appended; returns the path."""
+    lines = []
+    for line in (ROOT / "examples" / example).read_text().splitlines():
+        if line.startswith("hours ="):
+            line = f"hours = {hours}"
+        if line.startswith(("file =", "funding_file =", "chain =")):
+            key, value = line.split("=", 1)
+            raw = value.split("#")[0].strip().strip('"')
+            line = f'{key}= "{ROOT / raw}"'
+        lines.append(line)
+    path = tmp / example
+    path.write_text("\n".join(lines) + "\n" + extra)
+    return path

@@ -9,8 +9,8 @@ the alert on a queue, so a slow or dead receiver never slows the engine.
 
 Rules (``keel.sim.config.AlertsConfig``): ``margin_ratio_below`` (equity / maintenance margin,
 ratio), ``oracle_halted``, ``hedge_failed`` (a hedge transaction reverted, or its intent was
-refused), ``drawdown_usd`` (USD below the PnL's running peak), ``tx_stuck_blocks`` (a submitted
-transaction without a receipt for that many blocks).
+refused; one alert per streak of blocks with failures), ``drawdown_usd`` (USD below the PnL's
+running peak), ``tx_stuck_blocks`` (a submitted transaction without a receipt for that many blocks).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from keel.domain.pipeline import BlockSnapshot, IntentStated, TxSubmitted
 from keel.engine.transactions import Receipt
 from keel.sim.config import AlertsConfig
 
-__all__ = ["Alert", "AlertMonitor", "WebhookSender"]
+__all__ = ["Alert", "AlertMonitor", "WebhookSender", "store_sink"]
 
 log = logging.getLogger(__name__)
 
@@ -208,10 +208,11 @@ class AlertMonitor:
     def on_snapshot(self, snapshot: BlockSnapshot) -> None:
         self._block, self._ts = snapshot.block_number, snapshot.ts_ns
         cfg = self.config
-        if cfg.hedge_failed:
-            for message, value in self._hedge_failures:
-                self._fire("hedge_failed", "warning", message, value)
-        self._hedge_failures.clear()
+        if cfg.hedge_failed:  # one alert when hedges start failing; again after a block without failure
+            failures = self._hedge_failures
+            more = f" (+{len(failures) - 1} more in this block)" if len(failures) > 1 else ""
+            self._edge("hedge_failed", bool(failures), "warning", (failures[0][0] + more) if failures else "", None)
+        self._hedge_failures = []
         if cfg.margin_ratio_below is not None:
             ratio = snapshot.margin_ratio
             self._edge(
@@ -275,3 +276,13 @@ class AlertMonitor:
             except Exception:  # a sink (UI, store) must not stop the run; the alert stays in .alerts
                 log.exception("alert sink failed")
         self.webhooks.send(alert)
+
+
+def store_sink(recorder: Any) -> Callable[[Alert], None]:
+    """An alert sink writing each alert through a ``keel.store.StoreRecorder`` (its ``alerts`` table)."""
+    from keel.store import AlertRow
+
+    def sink(alert: Alert) -> None:
+        recorder.alert(AlertRow(alert.ts_ns, alert.severity, alert.kind, alert.message, alert.block_number))
+
+    return sink
