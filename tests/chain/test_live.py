@@ -1,8 +1,9 @@
-"""Live mode end to end on Hardhat: the simulation's DeltaHedger trades through the real routers with
-signed transactions, and the account's token balances equal, to the wei, what keel.venues predicted."""
+"""Live mode on the Hardhat testbed through `keel run --live` (in process): the config's hedger trades through
+the real routers; nothing is signed before the preflight passes; results and exit codes are honest."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -10,113 +11,180 @@ import pytest
 
 from keel.chain import (
     ChainClient,
-    DevSigner,
     GasPolicy,
     KeystoreSigner,
     TestbedAddresses,
     TransactionManager,
     TxJournal,
-    VaultClient,
     call_request,
-    fund_account,
-    write_keystore,
 )
-from keel.chain.signer import HARDHAT_DEV_KEYS
 from keel.cli import main
-from keel.cli.live import run_live
-from keel.sim.config import load_config
 from tests.chain.conftest import ROOT, run
+from tests.chain.live_support import (
+    PASSWORD,
+    USDC,
+    allowance,
+    funded_account,
+    live_argv,
+    nonce,
+    token_balance,
+)
 
 pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
 
-KEY = "0x" + "3c" * 32
-CONFIG = ROOT / "examples" / "eth_options_desk.toml"
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEL_KEYSTORE_PASSWORD", PASSWORD)
 
 
-async def _fund(url: str, tb: TestbedAddresses, account: str) -> None:
-    client = await ChainClient.connect(url)
-    tm = await TransactionManager.open(client, DevSigner(HARDHAT_DEV_KEYS[0]), TxJournal(None), GasPolicy())
-    await fund_account(client, tm, tb, account, eth=10 * 10**18, weth=40 * 10**18, usdc=2_000_000 * 10**6)
-    await client.close()
+def _addresses(tb: TestbedAddresses, tmp: Path) -> Path:
+    path = tmp / "addresses.json"
+    path.write_text(tb.to_json())
+    return path
 
 
-def test_live_hedger_matches_venues_to_the_wei(hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path) -> None:
+def test_live_hedges_equal_prediction_resume_and_80_columns(
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: None
+) -> None:
     tb = clean_chain
-    keystore = tmp_path / "ks.json"
-    account = write_keystore(keystore, KEY, "live-pw", iterations=2**10)
-    run(_fund(hardhat.url, tb, account))
+    key = "0x" + "3c" * 32
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, key)
+    addresses = _addresses(tb, tmp_path)
+    journal, report = tmp_path / "journal.jsonl", tmp_path / "report.json"
+    argv = live_argv(hardhat.url, keystore, addresses, journal, "--anchor-to-chain", "--blocks", "3")
+    assert main([*argv, "--report", str(report)]) == 0
+    out = capsys.readouterr()
+    lines = out.out.splitlines()
+    assert "chain id 31337" in out.out and account in out.out
+    assert "plan" in out.out and "margin   portfolio" in out.out
+    ours = [line for line in lines if str(tmp_path) not in line]  # the user's own paths may be long
+    assert max(len(line) for line in ours) <= 80, [line for line in ours if len(line) > 80]
+    summary = json.loads(report.read_text())
+    assert summary["hedges_sent"] == summary["hedges_filled"] > 0
+    assert summary["hedges_failed"] == 0 and summary["rebroadcast"] == 0
+    assert summary["wei_check"] == "equal" and summary["exit_code"] == 0
+    for h in summary["hedges"]:
+        assert h["status"] == "filled" and h["amount_out"] == h["predicted_out"]
+    assert summary["end_balances"] == summary["predicted_balances"] == summary["book_balances"]
+    assert "to the wei" in out.out
+    # bounded approvals: what the plan needs, not max uint256
+    assert 0 < allowance(hardhat.url, tb.usdc, account, tb.swap_router) < 10**30
+    assert abs(summary["end_delta"]) < abs(summary["start_delta"])
+    # the journal is bound and closed with the summary
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert records[0]["event"] == "bind" and records[0]["chain_id"] == 31337 and records[0]["account"] == account
+    assert records[-1]["event"] == "closed" and records[-1]["summary"]["hedges_filled"] == summary["hedges_filled"]
 
-    async def deposit() -> None:  # collateral the margin engine reads from the vault before quoting
+    # a second run on the same journal resumes it: same run id, --json on stdout, nothing re-sent
+    sent_before = nonce(hardhat.url, account)
+    assert main([*argv[:-2], "--blocks", "1", "--json"]) == 0
+    out = capsys.readouterr()
+    again = json.loads(out.out)
+    assert again["run_id"] == summary["run_id"] and again["rebroadcast"] == 0
+    assert {"hedges_sent", "hedges_filled", "hedges_failed", "hedges_refused", "rebroadcast"} <= set(again)
+    approvals = sum(1 for v in again["approvals"].values() if v != "already allowed")  # topped up to the plan
+    assert nonce(hardhat.url, account) == sent_before + again["hedges_sent"] + approvals
+    assert again["wei_check"] in ("equal", "no fills")
+    text = out.out + out.err + journal.read_text() + report.read_text()
+    assert key[2:] not in text.lower() and PASSWORD not in text
+
+
+def test_config_error_after_the_chain_is_reached_sends_nothing(
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: None
+) -> None:
+    tb = clean_chain
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "4d" * 32)
+    addresses = _addresses(tb, tmp_path)
+    before = nonce(hardhat.url, account)
+    # the example's expiry (2024-01-12) is in the past of the chain's clock: found only once the chain is read
+    argv = live_argv(hardhat.url, keystore, addresses, tmp_path / "j.jsonl", "--blocks", "2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: options.svi.0.expiry=")
+    assert "has already passed on this chain" in err
+    assert nonce(hardhat.url, account) == before  # nothing signed, nothing sent
+    assert allowance(hardhat.url, tb.usdc, account, tb.swap_router) == 0
+
+
+def test_underfunded_and_undercollateralized_refused_before_any_signature(
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: None
+) -> None:
+    tb = clean_chain
+    # funded as the old README did: 100,000 USDC, no vault collateral
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "5e" * 32, usdc=100_000 * USDC, vault=0)
+    addresses = _addresses(tb, tmp_path)
+    argv = live_argv(hardhat.url, keystore, addresses, tmp_path / "j.jsonl", "--anchor-to-chain", "--blocks", "2")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: preflight: USDC balance 100,000.000000 <") and "worst-case hedge" in err
+    assert nonce(hardhat.url, account) == 0 and allowance(hardhat.url, tb.usdc, account, tb.swap_router) == 0
+
+    # enough USDC, but no collateral against the book's maintenance margin
+    keystore2, account2 = funded_account(hardhat.url, tb, tmp_path / "b", "0x" + "6f" * 32, vault=0)
+    argv = live_argv(hardhat.url, keystore2, addresses, tmp_path / "j2.jsonl", "--anchor-to-chain", "--blocks", "1")
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "vault collateral 0.00 USDC < maintenance margin" in err and "--allow-undercollateralized" in err
+    assert nonce(hardhat.url, account2) == 0
+    # explicitly allowed: it trades, and says so
+    assert main([*argv, "--allow-undercollateralized"]) == 0
+    assert "WARNING  vault collateral" in capsys.readouterr().out
+    assert nonce(hardhat.url, account2) > 0
+
+
+class _OutOfGas(GasPolicy):
+    """A gas limit at 60% of the estimate: every swap runs out of gas on chain (status 0)."""
+
+    def gas_limit(self, estimate: int) -> int:
+        return max(30_000, estimate * 6 // 10)
+
+
+def test_all_hedges_failing_exits_non_zero_with_right_counts(
+    hardhat: Any,
+    clean_chain: TestbedAddresses,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    env: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tb = clean_chain
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "71" * 32)
+
+    async def approve() -> None:  # allowances in place, so the run sends hedges only
         client = await ChainClient.connect(hardhat.url)
-        tm = await TransactionManager.open(client, KeystoreSigner(keystore, password="live-pw"), TxJournal(None))
-        usdc = client.contract("KeelToken", tb.usdc)
-        await tm.send("approve-vault", call_request(usdc, "approve", tb.vault, 250_000 * 10**6))
-        await VaultClient(client, tm, tb.vault).deposit("deposit", 250_000 * 10**6)
+        tm = await TransactionManager.open(client, KeystoreSigner(keystore, password=PASSWORD), TxJournal(None))
+        for token in (tb.usdc, tb.weth):
+            c = client.contract("KeelToken", token)
+            await tm.send(f"approve-{token}", call_request(c, "approve", tb.swap_router, 10**40))
         await client.close()
 
-    run(deposit())
-    config = load_config(CONFIG)
-    lines: list[str] = []
-    journal = tmp_path / "journal.jsonl"
-    result = run(
-        run_live(
-            hardhat.url,
-            config,
-            keystore=keystore,
-            pool_address=tb.pool("uniswap_v3", config.pool.fee).address,
-            v3_router=tb.swap_router,
-            v2_router=tb.v2_router,
-            journal=journal,
-            blocks=3,
-            mine=True,
-            anchor_to_chain=True,
-            expected_chain_id=31337,
-            vault=tb.vault,
-            echo=lambda *a: lines.append(" ".join(str(x) for x in a)),
-            prompt=lambda _: "live-pw",
-        )
-    )
-    out = "\n".join(lines)
-    # announced before trading: chain id, account, balances
-    assert "chain id 31337" in out and account in out and "USDC" in out and "WETH" in out
-    assert result.vault_collateral == 250_000 * 10**6 and "margin   portfolio" in out
-    assert result.initial_margin_usd > result.maintenance_margin_usd > 0
-    assert result.hedges, "a short call strip has delta: the agent must hedge"
-    for h in result.hedges:
-        assert h.status == "ok" and h.amount_out == h.predicted_out, result.hedges
-    assert result.balances_match, (result.end_balances, result.predicted_balances)
-    fills = [e for e in result.events if e["kind"] == "hedge_fill"]
-    assert len(fills) == len(result.hedges)  # the agent booked one fill per receipt, as in simulation
-    assert result.book_balances == result.end_balances  # the agent booked exactly what the chain did
-    assert result.start_balances["USDC"] != result.end_balances["USDC"]
-    assert abs(result.end_delta) < abs(result.start_delta)
-    text = out + result.to_json() + journal.read_text()
-    assert KEY[2:] not in text.lower()
-
-
-def test_live_cli_requires_flag_and_runs(
-    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
-    tb = clean_chain
-    keystore = tmp_path / "ks.json"
-    account = write_keystore(keystore, KEY, "live-pw", iterations=2**10)
-    run(_fund(hardhat.url, tb, account))
-    addresses = tmp_path / "addresses.json"
-    addresses.write_text(tb.to_json())
-    monkeypatch.setenv("KEEL_KEYSTORE_PASSWORD", "live-pw")
-    common = ["--rpc", hardhat.url, "--keystore", str(keystore), "--addresses", str(addresses)]
-    assert main(["run", str(CONFIG), *common]) == 2
-    assert "--live" in capsys.readouterr().err
-    wrong = ["run", "--live", str(CONFIG), *common, "--chain-id", "1", "--journal", str(tmp_path / "j0.jsonl")]
-    assert main(wrong) == 2
-    assert "chain_id=31337" in capsys.readouterr().err
-    report = tmp_path / "report.json"
-    journal = tmp_path / "j.jsonl"
-    argv = ["run", "--live", str(CONFIG), *common, "--blocks", "2", "--mine", "--anchor-to-chain"]
-    assert main([*argv, "--journal", str(journal), "--report", str(report)]) == 0
+    run(approve())
+    before = nonce(hardhat.url, account)
+    usdc_before = token_balance(hardhat.url, tb.usdc, account)
+    monkeypatch.setattr("keel.runtime.live.GasPolicy", _OutOfGas)
+    addresses = _addresses(tb, tmp_path)
+    argv = live_argv(hardhat.url, keystore, addresses, tmp_path / "j.jsonl", "--anchor-to-chain", "--blocks", "3")
+    assert main([*argv, "--json"]) == 1
     out = capsys.readouterr()
-    assert "chain id 31337" in out.out and account in out.out
-    assert "to the wei" in out.out
-    everything = out.out + out.err + report.read_text() + journal.read_text()
-    assert KEY[2:] not in everything.lower()
+    s = json.loads(out.out)
+    assert s["hedges_sent"] > 0 and s["hedges_failed"] == s["hedges_sent"] and s["hedges_filled"] == 0
+    assert s["exit_code"] == 1 and s["wei_check"] == "no fills"
+    assert all(h["status"].startswith("failed") for h in s["hedges"])
+    assert nonce(hardhat.url, account) == before + s["hedges_sent"]  # each failed hedge was one mined tx
+    assert token_balance(hardhat.url, tb.usdc, account) == usdc_before  # reverted: no token moved
+    assert "FAILED on chain" in out.err and "to the wei" not in out.err
+
+
+def test_live_refuses_without_flag_and_on_wrong_chain(
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path, capsys: pytest.CaptureFixture[str], env: None
+) -> None:
+    tb = clean_chain
+    addresses = _addresses(tb, tmp_path)
+    common = ["--rpc", hardhat.url, "--keystore", str(tmp_path / "none.json"), "--addresses", str(addresses)]
+    assert main(["run", str(ROOT / "examples" / "eth_options_desk.toml"), *common]) == 2
+    assert "--live" in capsys.readouterr().err
+    wrong = ["run", "--live", str(ROOT / "examples" / "eth_options_desk.toml"), *common, "--chain-id", "1"]
+    assert main([*wrong, "--journal", str(tmp_path / "j0.jsonl")]) == 2
+    assert "chain_id=31337" in capsys.readouterr().err
+    assert not (tmp_path / "j0.jsonl").exists()

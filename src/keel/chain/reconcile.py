@@ -55,7 +55,8 @@ class Reconciliation:
             f"journal: {self.journal_mined} mined, {len(self.open_intents)} open"
         ]
         for ext in self.external:
-            out.append(f"external tx {ext.tx_hash} nonce {ext.nonce} block {ext.block_number} (adopted)")
+            out.append(f"external tx nonce {ext.nonce} block {ext.block_number} (adopted):")
+            out.append(f"  {ext.tx_hash}")
         if self.unlocated_external:
             out.append(f"external txs not located in the scanned blocks: {self.unlocated_external} (adopted)")
         if self.unknown_pending:

@@ -35,10 +35,11 @@ def format_hedge(n: int, h: HedgeRecord) -> list[str]:
         verdict = "equal to the wei" if h.equal else f"DIFFERS by {h.amount_out - h.predicted_out}"
         lines.append(f"  chain      {h.amount_out}  {verdict}")
     else:
-        reason = h.status.partition(":")[2].strip()
-        while reason:
-            lines.append(f"  why        {reason[:66]}")
-            reason = reason[66:]
+        import re
+        import textwrap
+
+        reason = re.sub(r"^intent='[^']*': ", "", h.status.partition(":")[2].strip())
+        lines.extend(f"  why        {part}" for part in textwrap.wrap(reason, 66, break_long_words=True))
     return lines
 
 

@@ -287,11 +287,13 @@ class LiveSession:
         self.echo(f"chain id {self.client.chain_id} at {self.client.endpoint}")
         self.echo(f"account  {signer.address}")
         resumed = "resumed" if journal.notes("session") else "new"
-        self.echo(f"journal  {o.journal} run {binding.run_id} ({resumed})")
+        self.echo(f"journal  {o.journal}")
+        self.echo(f"run      {binding.run_id} ({resumed})")
 
     def _rebroadcast(self, intent: str, tx_hash: str, why: str) -> None:
         self.summary.rebroadcast += 1
-        self.echo(f"rebroadcast {intent} {tx_hash[:18]}… ({why})")
+        nonce = self.tm.journal.intents[intent].nonce if self.tm is not None else -1
+        self.echo(f"rebroadcast nonce {nonce} {tx_hash[:18]}… ({why})")
 
     # ---- 4: environment and chain-side config checks --------------------------------------------
     async def open_environment(self) -> None:
@@ -530,7 +532,7 @@ class LiveSession:
                 status = "filled" if state.tx_status == 1 else "failed: reverted"
                 self._note_fill(state.intent, state.meta, out, status, state.mined_hash)
                 self.summary.recovered_fills += 1
-                self.echo(f"recovered {state.intent}: {status}, out {out} (predicted {state.meta['predicted_out']})")
+                self.echo(f"recovered nonce {state.nonce}: {status}, out {out}")
         await self._match_balances()
 
     def _address(self, symbol: str) -> str:
