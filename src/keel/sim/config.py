@@ -3,15 +3,23 @@
 Every section forbids unknown keys; a bad key or value raises :class:`keel.errors.ConfigError`
 whose one-line message names the key path (``hedge.policy``) and the problem.  Paths are
 relative to the project root (the working directory) unless absolute.
+
+Every number is finite (inf and NaN are refused in every section) and inside a stated range:
+the field's own bounds, or, for a float field without an upper bound, at most
+:data:`FLOAT_LIMIT` in magnitude.  Cross-field rules (``perp.leverage_min <= perp.leverage_max``,
+the SVI slices' minimum total variance, a roll before expiry, ...) are checked by
+:func:`validate_config`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+import annotated_types
 import pydantic
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -19,6 +27,7 @@ from keel.domain import datetime_to_ns
 from keel.errors import ConfigError
 
 __all__ = [
+    "FLOAT_LIMIT",
     "AgentsConfig",
     "AlertsConfig",
     "ChainConfig",
@@ -36,8 +45,33 @@ __all__ = [
 ]
 
 
+FLOAT_LIMIT = 1e12  # magnitude cap of a float field that states no upper bound of its own
+
+
+def _floats(value: Any) -> list[float]:
+    if isinstance(value, float):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [v for item in value for v in _floats(item)]
+    if isinstance(value, dict):
+        return [v for item in value.values() for v in _floats(item)]
+    return []
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @pydantic.field_validator("*", mode="after")
+    @classmethod
+    def _stated_range(cls, value: Any, info: pydantic.ValidationInfo) -> Any:
+        """Floats of a field without its own upper bound stay within +-FLOAT_LIMIT."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or any(isinstance(m, annotated_types.Le | annotated_types.Lt) for m in field.metadata):
+            return value
+        for v in _floats(value):
+            if not abs(v) <= FLOAT_LIMIT:
+                raise ValueError(f"must be finite and at most {FLOAT_LIMIT:g} in magnitude")
+        return value
 
 
 def parse_utc(text: str) -> int:
@@ -59,27 +93,27 @@ class MarketConfig(_Section):
     file: str | None = None
     start: str = "2024-01-05T00:00:00Z"
     hours: float = Field(default=24.0, gt=0, le=24 * 30)
-    s0: float = Field(default=2270.0, gt=0)
+    s0: float = Field(default=2270.0, ge=1e-6, le=1e9)
     sigma: float = Field(default=0.5, gt=0, lt=5)
-    rate: float = 0.0
-    jump_intensity: float = Field(default=2.0, ge=0)
-    jump_mean: float = -0.05
-    jump_sigma: float = Field(default=0.08, ge=0)
-    heston_kappa: float = Field(default=2.0, gt=0)
-    heston_xi: float = Field(default=0.8, gt=0)
+    rate: float = Field(default=0.0, ge=-1, le=1)
+    jump_intensity: float = Field(default=2.0, ge=0, le=1000)
+    jump_mean: float = Field(default=-0.05, ge=-2, le=2)
+    jump_sigma: float = Field(default=0.08, ge=0, le=2)
+    heston_kappa: float = Field(default=2.0, gt=0, le=100)
+    heston_xi: float = Field(default=0.8, gt=0, le=10)
     heston_rho: float = Field(default=-0.6, gt=-1, lt=1)
-    crash_at_hours: float = Field(default=6.0, ge=0)
+    crash_at_hours: float = Field(default=6.0, ge=0, le=24 * 30)
     crash_drop: float = Field(default=0.3, gt=0, lt=1)
-    crash_minutes: float = Field(default=60.0, gt=0)
+    crash_minutes: float = Field(default=60.0, gt=0, le=24 * 60 * 30)
     crash_recovery: float = Field(default=0.3, ge=0, le=1)
-    crash_recovery_minutes: float = Field(default=240.0, ge=0)
+    crash_recovery_minutes: float = Field(default=240.0, ge=0, le=24 * 60 * 30)
 
 
 class ChainConfig(_Section):
     block_time_s: float = Field(default=12.0, gt=0, le=60)
-    base_fee_gwei: float = Field(default=20.0, gt=0)
-    gas_limit: int = Field(default=30_000_000, gt=0)
-    latency_ms: int = Field(default=1000, ge=0)
+    base_fee_gwei: float = Field(default=20.0, gt=0, le=100_000)
+    gas_limit: int = Field(default=30_000_000, gt=0, le=1_000_000_000)
+    latency_ms: int = Field(default=1000, ge=0, le=600_000)
     background_utilization: float = Field(default=0.5, ge=0, le=1)
 
 
@@ -91,19 +125,22 @@ class PoolConfig(_Section):
     (other fee tiers) with ``extra_liquidity_share`` × that liquidity, for the router to split across."""
 
     fee: Literal[100, 500, 3000, 10000] = 500
-    liquidity: int = Field(default=12_453_647_101_533_358_277, gt=0)
+    liquidity: int = Field(default=12_453_647_101_533_358_277, gt=0, le=2**128 - 1)  # uint128 in the pool
     range_pct: float = Field(default=25.0, gt=1, lt=90)
     extra_fee_tiers: list[Literal[100, 500, 3000, 10000]] = Field(default_factory=list)
     extra_liquidity_share: float = Field(default=0.25, gt=0, le=10)
 
 
 class SviConfig(_Section):
+    """Raw SVI ``w(k) = a + b (rho (k - m) + sqrt((k - m)^2 + sigma^2))`` in total variance;
+    its minimum ``a + b sigma sqrt(1 - rho^2)`` must be >= 0."""
+
     expiry: str
-    a: float
-    b: float = Field(ge=0)
+    a: float = Field(ge=-10, le=10)
+    b: float = Field(ge=0, le=10)
     rho: float = Field(gt=-1, lt=1)
-    m: float
-    sigma: float = Field(gt=0)
+    m: float = Field(ge=-10, le=10)
+    sigma: float = Field(gt=0, le=10)
 
 
 class SurfaceConfig(_Section):
@@ -117,8 +154,8 @@ class SurfaceConfig(_Section):
     chain: str
     snapshot: int = Field(default=0, ge=0)
     weighting: Literal["spread", "vega"] = "spread"
-    min_expiry_days: float = Field(default=2.0, ge=0)
-    max_fit_vol_pts: float = Field(default=2.5, gt=0)
+    min_expiry_days: float = Field(default=2.0, ge=0, le=3650)
+    max_fit_vol_pts: float = Field(default=2.5, gt=0, le=1000)
 
 
 class OptionsConfig(_Section):
@@ -129,7 +166,7 @@ class OptionsConfig(_Section):
 
     vol_replay: str | None = None
     half_spread_vol: float = Field(default=0.01, ge=0, lt=1)
-    rate: float = 0.0
+    rate: float = Field(default=0.0, ge=-1, le=1)
     svi: list[SviConfig] = Field(default_factory=list)
     surface: SurfaceConfig | None = None
 
@@ -142,14 +179,16 @@ class DeskConfig(_Section):
     portfolio manager in reduce-only (it closes at the roll instead of reopening)."""
 
     strategy: Literal["short_call_strip", "covered_call", "straddle", "iron_condor", "none"] = "short_call_strip"
-    strikes_pct: list[float] = Field(default_factory=lambda: [105.0, 110.0, 115.0])
-    contracts: float = Field(default=100.0, gt=0)
-    tenor_days: float = Field(default=7.0, gt=0)
-    roll_hours: float = Field(default=0.0, ge=0)
-    initial_usd: float = Field(default=2_000_000.0, gt=0)
+    strikes_pct: list[Annotated[float, Field(gt=0, le=1000)]] = Field(
+        default_factory=lambda: [105.0, 110.0, 115.0], min_length=1, max_length=50
+    )
+    contracts: float = Field(default=100.0, gt=0, le=1e7)
+    tenor_days: float = Field(default=7.0, gt=0, le=3650)
+    roll_hours: float = Field(default=0.0, ge=0, le=24 * 3650)
+    initial_usd: float = Field(default=2_000_000.0, gt=0, le=1e12)
     margin: Literal["portfolio", "standard"] = "portfolio"
-    margin_every_blocks: int = Field(default=25, ge=1)
-    max_delta: float | None = Field(default=None, gt=0)
+    margin_every_blocks: int = Field(default=25, ge=1, le=1_000_000)
+    max_delta: float | None = Field(default=None, gt=0, le=1e9)
     reduce_only_ratio: float = Field(default=0.8, gt=0, le=1)
 
 
@@ -162,21 +201,21 @@ class HedgeSection(_Section):
     enabled: bool = True
     mode: Literal["intents", "route"] = "intents"
     router: bool = True
-    max_cost_bps: float = Field(default=100.0, ge=0)
+    max_cost_bps: float = Field(default=100.0, ge=0, le=10_000)
     policy: Literal["fixed", "whalley_wilmott", "leland"] = "whalley_wilmott"
-    band: float = Field(default=2.0, ge=0)
-    risk_aversion: float = Field(default=1e-4, gt=0)
+    band: float = Field(default=2.0, ge=0, le=1e6)
+    risk_aversion: float = Field(default=1e-4, gt=0, le=1e3)
     cost: float = Field(default=0.001, ge=0, lt=0.1)
     slippage: float = Field(default=0.005, gt=0, lt=0.5)
-    deadline_s: int = Field(default=60, gt=0)
-    tip_gwei: float = Field(default=1.5, ge=0)
+    deadline_s: int = Field(default=60, gt=0, le=86_400)
+    tip_gwei: float = Field(default=1.5, ge=0, le=100_000)
 
 
 class AgentsConfig(_Section):
     arbitrageur: bool = True
     sandwich_bots: int = Field(default=1, ge=0, le=5)
     noise_swaps_per_block: float = Field(default=0.3, ge=0, le=20)
-    noise_median_usd: float = Field(default=15_000.0, gt=0)
+    noise_median_usd: float = Field(default=15_000.0, gt=0, le=1e9)
     noise_loose_share: float = Field(default=0.2, ge=0, le=1)
 
 
@@ -185,12 +224,14 @@ class MarketMakerConfig(_Section):
     mark ± ``half_spread_vol``, skewed by ``skew_vol_per_vega`` per unit of inventory vega;
     takers arrive at ``takers_per_block`` (Poisson) and trade ``taker_size`` contracts."""
 
-    strikes_pct: list[float] = Field(default_factory=lambda: [90.0, 95.0, 100.0, 105.0, 110.0])
+    strikes_pct: list[Annotated[float, Field(gt=0, le=1000)]] = Field(
+        default_factory=lambda: [90.0, 95.0, 100.0, 105.0, 110.0], min_length=1, max_length=50
+    )
     half_spread_vol: float = Field(default=0.015, gt=0, lt=0.5)
-    skew_vol_per_vega: float = Field(default=2e-6, ge=0)
-    max_vega: float = Field(default=20_000.0, gt=0)
+    skew_vol_per_vega: float = Field(default=2e-6, ge=0, le=1)
+    max_vega: float = Field(default=20_000.0, gt=0, le=1e9)
     takers_per_block: float = Field(default=0.05, ge=0, le=10)
-    taker_size: float = Field(default=10.0, gt=0)
+    taker_size: float = Field(default=10.0, gt=0, le=1e6)
     taker_edge_vol: float = Field(default=0.02, ge=0, lt=0.5)
 
 
@@ -201,16 +242,16 @@ class PerpConfig(_Section):
     funding_file: str
     accounts: int = Field(default=300, ge=0, le=100_000)
     long_share: float = Field(default=0.7, ge=0, le=1)
-    leverage_min: float = Field(default=2.0, ge=1)
-    leverage_max: float = Field(default=50.0, ge=1)
-    median_notional_usd: float = Field(default=50_000.0, gt=0)
+    leverage_min: float = Field(default=2.0, ge=1, le=200)
+    leverage_max: float = Field(default=50.0, ge=1, le=200)
+    median_notional_usd: float = Field(default=50_000.0, gt=0, le=1e9)
     maintenance_margin: float = Field(default=0.005, gt=0, lt=0.5)
     liquidation_fee: float = Field(default=0.01, ge=0, lt=0.5)
-    insurance_fund_usd: float = Field(default=2_000_000.0, ge=0)
+    insurance_fund_usd: float = Field(default=2_000_000.0, ge=0, le=1e12)
     liquidators: int = Field(default=2, ge=0, le=10)
-    liquidator_delay_blocks: int = Field(default=1, ge=0)
+    liquidator_delay_blocks: int = Field(default=1, ge=0, le=10_000)
     desk_leverage: float = Field(default=8.0, gt=0, le=100)
-    desk_collateral_usd: float = Field(default=1_000_000.0, gt=0)
+    desk_collateral_usd: float = Field(default=1_000_000.0, gt=0, le=1e12)
     desk_side: Literal["long", "short"] = "long"
 
 
@@ -248,7 +289,7 @@ class AlertsConfig(_Section):
 class ScenarioConfig(_Section):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**63 - 1)
     market: MarketConfig
     chain: ChainConfig = ChainConfig()
     pool: PoolConfig = PoolConfig()
@@ -269,7 +310,10 @@ def _describe(error: Any) -> ConfigError:
         return ConfigError(loc, value, "unknown key")
     if kind == "missing":
         return ConfigError(loc, None, "required key is missing")
-    return ConfigError(loc, value, str(error.get("msg", "invalid")))
+    if kind == "finite_number":
+        return ConfigError(loc, value, "must be a finite number (inf and nan are refused)")
+    msg = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return ConfigError(loc, value, msg)
 
 
 def validate_config(data: dict[str, Any]) -> ScenarioConfig:
@@ -277,7 +321,11 @@ def validate_config(data: dict[str, Any]) -> ScenarioConfig:
     try:
         config = ScenarioConfig.model_validate(data)
     except pydantic.ValidationError as exc:
-        raise _describe(exc.errors()[0]) from None
+        error: dict[str, Any] = dict(exc.errors()[0])
+        loc: tuple[Any, ...] = tuple(error.get("loc", ()))
+        if loc[:1] == ("counterparties",) and isinstance(data.get("agents"), dict) and "counterparties" not in data:
+            error["loc"] = ("agents", *loc[1:])  # the key as the user wrote it (the legacy [agents] table)
+        raise _describe(error) from None
     needs_options = (config.desk is not None and config.desk.strategy != "none") or config.market_maker is not None
     if needs_options and config.options is None:
         raise ConfigError(
@@ -303,7 +351,40 @@ def validate_config(data: dict[str, Any]) -> ScenarioConfig:
         raise ConfigError("market.start", config.market.start, "not an ISO-8601 UTC time") from None
     if config.market.kind in ("uniswap_swaps", "binance_klines") and not config.market.file:
         raise ConfigError("market.file", None, f"market kind {config.market.kind!r} replays a file: give its path")
+    _cross_field_rules(config)
     return config
+
+
+def _cross_field_rules(config: ScenarioConfig) -> None:
+    """Rules between fields (each error names the key the user wrote)."""
+    m = config.market
+    if m.kind == "crash" and not m.crash_at_hours < m.hours:
+        raise ConfigError(
+            "market.crash_at_hours", m.crash_at_hours, f"must be before the end (market.hours = {m.hours:g})"
+        )
+    for i, sl in enumerate(config.options.svi if config.options else []):
+        floor = sl.a + sl.b * sl.sigma * math.sqrt(1.0 - sl.rho * sl.rho)
+        if floor < 0.0:
+            raise ConfigError(
+                f"options.svi.{i}.a", sl.a, f"a + b*sigma*sqrt(1-rho^2) = {floor:.6g} < 0: total variance goes negative"
+            )
+    d = config.desk
+    if d is not None:
+        if d.roll_hours >= d.tenor_days * 24.0:
+            raise ConfigError("desk.roll_hours", d.roll_hours, f"must be less than the tenor ({d.tenor_days:g} days)")
+        if d.strategy == "iron_condor":
+            if len(d.strikes_pct) < 3:
+                raise ConfigError("desk.strikes_pct", d.strikes_pct, "iron_condor needs [inner %, (unused), wing %]")
+            for j in (0, 2):
+                if not 0.0 < d.strikes_pct[j] < 200.0:
+                    raise ConfigError(
+                        f"desk.strikes_pct.{j}", d.strikes_pct[j], "iron_condor strikes must be in (0, 200) %"
+                    )
+    p = config.perp
+    if p is not None and p.leverage_min > p.leverage_max:
+        raise ConfigError(
+            "perp.leverage_min", p.leverage_min, f"must not exceed perp.leverage_max = {p.leverage_max:g}"
+        )
 
 
 def load_config(path: Path) -> ScenarioConfig:
@@ -311,7 +392,15 @@ def load_config(path: Path) -> ScenarioConfig:
     if not path.is_file():
         raise ConfigError("config", str(path), "no such file")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("config", str(path), f"not UTF-8 text (byte {exc.start}): not a TOML file") from None
+    except OSError as exc:
+        raise ConfigError("config", str(path), f"cannot read: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError("config", str(path), f"not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError("config", str(path), "not valid TOML: nested too deeply") from None
     return validate_config(data)
