@@ -82,11 +82,18 @@ def test_lease_of_a_holder_elsewhere_expires_after_its_ttl(store_url: str) -> No
 
 def test_store_journal_restores_pending_transactions_after_a_kill(store_url: str) -> None:
     attempt = Attempt("0xaa", "0x02f8", ACCOUNT, 0, "0x", 21000, 10**10, 10**9)
-    binding = JournalBinding(31337, "0x" + "11" * 32, ACCOUNT, "run-1")
     with open_store(store_url) as store:
-        run = store.create_run("live", config_text="", mode="live", chain_id=31337, account=ACCOUNT)
-        j = StoreJournal(store, ACCOUNT, 31337, run.id)
+        j = StoreJournal(store, ACCOUNT, 31337, "20261202T000000Z-000001", name="desk", config_text="seed = 7\n")
+        binding = JournalBinding(31337, "0x" + "11" * 32, ACCOUNT, j.run_id)
         j.bind(binding)
+        run = store.run(j.run_id)
+        assert (run.mode, run.chain_id, run.account, run.status, run.name) == (
+            "live",
+            31337,
+            ACCOUNT,
+            "running",
+            "desk",
+        )
         j.record_signed(intent="hedge-1", sender=ACCOUNT, chain_id=31337, nonce=0, attempt=attempt, meta={"block": 7})
         j.record_sent("hedge-1", "0xaa")
         j.record_signed(
@@ -97,7 +104,10 @@ def test_store_journal_restores_pending_transactions_after_a_kill(store_url: str
             attempt=Attempt("0xbb", "0x02f9", ACCOUNT, 0, "0x", 21000, 10**10, 10**9),
         )
         j.record_mined("hedge-1", "0xaa", 8, "0x" + "22" * 32, 1)
-        j.note("fill", {"tx": "0xaa", "amount_out": str(2**100)})
+        fill = {"intent": "hedge-1", "status": "filled", "token_in": "USDC", "token_out": "WETH", "amount_in": 10**9,
+                "amount_out": 2**100, "predicted_out": 2**100, "tx_hash": "0xaa"}  # fmt: skip
+        j.note("fill", fill)
+        j.note("baseline", {"actual": {"USDC": 5 * 10**12, "WETH": 2**100}, "predicted": {}, "fills": 1})
         # no close(): the process "dies"; its lease is ours (same pid), so a new journal may take it
         j._stop.set()
         k = StoreJournal(store, ACCOUNT, 31337, run.id)
@@ -106,11 +116,19 @@ def test_store_journal_restores_pending_transactions_after_a_kill(store_url: str
         assert [s.intent for s in k.open_intents()] == ["hedge-2"]
         assert k.intents["hedge-1"].status == "mined" and k.intents["hedge-1"].meta == {"block": 7}
         assert k.intents["hedge-2"].latest.raw_hex == "0x02f9"  # the exact bytes to re-broadcast
-        assert k.notes("fill") == [{"tx": "0xaa", "amount_out": str(2**100)}]
+        assert k.notes("fill") == [fill]
+        assert [(f.fill_id, f.amount_in, f.amount_out) for f in store.fills(run.id)] == [("0xaa", 10**9, 2**100)]
+        k.note("fill", fill)  # booked again after a restart: still one fill
+        assert len(store.fills(run.id)) == 1
+        assert store.latest_positions(run.id) == {
+            (ACCOUNT.lower(), "USDC"): 5 * 10**12,
+            (ACCOUNT.lower(), "WETH"): 2**100,
+        }
         with pytest.raises(ChainError, match="already journaled at nonce 0"):
             k.record_signed(intent="hedge-1", sender=ACCOUNT, chain_id=31337, nonce=5, attempt=attempt)
         k.close({"hedges": 2})
         assert k.closed
+        assert store.run(run.id).status == "finished" and store.run(run.id).summary_json == '{"hedges": 2}'
         rows = {t.intent: t for t in store.transactions(run.id)}
         assert rows["hedge-1"].status == "mined" and rows["hedge-1"].block_number == 8
         assert rows["hedge-2"].status == "signed" and rows["hedge-2"].nonce == 1

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from keel.chain import TxJournal
+from keel.chain import JournalBinding, TxJournal
 from keel.errors import ChainError
 from keel.store.store import Store
 from keel.store.types import StoreError
@@ -43,6 +44,8 @@ class StoreJournal(TxJournal):
         chain_id: int,
         run_id: str,
         *,
+        name: str = "live",
+        config_text: str = "",
         lease_ttl_s: float = 15.0,
     ) -> None:
         super().__init__(None)  # in-memory state, no file
@@ -51,6 +54,9 @@ class StoreJournal(TxJournal):
         self.account = account
         self.chain_id = int(chain_id)
         self.run_id = run_id
+        self.name = name
+        self.config_text = config_text
+        self._positions_seq = 0
         self.key = lease_key(account, chain_id)
         self.path = Path(f"<{store.url} {self.key}>")
         self._ttl = lease_ttl_s
@@ -62,6 +68,8 @@ class StoreJournal(TxJournal):
         self._stop = threading.Event()
         for record in store.journal_records(self.account, self.chain_id):
             self._apply(record)
+            if record.get("event") == "note" and record.get("kind") == "baseline":
+                self._positions_seq += 1
         self._heartbeat = threading.Thread(target=self._renew, name=f"keel-lease-{self.key}", daemon=True)
         self._heartbeat.start()
 
@@ -85,12 +93,81 @@ class StoreJournal(TxJournal):
             except Exception:  # a database hiccup: try again at the next beat; the lease may expire
                 continue
 
+    def bind(self, binding: JournalBinding) -> JournalBinding:
+        """As :meth:`TxJournal.bind`; the run named by the binding (a restart resumes it) is the store's run."""
+        bound = super().bind(binding)
+        if bound.run_id != self.run_id:
+            self.store.acquire_lease(self.key, bound.run_id, self._ttl)  # ours already: renamed to the resumed run
+            self.run_id = bound.run_id
+        try:
+            self.store.run(bound.run_id)
+        except StoreError:
+            self.store.create_run(
+                self.name,
+                config_text=self.config_text,
+                mode="live",
+                chain_id=self.chain_id,
+                account=self.account,
+                run_id=bound.run_id,
+            )
+        else:
+            self.store.adopt_run(bound.run_id)
+        return bound
+
+    def _rows_for(self, record: dict[str, Any]) -> dict[str, list[dict[str, Any]]] | None:
+        """Store rows that a note stands for, committed with it: a filled hedge is a fill; a baseline of
+        token balances is the account's positions (exact base units)."""
+        if record.get("event") != "note" or self._binding is None:
+            return None
+        data = record.get("data") or {}
+        now = time.time_ns()
+        if record.get("kind") == "fill" and data.get("status") == "filled":
+            return {
+                "fills": [
+                    {
+                        "fill_id": str(data.get("tx_hash") or data["intent"]),
+                        "ts_ns": now,
+                        "block_number": int(data.get("block", -1)),
+                        "source": "hedger",
+                        "instrument": f"{data['token_in']}->{data['token_out']}",
+                        "token_in": str(data["token_in"]),
+                        "token_out": str(data["token_out"]),
+                        "amount_in": int(data["amount_in"]),
+                        "amount_out": int(data["amount_out"]),
+                        "fee": 0,
+                        "fee_token": "",
+                        "quantity": None,
+                        "price": None,
+                        "intent_id": str(data["intent"]),
+                        "tx_hash": str(data.get("tx_hash", "")),
+                    }
+                ]
+            }
+        if record.get("kind") == "baseline" and isinstance(data.get("actual"), dict):
+            block = int(data.get("block", self._positions_seq))
+            return {
+                "positions": [
+                    {
+                        "block_number": block,
+                        "ts_ns": now,
+                        "account": self.account.lower(),
+                        "asset": str(token),
+                        "amount": int(amount),
+                        "decimals": int((data.get("decimals") or {}).get(token, 0)),
+                    }
+                    for token, amount in sorted(data["actual"].items())
+                ]
+            }
+        return None
+
     def _append(self, record: dict[str, Any]) -> None:
         if self._shut:
             raise ChainError(f"journal={self.where!r}: closed")
         if self._lost:
             raise ChainError(f"journal={self.where!r}: lease lost to another run; stopping before any further write")
-        self.store.append_journal(self.account, self.chain_id, self.run_id, record)
+        self.store.append_journal(self.account, self.chain_id, self.run_id, record, self._rows_for(record))
+        if record.get("event") == "note" and record.get("kind") == "baseline":
+            self._positions_seq += 1
         self._apply(record)
 
     def close(self, summary: Mapping[str, Any] | None = None) -> None:
@@ -98,6 +175,10 @@ class StoreJournal(TxJournal):
             return
         try:
             super().close(summary)
+            if self._binding is not None:
+                self.store.finish_run(
+                    self.run_id, "finished", summary_json=json.dumps(dict(summary or {}), sort_keys=True, default=str)
+                )
         finally:
             self._shut = True
             self._stop.set()

@@ -404,6 +404,10 @@ class Store:
 
     def write_batch(self, run_id: str, batch: dict[str, list[Any]]) -> None:
         """Write several kinds in one transaction (the recorder's unit of work)."""
+        with self._write() as conn:
+            self._write_kinds(conn, run_id, batch)
+
+    def _write_kinds(self, conn: Connection, run_id: str, batch: dict[str, list[Any]]) -> None:
         writers = {
             "events": (t.events, ("run_id", "seq"), False),
             "fills": (t.fills, ("run_id", "fill_id"), False),
@@ -414,12 +418,11 @@ class Store:
             "oracle": (t.oracle_readings, ("run_id", "seq"), False),
             "alerts": (t.alerts, ("run_id", "seq"), False),
         }
-        with self._write() as conn:
-            for kind, rows in batch.items():
-                if kind not in writers:
-                    raise StoreError(f"kind={kind!r}: not a table the store records")
-                table, keys, update = writers[kind]
-                self._insert(conn, table, [{**r, "run_id": run_id} for r in rows], keys, update)
+        for kind, rows in batch.items():
+            if kind not in writers:
+                raise StoreError(f"kind={kind!r}: not a table the store records")
+            table, keys, update = writers[kind]
+            self._insert(conn, table, [{**r, "run_id": run_id} for r in rows], keys, update)
 
     # ---- readers (the service's API) ------------------------------------------------------------
     def _select(self, table: sa.Table, run_id: str, order: Sequence[str], limit: int | None, offset: int) -> list[Any]:
@@ -629,7 +632,7 @@ class Store:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
             r = conn.execute(sa.select(t.leases).where(t.leases.c.key == key)).first()
             if r is not None:
-                mine = r.run_id == run_id and r.host == _HOST and r.pid == os.getpid()
+                mine = r.host == _HOST and r.pid == os.getpid()  # this process (a resumed run may rename it)
                 if not mine and r.expires_ns > now and _holder_alive(r.host, r.pid):
                     left = (r.expires_ns - now) / 1e9
                     raise StoreError(
@@ -646,7 +649,12 @@ class Store:
         with self._write() as conn:
             res = conn.execute(
                 t.leases.update()
-                .where(t.leases.c.key == key, t.leases.c.run_id == run_id, t.leases.c.pid == os.getpid())
+                .where(
+                    t.leases.c.key == key,
+                    t.leases.c.run_id == run_id,
+                    t.leases.c.host == _HOST,
+                    t.leases.c.pid == os.getpid(),
+                )
                 .values(expires_ns=time.time_ns() + int(ttl_s * 1e9))
             )
         return bool(res.rowcount)
@@ -661,8 +669,16 @@ class Store:
         return None if r is None else LeaseInfo(r.key, r.run_id, r.host, r.pid, r.acquired_ns, r.expires_ns)
 
     # ---- journal rows (used by keel.store.journal.StoreJournal) ---------------------------------
-    def append_journal(self, sender: str, chain_id: int, run_id: str, record: dict[str, Any]) -> None:
-        """Append one journal record; committed (durable) when this returns."""
+    def append_journal(
+        self,
+        sender: str,
+        chain_id: int,
+        run_id: str,
+        record: dict[str, Any],
+        also: dict[str, list[dict[str, Any]]] | None = None,
+    ) -> None:
+        """Append one journal record; committed (durable) when this returns.  ``also``: rows for the run's
+        tables (as :meth:`write_batch`) committed in the same transaction (a fill with the note announcing it)."""
         row = {
             "sender": sender.lower(),
             "chain_id": chain_id,
@@ -676,6 +692,8 @@ class Store:
         }
         with self._write() as conn:
             conn.execute(t.transactions.insert(), row)
+            if also:
+                self._write_kinds(conn, run_id, also)
 
     def journal_records(self, sender: str, chain_id: int) -> list[dict[str, Any]]:
         q = (
