@@ -86,7 +86,9 @@ def rpc(url: str, method: str, *params: Any) -> Any:
     return run(_read(url, method, *params))
 
 
-def live_argv(url: str, keystore: Path, addresses: Path, journal: Path, *extra: str, config: Path = CONFIG) -> list[str]:
+def live_argv(
+    url: str, keystore: Path, addresses: Path, journal: Path, *extra: str, config: Path = CONFIG
+) -> list[str]:
     return [
         "run", "--live", str(config), "--rpc", url, "--keystore", str(keystore), "--addresses", str(addresses),
         "--journal", str(journal), "--mine", *extra,

@@ -207,6 +207,7 @@ class TxJournal:
         self._notes: list[dict[str, Any]] = []
         self._closed = False
         self._shut = False
+        self._session = False  # bind() succeeded in this session: close() ends it with a `closed` record
         self._memory: list[str] | None = None
         self._fh: IO[str] | None = None
         if path is None:
@@ -260,6 +261,7 @@ class TxJournal:
                 )
             self._append({"event": "bind", **binding.as_record()})
             assert self._binding is not None
+            self._session = True
             return self._binding
         diff = self._binding.differences(binding)
         if diff:
@@ -268,13 +270,15 @@ class TxJournal:
                 "nothing from it is sent; use --new-journal to archive it and start fresh"
             )
         self._append({"event": "resume", "run_id": self._binding.run_id})
+        self._session = True
         return self._binding
 
     def close(self, summary: Mapping[str, Any] | None = None) -> None:
-        """Write the ``closed`` record (with ``summary`` if given) and release the lock.  Idempotent."""
+        """End the session: a ``closed`` record (with ``summary``) if this session bound the journal (or a
+        summary is given), then release the lock.  A refused :meth:`bind` leaves the file untouched.  Idempotent."""
         if not self.is_open:
             return
-        if summary is not None or self._binding is not None:
+        if self._session or summary is not None:
             self._append({"event": "closed", "summary": dict(summary or {})})
         if self._fh is not None:
             fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)

@@ -713,8 +713,9 @@ class LiveSession:
         if self.opts.report is not None:
             _write_atomic(self.opts.report, s.to_json())
         if self.journal is not None:
+            bound = self.journal.binding is not None and s.run_id != ""
             short = {k: v for k, v in s.as_dict().items() if k not in ("events", "hedges", "plan")}
-            self.journal.close(short)
+            self.journal.close(short if bound else None)
         if self.client is not None:
             await self.client.close()
 
