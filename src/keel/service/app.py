@@ -170,6 +170,10 @@ def create_app(hub: RunHub | None = None, store: Any | None = None, *, token: st
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such path {request.url.path[:200]!r} (the API is under /api/; its schema at /docs)"
+        elif exc.status_code == 405:
+            detail = f"method {request.method} not allowed on {request.url.path[:200]!r}"
         return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(UnknownRun)

@@ -37,7 +37,7 @@ RUN_STATUSES = ("running", "paused", "killed", "finished", "failed")
 class _StoreLag(Collector):
     """Computed at scrape time: the hub's latest block against the store's latest written block."""
 
-    def __init__(self, hub: RunHub, store_block: Callable[[str], int | None]) -> None:
+    def __init__(self, hub: RunHub, store_block: Callable[[str], int | None] | None) -> None:
         self.hub = hub
         self.store_block = store_block
 
@@ -49,7 +49,7 @@ class _StoreLag(Collector):
             "keel_store_write_lag_seconds", "Age of the oldest block not yet written to the store", labels=["run"]
         )
         now = time.time()
-        for run in self.hub.runs():
+        for run in self.hub.runs() if self.store_block is not None else []:  # no store: nothing lags
             with run.lock:
                 latest = run.last.block_number if run.last is not None else None
                 walls = dict(run.block_wall)
@@ -90,7 +90,7 @@ class ServiceMetrics:
         self.oracle_price = Gauge("keel_oracle_price_usd", "Oracle price (USD)", ["run"], registry=r)
         self.alerts = Counter("keel_alerts", "Alerts fired", ["run", "kind"], registry=r)
         self.status = Gauge("keel_run_status", "1 for the run's current status", ["run", "status"], registry=r)
-        r.register(_StoreLag(hub, store_block or (lambda run_id: None)))
+        r.register(_StoreLag(hub, store_block))
         self.hub = hub
         hub.on_add.append(self.watch)
         for run in hub.runs():
