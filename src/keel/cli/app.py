@@ -43,7 +43,8 @@ def _register() -> None:
     import importlib
 
     for module in (
-        "chain", "keystore", "live", "oracle", "route", "runs", "serve", "simulate", "stress", "surface", "testbed",
+        "catalog", "chain", "ingest", "keystore", "live", "oracle", "route", "runs", "serve", "simulate", "stress",
+        "surface", "testbed",
     ):  # fmt: skip
         importlib.import_module(f"keel.cli.{module}")
 
