@@ -49,14 +49,15 @@ class _StoreLag(Collector):
             "keel_store_write_lag_seconds", "Age of the oldest block not yet written to the store", labels=["run"]
         )
         now = time.time()
-        for run in self.hub.runs() if self.store_block is not None else []:  # no store: nothing lags
+        store_block = self.store_block
+        for run in self.hub.runs() if store_block is not None else []:  # no store: nothing lags
             with run.lock:
                 latest = run.last.block_number if run.last is not None else None
                 walls = dict(run.block_wall)
             if latest is None:
                 continue
             try:
-                written = self.store_block(run.run_id)
+                written = store_block(run.run_id)
             except Exception:  # the store is unreachable: report the whole run as lagging
                 written = None
             lag = latest - written if written is not None else len(walls)
