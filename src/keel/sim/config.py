@@ -88,9 +88,12 @@ class MarketConfig(_Section):
     path with a crash of ``crash_drop`` over ``crash_minutes`` at ``crash_at_hours``, then a recovery of
     ``crash_recovery`` of it over ``crash_recovery_minutes``."""
 
-    kind: Literal["uniswap_swaps", "binance_klines", "gbm", "merton", "heston", "crash"]
+    kind: Literal["uniswap_swaps", "binance_klines", "gbm", "merton", "heston", "crash", "catalog"]
     asset: str = "ETH"
     file: str | None = None
+    catalog: str = "data/catalog"  # kind 'catalog': a keel ingest catalog directory ...
+    pool: str | None = None  # ... the pool address in it ...
+    chain_id: int = Field(default=1, ge=1)  # ... and its chain (swaps in [start, start + hours))
     start: str = "2024-01-05T00:00:00Z"
     hours: float = Field(default=24.0, gt=0, le=24 * 30)
     s0: float = Field(default=2270.0, ge=1e-6, le=1e9)
@@ -351,6 +354,8 @@ def validate_config(data: dict[str, Any]) -> ScenarioConfig:
         raise ConfigError("market.start", config.market.start, "not an ISO-8601 UTC time") from None
     if config.market.kind in ("uniswap_swaps", "binance_klines") and not config.market.file:
         raise ConfigError("market.file", None, f"market kind {config.market.kind!r} replays a file: give its path")
+    if config.market.kind == "catalog" and not config.market.pool:
+        raise ConfigError("market.pool", None, "market kind 'catalog' replays a pool from the catalog: give its address")
     _cross_field_rules(config)
     return config
 
