@@ -50,7 +50,11 @@ class _StoreLag(Collector):
         )
         now = time.time()
         store_block = self.store_block
-        for run in self.hub.runs() if store_block is not None else []:  # no store: nothing lags
+        if store_block is None:  # no store: nothing lags
+            yield blocks
+            yield seconds
+            return
+        for run in self.hub.runs():
             with run.lock:
                 latest = run.last.block_number if run.last is not None else None
                 walls = dict(run.block_wall)
