@@ -5,13 +5,24 @@ Amounts are Python ints in the token's base units; a quote never changes the ven
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from keel.domain import Token
 from keel.errors import KeelError
 
-__all__ = ["Revert", "SwapQuote", "Venue"]
+__all__ = ["Revert", "SwapQuote", "Venue", "default_venue_name"]
+
+_VENUE_IDS = itertools.count(1)
+
+
+def default_venue_name(prefix: str) -> str:
+    """``prefix#n``, ``n`` unique in this process: the default name of a venue the caller did not
+    name, so two venues on the same tokens (two v2 forks, two v3 pools) never share a name.
+    Copies keep their original's name; give venues explicit names where names must be stable
+    across processes (configs, reports)."""
+    return f"{prefix}#{next(_VENUE_IDS)}"
 
 
 class Revert(KeelError):

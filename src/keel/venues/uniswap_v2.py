@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from keel.domain import PoolState, Token
 from keel.errors import ValidationError
-from keel.venues.base import Revert, SwapQuote
+from keel.venues.base import Revert, SwapQuote, default_venue_name
 from keel.venues.state_version import next_state_version
 
 __all__ = [
@@ -145,7 +145,7 @@ class Pair:
         self.token1 = token1 if token1 is not None else Token("TOKEN1", 18)
         if self.token0 == self.token1:
             raise ValidationError("token1", self.token1, "must differ from token0")
-        self.name = name if name is not None else f"uniswap_v2:{self.token0}/{self.token1}"
+        self.name = name if name is not None else default_venue_name(f"uniswap_v2:{self.token0}/{self.token1}")
         self.updated_ns = updated_ns
         self.fee_to = fee_to
         self.block_timestamp = block_timestamp
