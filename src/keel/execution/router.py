@@ -20,7 +20,10 @@ Method
    The best single venue path is realized too when the model rates it as good, and the plan
    with the larger exact net output is returned.
 
-Gas: a plan's ``gas_units`` is the sum of the venues' own figures for the swaps as executed;
+Gas: a plan's ``gas_units`` is the sum of the venues' own figures for the swaps as executed,
+less :func:`chained_saving` for consecutive hops of one leg on the same Uniswap v4 PoolManager
+(flash accounting: the intermediate token never leaves the singleton; the optimizer itself counts
+each venue's stand-alone gas, so it may under-use v4 multi-hop paths, never over-use them);
 ``gas_cost`` values them in output-token base units as
 ``gas_units * gas_price_wei * gas_token_price(token_out) * 10**decimals / 1e18`` (rounded up),
 where ``gas_token_price(token)`` is the price of one whole native gas token in whole ``token``.
@@ -45,7 +48,7 @@ from keel.execution.split import SplitModel, SplitProblem, SplitSolution
 from keel.execution.venue_models import CurveCache
 from keel.venues.base import Revert, Venue
 
-__all__ = ["RouteLeg", "RoutePlan", "SmartRouter", "StaleVenueError", "VenueRef", "execute_plan"]
+__all__ = ["RouteLeg", "RoutePlan", "SmartRouter", "StaleVenueError", "VenueRef", "chained_saving", "execute_plan"]
 
 GasTokenPrice = Callable[[Token], float | int | Decimal | Fraction]
 
@@ -85,11 +88,21 @@ class VenueRef(str):
 
 @dataclass(frozen=True, slots=True)
 class RouteLeg:
-    """One leg: ``venues`` (the path in order, as :class:`VenueRef`), ``tokens`` along it
-    (one more than venues).
+    """One leg of a plan: swaps executed as one unit, through ``venues`` in order.
 
-    ``exact_out`` legs are executed with ``swap_exact_out(amount_out)`` on the last venue of a
-    one-venue leg; others with ``swap_exact_in(amount_in)`` and each output forwarded.
+    ``venues[k]`` (a :class:`VenueRef`) swaps ``tokens[k]`` into ``tokens[k + 1]``, so ``tokens``
+    has one more entry than ``venues``.  Amounts are exact ints in base units:
+
+    * exact-input leg (``exact_out=False``): ``amount_in`` of ``tokens[0]`` enters ``venues[0]``
+      with ``swap_exact_in``; each venue's exact output is the next venue's exact input (the
+      intermediate amounts are not stored: they are what the venues return); the last venue's
+      output is ``amount_out`` of ``tokens[-1]``.  A leg with several venues is a whole path with
+      one venue per hop; a leg with one venue is one swap of a hop split across venues.
+    * exact-output leg (``exact_out=True``, always one venue): ``swap_exact_out(tokens[0],
+      amount_out)`` delivers ``amount_out`` and takes ``amount_in``.
+
+    ``gas_units`` is the legs' venues' gas for those swaps (v4 hops chained inside one leg on
+    the same PoolManager count the flash-accounting saving, see :class:`SmartRouter`).
     """
 
     venues: tuple[VenueRef, ...]
@@ -113,8 +126,31 @@ class RoutePlan:
     """A route: integer ``amount_in`` of ``token_in`` for ``amount_out`` of ``token_out``.
 
     ``gas_units`` over all legs; ``gas_cost`` is that gas in ``token_out`` base units and
-    ``net_amount_out = amount_out - gas_cost``.  ``legs`` run in order; a leg may consume an
-    intermediate token produced by earlier legs.  ``model_net`` is the optimizer's float figure.
+    ``net_amount_out = amount_out - gas_cost``.  ``model_net`` is the optimizer's float figure.
+
+    Shape.  ``legs`` are grouped by path (a token path ``token_in -> ... -> token_out`` taken by
+    part of the input); within a path, either one multi-venue leg (one venue per hop) or, when a
+    hop is split across venues, the one-venue legs of hop 1, then those of hop 2, and so on.
+    Amounts chain exactly: the ``amount_in`` of a path's hop-``h + 1`` legs sum to the
+    ``amount_out`` of its hop-``h`` legs (exact input), or the ``amount_out`` of hop ``h`` sum to
+    what hop ``h + 1`` takes (exact output).  The legs whose ``token_in`` is the plan's sum to
+    ``amount_in``; those whose ``token_out`` is the plan's sum to ``amount_out``.
+
+    Replay leg by leg, in order, on the venues the plan was made on (or the same state anywhere
+    else -- a chain, another simulator)::
+
+        for leg in plan.legs:
+            if leg.exact_out:
+                q = venues[leg.venues[0]].swap_exact_out(leg.tokens[0], leg.amount_out)
+                assert q.amount_in == leg.amount_in
+            else:
+                amount = leg.amount_in
+                for name, token in zip(leg.venues, leg.tokens):
+                    amount = venues[name].swap_exact_in(token, amount).amount_out
+                assert amount == leg.amount_out
+
+    Each leg only spends tokens that ``token_in`` or earlier legs provided, so this order is
+    always executable; :func:`execute_plan` does exactly this and raises on any difference.
     """
 
     token_in: Token
@@ -141,6 +177,19 @@ class RoutePlan:
     def price(self) -> float:
         """Average execution price in human units of token_out per token_in (gross of gas)."""
         return (self.amount_out / self.token_out.unit) / (self.amount_in / self.token_in.unit)
+
+
+def chained_saving(previous: Venue | None, venue: Venue) -> int:
+    """Gas saved when ``venue``'s swap directly follows ``previous``'s inside one leg and both are
+    pools of the same singleton (a Uniswap v4 PoolManager: ``singleton`` names it): with flash
+    accounting the intermediate token is neither transferred nor settled.  0 otherwise."""
+    if previous is None:
+        return 0
+    singleton = getattr(venue, "singleton", None)
+    if singleton is None or getattr(previous, "singleton", None) != singleton:
+        return 0
+    saving = getattr(venue, "chained_hop_saving", 0)
+    return saving if isinstance(saving, int) else 0
 
 
 def _by_name(venues: Mapping[str, Venue] | Iterable[Venue]) -> dict[str, Venue]:
@@ -175,12 +224,15 @@ def _run_plan(plan: RoutePlan, table: Mapping[str, Venue]) -> tuple[int, int, in
             else:
                 amount = leg.amount_in
                 g = 0
+                prev: Venue | None = None
                 for name, tok in zip(leg.venues, leg.tokens, strict=False):
-                    q = table[name].swap_exact_in(tok, amount)
+                    v = table[name]
+                    q = v.swap_exact_in(tok, amount)
                     if q.amount_in != amount:
                         raise ExecutionError(f"leg {i}: venue {name} took {q.amount_in} of {amount}")
                     amount = q.amount_out
-                    g += q.gas_units
+                    g += q.gas_units - chained_saving(prev, v)
+                    prev = v
                 got_in, got_out = leg.amount_in, amount
         except KeyError as exc:
             raise ExecutionError(f"leg {i}: venue {exc.args[0]!r} not given") from exc
@@ -267,14 +319,20 @@ class SmartRouter:
         vs = list(venues)
         if not vs:
             raise ValidationError("venues", vs, "need at least one venue")
-        names: set[str] = set()
+        names: dict[str, int] = {}
         for i, v in enumerate(vs):
             # duck-typed check of the Venue protocol (isinstance on a runtime protocol is slow)
             if not all(hasattr(v, a) for a in _VENUE_ATTRS):
                 raise ValidationError(f"venues[{i}]", v, "does not implement keel.venues.base.Venue")
-            if v.name in names:
-                raise ValidationError(f"venues[{i}].name", v.name, "duplicate venue name")
-            names.add(v.name)
+            first = names.get(v.name)
+            if first is not None:
+                raise ValidationError(
+                    f"venues[{i}].name",
+                    v.name,
+                    f"duplicate venue name: venues[{first}] ({vs[first]!r}) and venues[{i}] ({v!r}) are both "
+                    "named so; give each venue a unique name (plans and execute_plan look venues up by name)",
+                )
+            names[v.name] = i
         if isinstance(gas_price_wei, bool) or not isinstance(gas_price_wei, int) or gas_price_wei < 0:
             raise ValidationError("gas_price_wei", gas_price_wei, "must be a non-negative int")
         if gas_price_wei > 0 and gas_token_price is None:
@@ -599,13 +657,15 @@ class SmartRouter:
                 amt = a_p
                 gas = 0
                 names: list[VenueRef] = []
+                prev: Venue | None = None
                 for u, tok in zip(used, p.tokens, strict=False):
                     v = venue(index[u[0]])
                     q = v.swap_exact_in(tok, amt)
                     if q.amount_in != amt:
                         raise ExecutionError(f"venue {v.name} can absorb only {q.amount_in} of {amt}")
                     amt = q.amount_out
-                    gas += q.gas_units
+                    gas += q.gas_units - chained_saving(prev, v)
+                    prev = v
                     names.append(VenueRef(self.venues[index[u[0]]]))
                 legs.append(RouteLeg(tuple(names), p.tokens, a_p, amt, gas))
                 total_out += amt

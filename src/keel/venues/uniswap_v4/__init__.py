@@ -17,7 +17,14 @@ from keel.venues.uniswap_v4.hooks import AMOUNT_CHANGING_FLAGS, BeforeSwap, Hook
 from keel.venues.uniswap_v4.manager import PoolManager
 from keel.venues.uniswap_v4.pool import PoolState, SwapOutcome, TickInfo
 from keel.venues.uniswap_v4.pool_key import MAX_TICK_SPACING, MIN_TICK_SPACING, NATIVE, ZERO_ADDRESS, PoolKey
-from keel.venues.uniswap_v4.venue import CHAINED_HOP_SAVING, SWAP_GAS_BASE, SWAP_GAS_PER_TICK, V4Pool, swap_gas
+from keel.venues.uniswap_v4.venue import (
+    CHAINED_HOP_SAVING,
+    SWAP_GAS_BASE,
+    SWAP_GAS_FIRST_CROSSING,
+    SWAP_GAS_PER_TICK,
+    V4Pool,
+    swap_gas,
+)
 
 __all__ = [
     "AMOUNT_CHANGING_FLAGS",
@@ -28,6 +35,7 @@ __all__ = [
     "NATIVE",
     "OVERRIDE_FEE_FLAG",
     "SWAP_GAS_BASE",
+    "SWAP_GAS_FIRST_CROSSING",
     "SWAP_GAS_PER_TICK",
     "ZERO_ADDRESS",
     "BeforeSwap",

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 
 from keel.errors import ValidationError
 from keel.venues.base import Revert
+from keel.venues.uniswap_v3.tick_bitmap import flip_tick
 from keel.venues.uniswap_v4 import fees as _fees
 from keel.venues.uniswap_v4 import hooks as _hooks
 from keel.venues.uniswap_v4.pool import PoolState, SwapOutcome, TickInfo
@@ -128,6 +129,45 @@ class PoolManager:
         new._hook_models = dict(self._hook_models)
         new.protocol_fees_accrued = {}
         return new
+
+    def load_pool(
+        self,
+        key: PoolKey,
+        *,
+        sqrt_price_x96: int,
+        tick: int,
+        protocol_fee: int,
+        lp_fee: int,
+        liquidity: int,
+        fee_growth_global0_x128: int,
+        fee_growth_global1_x128: int,
+        ticks: Mapping[int, tuple[int, int, int, int]],
+    ) -> PoolState:
+        """Hold a pool exactly as read from a chain (StateLibrary fields; ``ticks`` maps each
+        initialized tick to ``(liquidity_gross, liquidity_net, fee_growth_outside0, fee_growth_outside1)``).
+
+        Positions are not part of a snapshot.  Replaces any pool already held at ``key``.
+        """
+        if not isinstance(key, PoolKey):
+            raise ValidationError("key", key, "must be a keel.venues.uniswap_v4.PoolKey")
+        _int("sqrt_price_x96", sqrt_price_x96, 1, (1 << 160) - 1)
+        _int("tick", tick, -887272, 887272)
+        _int("liquidity", liquidity, 0, (1 << 128) - 1)
+        pool = PoolState(key.tick_spacing)
+        pool.sqrt_price_x96, pool.tick = sqrt_price_x96, tick
+        pool.protocol_fee, pool.lp_fee = protocol_fee, lp_fee
+        pool.liquidity = liquidity
+        pool.fee_growth_global0_x128 = fee_growth_global0_x128
+        pool.fee_growth_global1_x128 = fee_growth_global1_x128
+        for t, (gross, net, out0, out1) in sorted(ticks.items()):
+            if t % key.tick_spacing != 0 or not -887272 <= t <= 887272:
+                raise ValidationError("ticks", t, f"not a usable tick for tick_spacing {key.tick_spacing}")
+            if gross <= 0:
+                raise ValidationError(f"ticks[{t}].liquidity_gross", gross, "an initialized tick has liquidity")
+            pool._ticks[t] = [gross, net, out0, out1]
+            flip_tick(pool._bitmap, t, key.tick_spacing)
+        self._pools[key] = pool
+        return pool
 
     # ------------------------------------------------------------------ state changes
     def initialize(self, key: PoolKey, sqrt_price_x96: int) -> int:

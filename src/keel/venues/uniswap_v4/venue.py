@@ -5,12 +5,13 @@ and swaps go through the manager (exact), ``copy()`` copies only that pool (O(1)
 what :mod:`keel.execution.venue_models` reads from a v3 pool (``sqrt_price_x96``, ``liquidity``,
 ``tick``, ``fee``, ``tick_table()``, ``ticks(t)``), so the router models it like a v3 pool.
 
-Gas (measured in the EVM, ``tests/venues/test_v4_evm.py``): a v4 swap through a minimal
-unlock-callback router -- ``unlock``, ``swap``, ``sync`` + ERC-20 transfer + ``settle`` for the
-input, ``take`` for the output -- costs :data:`SWAP_GAS_BASE` plus :data:`SWAP_GAS_PER_TICK` per
-initialized tick crossed.  Flash accounting makes a multi-hop route cheaper: inside one
-``unlock`` the intermediate currency is never transferred or settled (the deltas cancel), so a
-hop that follows a v4 hop of the same PoolManager saves :data:`CHAINED_HOP_SAVING`
+Gas (measured on Hardhat, ``tests/venues/test_v4_live.py``): a v4 swap through Keel's minimal
+unlock-callback router (:file:`contracts/KeelV4Router.vy`) -- ``unlock``, ``swap``, ``sync`` +
+ERC-20 transfer + ``settle`` for the input, ``take`` for the output -- costs
+:data:`SWAP_GAS_BASE` plus, when it crosses initialized ticks, :data:`SWAP_GAS_FIRST_CROSSING`
+once and :data:`SWAP_GAS_PER_TICK` per tick.  Flash accounting makes a multi-hop route cheaper:
+inside one ``unlock`` the intermediate currency is never transferred or settled (the deltas
+cancel), so a hop that follows a v4 hop of the same PoolManager saves :data:`CHAINED_HOP_SAVING`
 (``singleton`` names the manager; :class:`keel.execution.SmartRouter` applies the saving to a
 plan's exact gas).
 """
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from keel.domain import Token
 from keel.errors import ValidationError
-from keel.venues.base import SwapQuote
+from keel.venues.base import SwapQuote, default_venue_name
 from keel.venues.uniswap_v3.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from keel.venues.uniswap_v3.tick_table import TickTable
 from keel.venues.uniswap_v4 import fees as _fees
@@ -27,16 +28,24 @@ from keel.venues.uniswap_v4.manager import PoolManager
 from keel.venues.uniswap_v4.pool import PoolState, TickInfo
 from keel.venues.uniswap_v4.pool_key import PoolKey
 
-__all__ = ["CHAINED_HOP_SAVING", "SWAP_GAS_BASE", "SWAP_GAS_PER_TICK", "V4Pool", "swap_gas"]
+__all__ = ["CHAINED_HOP_SAVING", "SWAP_GAS_BASE", "SWAP_GAS_FIRST_CROSSING", "SWAP_GAS_PER_TICK", "V4Pool", "swap_gas"]
 
-SWAP_GAS_BASE = 125_000
+# Measured on Hardhat (Cancun, per-transaction warm/cold accounting, 21000 intrinsic included) through
+# contracts/KeelV4Router.vy: one hop inside one range 102.2k; two chained hops 151.0k (the second
+# hop adds 48.8k instead of 102.2k: 53.5k saved); tests/venues/test_v4_live.py re-measures.
+SWAP_GAS_BASE = 102_000
+# One crossing of a never-crossed tick measured 179.4k (77.2k more: cold tick slots and two fee-growth-outside
+# words written from zero); later crossings are modelled at v3's 24k per tick (not yet measured for v4).
 SWAP_GAS_PER_TICK = 24_000
-CHAINED_HOP_SAVING = 60_000
+SWAP_GAS_FIRST_CROSSING = 53_000
+CHAINED_HOP_SAVING = 53_000
 
 
 def swap_gas(ticks_crossed: int) -> int:
     """Gas units of one stand-alone v4 swap crossing ``ticks_crossed`` initialized ticks."""
-    return SWAP_GAS_BASE + SWAP_GAS_PER_TICK * ticks_crossed
+    if ticks_crossed <= 0:
+        return SWAP_GAS_BASE
+    return SWAP_GAS_BASE + SWAP_GAS_FIRST_CROSSING + SWAP_GAS_PER_TICK * ticks_crossed
 
 
 class V4Pool:
@@ -44,7 +53,8 @@ class V4Pool:
 
     ``token0``/``token1`` are the keel tokens of ``key.currency0``/``currency1`` (a token with an
     ``address`` must match the key's currency; native ETH has currency 0x0).  ``name`` defaults to
-    ``uniswap_v4:T0/T1:fee:spacing:`` plus the first bytes of the PoolId, unique per pool.
+    ``uniswap_v4:T0/T1:fee:spacing:`` plus the first bytes of the PoolId and a process-unique
+    ``#n`` (:func:`keel.venues.base.default_venue_name`).
     ``singleton`` identifies the PoolManager (its address on chain; default: the manager object's
     id) for the chained-hop gas saving.
     """
@@ -77,7 +87,9 @@ class V4Pool:
         self.name = (
             name
             if name is not None
-            else f"uniswap_v4:{token0}/{token1}:{key.fee}:{key.tick_spacing}:{key.to_id().hex()[:8]}"
+            else default_venue_name(
+                f"uniswap_v4:{token0}/{token1}:{key.fee}:{key.tick_spacing}:{key.to_id().hex()[:8]}"
+            )
         )
         self.updated_ns = updated_ns
         self.singleton = singleton if singleton is not None else f"pool_manager:{id(manager)}"
