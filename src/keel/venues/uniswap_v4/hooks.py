@@ -29,10 +29,7 @@ Deltas use v4 signs: positive = owed *to* the hook (the caller pays it).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from keel.venues.uniswap_v4.pool_key import PoolKey
+from typing import Any
 
 __all__ = [
     "AFTER_ADD_LIQUIDITY_FLAG",
@@ -123,6 +120,8 @@ class BeforeSwap:
 class HookModel:
     """Python model of one hooks contract; override the calls the hook makes.
 
+    ``key`` is the pool's :class:`~keel.venues.uniswap_v4.PoolKey` (typed ``Any`` here only to
+    keep this module free of an import cycle with ``pool_key``).
     ``zero_for_one``, ``amount_specified`` and ``sqrt_price_limit_x96`` are the swap's
     parameters as the caller passed them (v4 signs); ``swap_delta`` is the pool's
     ``(amount0, amount1)`` BalanceDelta (negative = owed by the caller).  The defaults do
@@ -131,15 +130,13 @@ class HookModel:
     (the PoolManager calls it for quotes too).
     """
 
-    def before_swap(
-        self, key: PoolKey, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int
-    ) -> BeforeSwap:
+    def before_swap(self, key: Any, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int) -> BeforeSwap:
         """The hook's ``beforeSwap``; default: no delta, no fee override."""
         return BeforeSwap()
 
     def after_swap(
         self,
-        key: PoolKey,
+        key: Any,
         zero_for_one: bool,
         amount_specified: int,
         sqrt_price_limit_x96: int,
@@ -149,7 +146,7 @@ class HookModel:
         return 0
 
     def after_modify_liquidity(
-        self, key: PoolKey, liquidity_delta: int, caller_delta: tuple[int, int], fees_accrued: tuple[int, int]
+        self, key: Any, liquidity_delta: int, caller_delta: tuple[int, int], fees_accrued: tuple[int, int]
     ) -> tuple[int, int]:
         """The hook's ``afterAdd/RemoveLiquidity`` delta ``(amount0, amount1)``; default (0, 0)."""
         return (0, 0)
