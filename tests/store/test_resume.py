@@ -63,7 +63,7 @@ def test_resumed_summary_is_byte_identical(short_desk: Path, store_url: str, tmp
     assert seen == ["40", "80"]
     with open_store(store_url) as store:
         killed = store.runs()[-1]
-        assert killed.status == "killed" and killed.id != full.id
+        assert killed.status == "killed" and killed.id != full.run_id
     assert not (tmp_path / "b" / "eth_options_desk" / killed.id).exists()  # no half run folder
 
     resumed = simulate_recorded(short_desk, out=tmp_path / "b", db=store_url, resume=killed.id)
@@ -72,13 +72,13 @@ def test_resumed_summary_is_byte_identical(short_desk: Path, store_url: str, tmp
     assert (tmp_path / "b" / "eth_options_desk" / "latest" / "summary.json").read_bytes() == expected
     with open_store(store_url) as store:
         assert store.run(killed.id).status == "finished"
-        a, b = store.fills(full.id), store.fills(killed.id)
+        a, b = store.fills(full.run_id), store.fills(killed.id)
         assert len(b) == len({f.fill_id for f in b}) == len(a) > 0  # every fill once, none lost
         assert [(f.fill_id, f.amount_in, f.amount_out) for f in a] == [
             (f.fill_id, f.amount_in, f.amount_out) for f in b
         ]
-        assert store.latest_positions(full.id) == store.latest_positions(killed.id)
-        assert len(store.events(full.id)) == len(store.events(killed.id))
+        assert store.latest_positions(full.run_id) == store.latest_positions(killed.id)
+        assert len(store.events(full.run_id)) == len(store.events(killed.id))
 
 
 def test_resume_refusals_write_nothing(short_desk: Path, tmp_path: Path) -> None:
