@@ -34,10 +34,23 @@ test: lint
 	$(BIN)/pytest
 
 # Benchmarks install the peers (NautilusTrader, py_vollib_vectorized) on top; never part of `make test`.
-bench: setup
-	$(BIN)/python -m pip install -q --disable-pip-version-check -r requirements-bench.lock && $(BIN)/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps lets_be_rational==1.1.2
-	$(BIN)/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps py_lets_be_rational==1.0.1
-	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+# Install order: see requirements-bench.lock (py_lets_be_rational pinned to 1.0.1 and force-reinstalled last).
+# Each bench's output (machine, versions, load average included) is also kept in bench/results/NAME-<UTC>.txt.
+BENCH_STAMP := $(VENV)/.keel-bench-installed
+PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
+
+$(BENCH_STAMP): $(PY_STAMP) requirements-bench.lock
+	$(PIP) -r requirements-bench.lock
+	$(PIP) --force-reinstall --no-deps lets_be_rational==1.1.2
+	$(PIP) --force-reinstall --no-deps py_lets_be_rational==1.0.1
+	$(BIN)/python -c "import py_vollib_vectorized, nautilus_trader"
+	touch $@
+
+bench: setup $(BENCH_STAMP)
+	@mkdir -p bench/results
+	@for b in bench/[a-z]*.py; do \
+	  out=bench/results/$$(basename $$b .py)-$$(date -u +%Y%m%dT%H%M%SZ).txt; echo "== $$b -> $$out"; \
+	  $(BIN)/python $$b > $$out 2>&1; rc=$$?; cat $$out; [ $$rc -eq 0 ] || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules runs .mypy_cache .pytest_cache .ruff_cache

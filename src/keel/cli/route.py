@@ -13,15 +13,18 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from keel.cli.app import app
-from keel.domain import Token
 from keel.errors import ValidationError
 
-_USDC = Token("USDC", 6, 1, "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48")
-_WETH = Token("WETH", 18, 1, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2")
+if TYPE_CHECKING:
+    from keel.domain import Token
+
+_USDC_ADDRESS = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+_WETH_ADDRESS = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 _DAY = "uniswap_v3_usdc_weth_005_2024-01-05"
 _FILE = "ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.tick.csv"
 _SNAPSHOT_NS = 1704412823 * 10**9
@@ -37,8 +40,15 @@ def _data_dir(data: Path | None) -> Path:
     raise ValidationError("--data", None, "could not find the project's data/ folder; pass --data")
 
 
+def _tokens() -> tuple[Token, Token]:
+    from keel.domain import Token
+
+    return Token("USDC", 6, 1, _USDC_ADDRESS), Token("WETH", 18, 1, _WETH_ADDRESS)
+
+
 def _token(field: str, symbol: str) -> Token:
-    tokens = {"USDC": _USDC, "WETH": _WETH}
+    usdc, weth = _tokens()
+    tokens = {"USDC": usdc, "WETH": weth}
     try:
         return tokens[symbol.upper()]
     except KeyError:
@@ -87,14 +97,15 @@ def route_command(
         profile = profile_from_events(csv.DictReader(io.StringIO(text, newline="")))
     except (KeyError, ValueError, TypeError, ArithmeticError, csv.Error) as exc:
         raise ValidationError("--data", str(path), f"not a readable pool event file ({type(exc).__name__})") from None
-    venues = companion_venues(profile, _USDC, _WETH, ts_ns=_SNAPSHOT_NS)
+    usdc, weth = _tokens()
+    venues = companion_venues(profile, usdc, weth, ts_ns=_SNAPSHOT_NS)
     if real_only:
         venues = venues[:1]
     usdc_per_weth = 1e12 / profile.price
     router = SmartRouter(
         venues,
         gas_price_wei=int(gwei * 10**9),
-        gas_token_price=lambda t: 1.0 if t == _WETH else usdc_per_weth,
+        gas_token_price=lambda t: 1.0 if t == weth else usdc_per_weth,
     )
     plan = (
         router.quote_exact_out(token_in, token_out, base)

@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING
 import typer
 
 from keel.cli.app import app
-from keel.domain import NS_PER_DAY, NS_PER_YEAR, ns_to_datetime
 
 if TYPE_CHECKING:
     from keel.pricing.surface import ExpirySlice, VolSurface
@@ -35,6 +34,8 @@ def plot_surface(surface: VolSurface, out: Path) -> Path:
     """PNG: one panel per expiry, mark IVs (dots), bid/ask IVs (bars) and the fitted SVI smile."""
     import matplotlib
     import numpy as np
+
+    from keel.domain import ns_to_datetime
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -86,6 +87,7 @@ def surface_command(
     weighting: str = typer.Option("spread", "--weighting", help="'spread' (1/bid-ask IV) or 'vega'"),
 ) -> None:
     """Fit SVI per expiry, check butterfly/calendar arbitrage, print fit errors in vol points, plot."""
+    from keel.domain import NS_PER_DAY, NS_PER_YEAR, ns_to_datetime
     from keel.marketdata import load_chain_file
     from keel.pricing.surface import fit_surface
 

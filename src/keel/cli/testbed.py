@@ -9,7 +9,6 @@ The deployer is Hardhat's public dev account #0 (a well-known test key, never a 
 
 from __future__ import annotations
 
-import asyncio
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -70,6 +69,8 @@ def up_command(
     eth_price: str = typer.Option("2000", "--eth-price", help="initial pool price, USDC per WETH (exact decimal)"),
 ) -> None:
     """Start a local Hardhat node and deploy the testbed; print and save the addresses."""
+    import asyncio
+
     from rich.console import Console
 
     from keel.chain import HardhatNode
@@ -127,6 +128,8 @@ def fund_command(
 ) -> None:
     """Give ACCOUNT ETH, WETH and USDC on the testbed (from the dev deployer); --vault-usdc also deposits
     collateral for it (a test chain lets the deployer act as ACCOUNT: Hardhat account impersonation)."""
+    import asyncio
+
     from keel.chain import (
         ChainClient,
         DevSigner,
