@@ -24,13 +24,16 @@ def test_upgrade_to_head_and_downgrade_to_base(store_url: str) -> None:
         with engine.connect() as conn:
             assert migrate.current_revision(conn) == migrate.head_revision() == SCHEMA_HEAD
             tables = set(sa.inspect(conn).get_table_names())
-            assert tables == set(metadata.tables) | {"alembic_version"}
-            diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": False}), metadata)
+            assert tables == set(metadata.tables) | {"keel_alembic_version"}
+            diff = compare_metadata(
+                MigrationContext.configure(conn, opts={"compare_type": False, "version_table": migrate.VERSION_TABLE}),
+                metadata,
+            )
             assert diff == []
         with engine.begin() as conn:
             migrate.downgrade(conn)
         with engine.connect() as conn:
-            assert set(sa.inspect(conn).get_table_names()) <= {"alembic_version"}
+            assert set(sa.inspect(conn).get_table_names()) <= {"keel_alembic_version"}
             assert migrate.current_revision(conn) is None
         with engine.begin() as conn:  # and up again: the downgrade left nothing behind
             migrate.upgrade(conn)
@@ -49,8 +52,8 @@ def test_newer_schema_is_refused_and_nothing_written(store_url: str) -> None:
     engine = _engine(store_url)
     try:
         with engine.begin() as conn:
-            conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
-            conn.execute(sa.text("INSERT INTO alembic_version VALUES ('9001')"))
+            conn.execute(sa.text("CREATE TABLE keel_alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+            conn.execute(sa.text("INSERT INTO keel_alembic_version VALUES ('9001')"))
         try:
             open_store(store_url)
         except StoreError as exc:
@@ -59,6 +62,6 @@ def test_newer_schema_is_refused_and_nothing_written(store_url: str) -> None:
             raise AssertionError("a newer schema was accepted")
         assert "schema revision '9001' is newer than this keel knows" in message and "\n" not in message
         with engine.connect() as conn:
-            assert set(sa.inspect(conn).get_table_names()) == {"alembic_version"}
+            assert set(sa.inspect(conn).get_table_names()) == {"keel_alembic_version"}
     finally:
         engine.dispose()

@@ -17,9 +17,12 @@ from sqlalchemy.engine import Connection
 
 from keel.store.types import StoreError
 
-__all__ = ["MIGRATIONS", "check_revision", "current_revision", "downgrade", "head_revision", "upgrade"]
+__all__ = ["MIGRATIONS", "VERSION_TABLE", "check_revision", "current_revision", "downgrade", "head_revision", "upgrade"]
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Keel's own Alembic version table: tools sharing the database (Optuna's study storage runs its own
+# Alembic) keep theirs in ``alembic_version``, so the two never read each other's revision.
+VERSION_TABLE = "keel_alembic_version"
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -42,7 +45,7 @@ def head_revision() -> str:
 
 def current_revision(connection: Connection) -> str | None:
     """The revision the database is stamped with (``None`` for an empty database)."""
-    rev = MigrationContext.configure(connection).get_current_revision()
+    rev = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE}).get_current_revision()
     return None if rev is None else str(rev)
 
 
