@@ -224,7 +224,7 @@ def sim_day(repeats: int) -> None:
     from pathlib import Path
 
     from keel.sim.config import load_config
-    from keel.sim.scenario import run_scenario
+    from keel.runtime import run_scenario
 
     root = Path(__file__).resolve().parents[1]
     config = load_config(root / "examples" / "eth_options_desk.toml")

@@ -13,7 +13,7 @@ from keel.domain import NS_PER_YEAR
 from keel.errors import ConfigError
 from keel.marketdata import load_chain_file
 from keel.sim.config import validate_config
-from keel.sim.scenario import _fitted_surface
+from keel.sim.scenario import fitted_surface
 
 ROOT = Path(__file__).resolve().parents[2]
 HOURLY = "data/deribit_btc_iv_greeks_hourly_2026-01/full_data_sample.csv"
@@ -31,7 +31,7 @@ def _config(**surface: Any) -> dict[str, Any]:
 
 def test_surface_from_2026_hourly_chain_reproduces_its_mark_ivs() -> None:
     cfg = validate_config(_config(snapshot=10, min_expiry_days=7, max_fit_vol_pts=1.5))
-    surface, info = _fitted_surface(cfg, ROOT)
+    surface, info = fitted_surface(cfg, ROOT)
     assert info["underlying"] == "BTC" and len(surface.slices) >= 4
     # against the real chain: the venue's vol at each out-of-the-money strike's moneyness vs Deribit's mark IV
     chain = load_chain_file(ROOT / HOURLY).snapshots()[10].frame
@@ -52,7 +52,7 @@ def test_surface_from_2026_hourly_chain_reproduces_its_mark_ivs() -> None:
 
 def test_eth_2021_snapshot_keeps_only_liquid_expiries() -> None:
     cfg = validate_config(_config(chain=ETH_0209))
-    surface, info = _fitted_surface(cfg, ROOT)
+    surface, info = fitted_surface(cfg, ROOT)
     assert info["fitted_expiries"] >= 5 and len(surface.slices) < info["fitted_expiries"]
     assert all(e["rmse_vol_pts"] <= 2.5 and e["days"] >= 2.0 for e in info["expiries"])
     # sticky moneyness: an at-the-money vol near Deribit's ETH level that day (roughly 90-110%)
@@ -81,6 +81,6 @@ def test_surface_config_errors_name_the_key(options: dict[str, Any], key: str) -
     data = _config()
     data["options"] = options
     with pytest.raises(ConfigError) as info:
-        _fitted_surface(validate_config(data), ROOT)
+        fitted_surface(validate_config(data), ROOT)
     message = str(info.value)
     assert key in message and "\n" not in message

@@ -9,10 +9,11 @@ import pytest
 
 from keel.engine import Engine
 from keel.execution import SmartRouter
+from keel.runtime import run_scenario
 from keel.sim.chain import GWEI, ChainParams, ChainSim, RouteCall, Tx
 from keel.sim.config import validate_config
 from keel.sim.mev import SandwichBot
-from keel.sim.scenario import PNL_PARTS, run_scenario
+from keel.sim.scenario import PNL_PARTS
 from keel.venues.uniswap_v3 import Pool
 from tests.sim.test_chain import USDC, WETH, Collector, make_pool, usd
 

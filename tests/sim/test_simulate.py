@@ -9,8 +9,9 @@ import polars as pl
 import pytest
 
 from keel.cli import main
+from keel.runtime import run_scenario
 from keel.sim.config import load_config
-from keel.sim.scenario import PNL_PARTS, run_scenario
+from keel.sim.scenario import PNL_PARTS
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
@@ -37,8 +38,8 @@ def test_simulate_writes_outputs_and_is_deterministic(tmp_path: Path, capsys: py
     config = _short(tmp_path, "eth_options_desk.toml", 1.5)
     for run in ("a", "b"):
         assert main(["simulate", str(config), "--out", str(tmp_path / run), "--quiet"]) == 0
-    a = tmp_path / "a" / "eth_options_desk"
-    b = tmp_path / "b" / "eth_options_desk"
+    a = tmp_path / "a" / "eth_options_desk" / "latest"  # runs/NAME/RUN_ID, `latest` links the newest
+    b = tmp_path / "b" / "eth_options_desk" / "latest"
     assert (a / "summary.json").read_bytes() == (b / "summary.json").read_bytes()
     summary = json.loads((a / "summary.json").read_text())
     assert summary["blocks"] == 450 and summary["desk"]["option_trades"] == 3
@@ -54,7 +55,8 @@ def test_simulate_writes_outputs_and_is_deterministic(tmp_path: Path, capsys: py
     assert "theta" in out and "min margin ratio" in out
     # a different seed changes the run
     assert main(["simulate", str(config), "--out", str(tmp_path / "c"), "--seed", "8", "--quiet"]) == 0
-    assert (tmp_path / "c" / "eth_options_desk" / "summary.json").read_bytes() != (a / "summary.json").read_bytes()
+    c = tmp_path / "c" / "eth_options_desk" / "latest"
+    assert (c / "summary.json").read_bytes() != (a / "summary.json").read_bytes()
 
 
 def test_crash_example_liquidates_and_accounts_bad_debt(tmp_path: Path) -> None:
@@ -122,7 +124,7 @@ def _roll_scenario(**desk: object) -> dict[str, object]:
         },
         "desk": {
             "strategy": "iron_condor",
-            "strikes_pct": [95.0, 0.0, 90.0],
+            "strikes_pct": [95.0, 100.0, 90.0],
             "contracts": 10,
             "roll_hours": 1.0,
             **desk,
@@ -168,7 +170,7 @@ def test_summary_is_identical_across_processes_and_hash_seeds(tmp_path: Path) ->
         code = "import sys; from keel.cli import main; sys.exit(main(sys.argv[1:]))"
         cmd = [sys.executable, "-c", code, "simulate", str(config), "--out", str(out), "--quiet"]
         subprocess.run(cmd, check=True, env=env, capture_output=True, timeout=300)
-        outputs.append((out / "eth_options_desk" / "summary.json").read_bytes())
+        outputs.append((out / "eth_options_desk" / "latest" / "summary.json").read_bytes())
     assert outputs[0] == outputs[1]
     assert json.loads(outputs[0])["blocks"] == 150
 

@@ -13,6 +13,13 @@ Two ways to trade (``HedgeConfig.mode``):
   intents (``max_cost`` exceeded, no route), skipped blocks (quote below ``min_out``) and
   expired orders are recorded as events (``hedge_refused``, ``hedge_skipped``,
   ``hedge_expired``) and counted in :attr:`DeltaHedger.intent_stats`.
+
+Pipeline: the hedger subscribes to the oracle's readings (``keel.oracle.ORACLE_READINGS``) and
+the risk actor's events (``keel.risk.RISK_EVENTS``), both published earlier in the same block.
+On a HALTED reading it decides nothing: the block's decision is a ``DecisionSkipped`` event
+(cause ``"oracle_halted"``, the oracle's reasons in ``reason``) and a working order is shown the
+halted price, so the execution controller's guard skips it too.  A ``HedgeRequested`` (delta)
+makes it trade in the same block, band or not.
 * ``"route"``: one swap per hedge, quoted at submission with ``min_out = quote × (1 − slippage)``
   (a :class:`SwapCall` on the main pool, or a :class:`RouteCall` of a SmartRouter plan).
 """
@@ -27,10 +34,31 @@ from typing import Any
 
 from keel.agents.book import DeskBook
 from keel.domain import NS_PER_SECOND, NS_PER_YEAR
-from keel.engine import Actor, Block
+from keel.engine import (
+    DECISIONS,
+    FILLS,
+    INTENTS,
+    Actor,
+    Block,
+    DecisionSkipped,
+    FillEvent,
+    IntentStated,
+)
 from keel.engine.transactions import GWEI, RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.errors import ExecutionError, ValidationError
-from keel.execution import ChildFill, ChildOrder, ExecutionController, HedgeIntent, OrderStatus, SmartRouter
+from keel.execution import (
+    ChildFill,
+    ChildOrder,
+    ExecutionController,
+    HedgeIntent,
+    OrderStatus,
+    SmartRouter,
+    submit_hedge,
+)
+from keel.oracle.actor import ORACLE_READINGS
+from keel.oracle.reading import OracleReading
+from keel.risk.actor import RISK_EVENTS
+from keel.risk.monitors import HedgeRequested
 from keel.venues.base import Revert, Venue
 from keel.venues.options import OptionsVenue
 
@@ -196,9 +224,36 @@ class DeltaHedger(Actor):
         self._children: dict[int, ChildOrder] = {}
         self._seq = 0
         self._skips_seen = 0
+        self.reading: OracleReading | None = None  # this block's oracle reading (None: no oracle actor)
+        self.halted_skips = 0
 
     def on_start(self) -> None:
         self.ctx.subscribe(RECEIPTS)
+        self.ctx.subscribe(ORACLE_READINGS)
+        self.ctx.subscribe(RISK_EVENTS)
+
+    def _price_now(self, ts: int) -> float:
+        reading = self.reading
+        if reading is not None and reading.usable:
+            return float(reading.price)
+        return float(self.spot(ts))
+
+    def _oracle_halted(self, block: Block) -> bool:
+        """On a HALTED reading: publish the skipped decision, let the controller's guard see the
+        halted price for a working order, and return True (nothing is decided this block)."""
+        reading = self.reading
+        if reading is None or reading.usable:
+            return False
+        self.halted_skips += 1
+        reason = "oracle halted: " + ("; ".join(reading.reasons) or "no usable price")
+        skip = DecisionSkipped(block.ts_ns, block.number, self.name, "hedge", "oracle_halted", reason)
+        self.ctx.publish(DECISIONS, skip)
+        self.ctx.record("decision_skipped", "hedge", detail=reason)
+        self.forced = False
+        if self.cfg.mode == "intents" and self.order_id is not None:
+            venues = list(self.venues) if self.venues is not None else [self.pool]
+            self._work(block, venues, self._prices(math.nan), math.nan)
+        return True
 
     def net_delta(self, spot: float, ts_ns: int) -> tuple[float, float]:
         """(net delta including the asset held, option gamma) at ``spot``."""
@@ -230,13 +285,15 @@ class DeltaHedger(Actor):
         return net, qty
 
     def on_block(self, block: Block) -> None:
+        if self._oracle_halted(block):
+            return
         if self.cfg.mode == "intents":
             self._intent_block(block)
             return
         if self.in_flight is not None:
             return
         ts = block.ts_ns
-        spot = float(self.spot(ts))
+        spot = self._price_now(ts)
         net, qty = self._decide(spot, ts)
         if qty == 0.0:
             return
@@ -273,7 +330,7 @@ class DeltaHedger(Actor):
 
     def _intent_block(self, block: Block) -> None:
         ts = block.ts_ns
-        spot = float(self.spot(ts))
+        spot = self._price_now(ts)
         prices = self._prices(spot)
         venues = list(self.venues) if self.venues is not None else [self.pool]
         if self.controller.gas_token is not None:
@@ -295,8 +352,8 @@ class DeltaHedger(Actor):
         intent = HedgeIntent(target, tolerance, max_cost, block.number + blocks)
         self._seq += 1
         order_id = f"{self.name}:{self._seq}"
-        decision = self.controller.submit_hedge(
-            intent, order_id=order_id, current_delta=current, asset=asset, quote=cash,
+        decision = submit_hedge(
+            self.controller, intent, order_id=order_id, current_delta=current, asset=asset, quote=cash,
             block_number=block.number, venues=venues, oracle_price=prices,
         )  # fmt: skip
         st = self.intent_stats
@@ -312,10 +369,13 @@ class DeltaHedger(Actor):
                 value=decision.cost / self.book.cash_token.unit,
                 detail=decision.reason,
             )
+            refused = IntentStated(ts, block.number, self.name, order_id, qty, net, False, kind, decision.reason)
+            self.ctx.publish(INTENTS, refused)
             return
         if decision.order_id is None:
             return
         st.intents += 1
+        self.ctx.publish(INTENTS, IntentStated(ts, block.number, self.name, order_id, qty, net, True))
         self.order_id = order_id
         self._skips_seen = 0
         self.submitted_spot = spot
@@ -373,8 +433,12 @@ class DeltaHedger(Actor):
         self.order_id = None
 
     def on_event(self, topic: str, message: object) -> None:
-        if type(message).__name__ == "HedgeRequested" and getattr(message, "greek", "") == "delta":
-            self.forced = True
+        if isinstance(message, OracleReading):
+            self.reading = message
+            return
+        if isinstance(message, HedgeRequested):
+            if message.greek == "delta":
+                self.forced = True
             return
         if not isinstance(message, Receipt) or message.sender != self.name:
             return
@@ -415,3 +479,10 @@ class DeltaHedger(Actor):
         book.slippage_usd += slippage - mev
         book.hedge_trades += 1
         self.ctx.record("hedge_fill", self.venue_name, qty, spot, value=slippage, detail=f"gas_usd={gas_usd:.4f}")
+        if qty != 0.0:
+            cash_moved = message.amount_in if message.token_in == book.cash_token.symbol else message.amount_out
+            price = cash_moved / book.cash_token.unit / abs(qty)
+            fill = FillEvent(
+                message.ts_ns, message.block_number, self.name, "hedge", book.asset_token.symbol, qty, price
+            )
+            self.ctx.publish(FILLS, fill)

@@ -6,7 +6,7 @@ band (longs at ``price + confidence``, shorts at ``price − confidence``), so a
 taken only if it is below maintenance even there, and nothing is liquidated on a halted
 oracle reading (the scan is frozen).  The liquidator reacts ``delay_blocks`` after it first
 sees an account under water (its latency), then submits :class:`Liquidate` actions; the
-venue closes the position (:meth:`keel.venues.perpetual.PerpVenue.liquidate`).
+venue closes the position in its keel.risk clearing house (:meth:`keel.risk.perpetual.PerpVenue.liquidate`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keel.engine import Actor, Block
+from keel.engine import DECISIONS, Actor, Block, DecisionSkipped
 from keel.errors import RiskError
 from keel.oracle import OracleReading
 from keel.risk.health import health_scan
-from keel.venues.perpetual import PerpVenue
+from keel.risk.perpetual import PerpVenue
 
 __all__ = ["Liquidate", "Liquidator", "accounts_to_liquidate"]
 
@@ -84,6 +84,9 @@ class Liquidator(Actor):
             reading = self.reading(block.ts_ns)
             if not reading.usable:
                 self.frozen_blocks += 1
+                reason = "oracle halted: " + ("; ".join(reading.reasons) or "no usable price")
+                skip = DecisionSkipped(block.ts_ns, block.number, self.name, "liquidate", "oracle_halted", reason)
+                self.ctx.publish(DECISIONS, skip)
                 return
             targets = accounts_to_liquidate(self.venue, reading)
         else:

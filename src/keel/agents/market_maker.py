@@ -2,7 +2,8 @@
 
 Quote for each listed option: vol = mark − skew × (inventory vega) ∓ half spread — long vega
 lowers both quotes (sell more readily), short vega raises them; no quote on a side that would
-push |vega| past ``max_vega``.  Pure decision: :func:`mm_quote_vols`.
+push |vega| past ``max_vega``.  Pure decision: :func:`mm_quote_vols`.  No quotes on a HALTED
+oracle reading (a ``DecisionSkipped`` event per block).
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from keel.agents.book import DeskBook
+from keel.agents.gate import OracleGate
 from keel.domain import Option
-from keel.engine import Actor, Block
+from keel.engine import FILLS, Actor, Block, FillEvent
+from keel.oracle.actor import ORACLE_READINGS
 from keel.venues.options import OptionsVenue
 
 __all__ = ["OptionsMarketMaker", "mm_quote_vols"]
@@ -32,7 +35,7 @@ def mm_quote_vols(
     return bid, ask
 
 
-class OptionsMarketMaker(Actor):
+class OptionsMarketMaker(OracleGate, Actor):
     def __init__(
         self,
         name: str,
@@ -61,13 +64,22 @@ class OptionsMarketMaker(Actor):
         self.edge_usd = 0.0
         self.fills = 0
 
+    def on_start(self) -> None:
+        self.ctx.subscribe(ORACLE_READINGS)
+
+    def on_event(self, topic: str, message: object) -> None:
+        self.observe(message)
+
     def on_block(self, block: Block) -> None:
+        if self.halted(block, "quote"):
+            return
         rng = self.ctx.rng
         ts = block.ts_ns
         arrivals = int(rng.poisson(self.rate))
         if arrivals == 0:
             return
-        spot = float(self.spot(ts))
+        reading = self.reading
+        spot = float(reading.price) if reading is not None else float(self.spot(ts))
         for _ in range(arrivals):
             live = [o for o in self.listed if o.expiry_ns > ts]
             if not live:
@@ -92,3 +104,4 @@ class OptionsMarketMaker(Actor):
             self.edge_usd += (mark - price) * qty
             self.fills += 1
             self.ctx.record("mm_fill", option.name, qty, price, value=vol)
+            self.ctx.publish(FILLS, FillEvent(ts, block.number, self.name, "option", option.name, qty, price))

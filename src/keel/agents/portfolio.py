@@ -8,7 +8,9 @@ Strategies (strikes as % of spot at opening; ``contracts`` per leg):
   further out (strikes[2]): put spread below, call spread above.
 Rule: open at start; when a leg is within ``roll_ns`` of expiry, close every leg at the venue
 and open the same strategy ``tenor_ns`` out — unless a risk monitor has put the book in
-reduce-only (a ``ReduceOnly`` event on the bus), when it only closes.
+reduce-only (a ``ReduceOnly`` event on ``keel.risk.RISK_EVENTS``, raised by the risk actor
+earlier in the same block), when it only closes.  Nothing is opened, closed or rolled on a
+HALTED oracle reading: the due decision is a ``DecisionSkipped`` event and waits for a usable one.
 """
 
 from __future__ import annotations
@@ -16,9 +18,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from keel.agents.book import DeskBook
+from keel.agents.gate import OracleGate
 from keel.domain import Option, OptionKind, Settlement
-from keel.engine import Actor, Block
+from keel.engine import FILLS, Actor, Block, FillEvent
 from keel.errors import ConfigError
+from keel.oracle.actor import ORACLE_READINGS
+from keel.risk.actor import RISK_EVENTS
+from keel.risk.monitors import ReduceOnly
 from keel.venues.options import OptionsVenue
 
 __all__ = ["PortfolioManager", "strategy_legs"]
@@ -56,7 +62,7 @@ def strategy_legs(
     raise ConfigError("desk.strategy", strategy, "unknown strategy")
 
 
-class PortfolioManager(Actor):
+class PortfolioManager(OracleGate, Actor):
     def __init__(
         self,
         name: str,
@@ -84,6 +90,15 @@ class PortfolioManager(Actor):
         self.rolls = 0
         self.edge_usd = 0.0  # (fill − mark) × −quantity: spread paid (−) or earned (+)
         self.reduce_only = False  # set by a risk monitor's ReduceOnly: close at the roll, open nothing
+        self.block_number = 0
+
+    def on_start(self) -> None:
+        self.ctx.subscribe(ORACLE_READINGS)
+        self.ctx.subscribe(RISK_EVENTS)
+
+    def _spot(self, ts: int) -> float:
+        reading = self.reading
+        return float(reading.price) if reading is not None and reading.usable else float(self.spot(ts))
 
     def _trade(self, option: Option, qty: float, spot: float, ts: int) -> None:
         fill = self.venue.trade(self.name, option, qty, spot, ts)
@@ -91,6 +106,8 @@ class PortfolioManager(Actor):
         self.edge_usd += (mark - fill.price) * qty
         self.book.add_option(option, qty, fill.price)
         self.ctx.record("option_fill", option.name, qty, fill.price, value=fill.iv)
+        number = self.block_number
+        self.ctx.publish(FILLS, FillEvent(ts, number, self.name, "option", option.name, qty, fill.price))
 
     def _open(self, spot: float, ts: int, expiry: int) -> None:
         for option, qty in strategy_legs(
@@ -106,14 +123,19 @@ class PortfolioManager(Actor):
 
     def on_block(self, block: Block) -> None:
         ts = block.ts_ns
-        spot = float(self.spot(ts))
+        self.block_number = block.number
         if self.opened == 0:
-            self._open(spot, ts, self.first_expiry_ns or ts + self.tenor_ns)
+            if self.halted(block, "open"):
+                return
+            self._open(self._spot(ts), ts, self.first_expiry_ns or ts + self.tenor_ns)
             return
         if self.roll_ns <= 0 or not self.book.options:
             return
         nearest = min(opt.expiry_ns for opt, _ in self.book.options.values())
         if nearest - ts <= self.roll_ns:
+            if self.halted(block, "roll"):
+                return
+            spot = self._spot(ts)
             for name in sorted(self.book.options):
                 option, qty = self.book.options[name]
                 self._trade(option, -qty, spot, ts)
@@ -124,5 +146,7 @@ class PortfolioManager(Actor):
             self.rolls += 1
 
     def on_event(self, topic: str, message: object) -> None:
-        if type(message).__name__ == "ReduceOnly":
+        if self.observe(message):
+            return
+        if isinstance(message, ReduceOnly):
             self.reduce_only = True

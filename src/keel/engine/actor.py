@@ -13,22 +13,39 @@ stream, setting timers, publishing on the bus, and submitting actions that the e
 ``on_stop()``                                    once, at the end of the run
 
 The engine only delivers quotes and blocks to actors that override ``on_quote``/``on_block``.
+Blocks go stage by stage (``stage``: a :class:`keel.domain.pipeline.Stage`, default AGENTS):
+within a block every MARKET_DATA actor runs before every ORACLE actor, and so on to REPORTING,
+whatever the order actors were added in.  Objects that are not ``Actor`` subclasses (the
+layer-2 ``keel.oracle.OracleActor`` and ``keel.risk.RiskActor``) are run the same way when they
+have a ``name``, a ``stage`` and the hooks they need.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from keel.engine.bus import Topic
+from keel.domain.pipeline import Stage
+from keel.engine.bus import MessageBus, Topic
+from keel.engine.clock import SimClock
 from keel.engine.messages import Block
-from keel.engine.queue import Priority
+from keel.engine.queue import EventQueue, Priority
+from keel.engine.recorder import EventRecorder
 from keel.errors import ValidationError
 
-if TYPE_CHECKING:
-    from keel.engine.kernel import Engine
+
+class _Kernel(Protocol):
+    """What a context needs of :class:`keel.engine.Engine` (a protocol: actor.py does not import the kernel)."""
+
+    clock: SimClock
+    queue: EventQueue
+    bus: MessageBus
+    recorder: EventRecorder
+
+    def submit(self, actor_name: str, action: Any) -> Any: ...
+
 
 __all__ = ["Actor", "Context", "Strategy"]
 
@@ -40,7 +57,7 @@ class Context:
 
     __slots__ = ("_engine", "_timers", "actor", "name", "rng")
 
-    def __init__(self, engine: Engine, actor: Actor, rng: np.random.Generator) -> None:
+    def __init__(self, engine: _Kernel, actor: Any, rng: np.random.Generator) -> None:
         self._engine = engine
         self.actor = actor
         self.name = actor.name
@@ -84,11 +101,16 @@ class Context:
 
     def subscribe(self, topic: Topic[Any]) -> None:
         """Receive ``on_event(topic.name, message)`` for messages on ``topic``."""
-        actor = self.actor
-        self._engine.bus.subscribe(topic, lambda message: actor.on_event(topic.name, message))
+        self._engine.bus.subscribe(topic, _Delivery(self.actor, topic.name))
 
     def publish(self, topic: Topic[T], message: T) -> None:
         self._engine.bus.publish(topic, message)
+
+    def listening(self, topic: Topic[Any]) -> bool:
+        """Whether anyone would receive a message on ``topic`` (a subscriber or a run subscriber's tap):
+        lets an actor skip building a message nobody reads."""
+        bus = self._engine.bus
+        return bool(bus._taps) or bus.subscribers(topic) > 0
 
     def submit(self, action: object) -> Any:
         """Hand an action (an order, a swap intent, a liquidation...) to the environment; returns its answer."""
@@ -107,10 +129,24 @@ class Context:
         self._engine.recorder.record(self.now_ns, self.name, kind, instrument, quantity, price, value, detail)
 
 
+class _Delivery:
+    """Calls ``actor.on_event(topic, message)`` (a class, not a closure, so a world pickles)."""
+
+    __slots__ = ("actor", "topic")
+
+    def __init__(self, actor: Any, topic: str) -> None:
+        self.actor = actor
+        self.topic = topic
+
+    def __call__(self, message: object) -> None:
+        self.actor.on_event(self.topic, message)
+
+
 class Actor:
     """Base class of strategies and agents; override the hooks you need (see the module docstring)."""
 
     ctx: Context
+    stage: Stage = Stage.AGENTS
 
     def __init__(self, name: str) -> None:
         if not name:

@@ -14,10 +14,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from keel.domain.pipeline import DecisionSkipped, Stage
 from keel.engine.actor import Actor, Context
 from keel.engine.bus import MessageBus
 from keel.engine.clock import SimClock
 from keel.engine.messages import Block
+from keel.engine.pipeline import DECISIONS, RunControl
 from keel.engine.queue import EventQueue, Priority
 from keel.engine.recorder import EventRecorder
 from keel.engine.rng import derive_rng
@@ -34,6 +36,8 @@ class Engine:
     ``seed`` derives every random stream (``stream(name)``; each actor gets ``ctx.rng`` named
     after itself).  Environments register an :data:`ActionHandler` per action type with
     :meth:`on_action`; ``ctx.submit(action)`` is routed by the action's type (its MRO, in order).
+    A block (:meth:`publish_block`) reaches actors stage by stage (:class:`Stage`); ``control``
+    (a :class:`RunControl`) pauses the AGENTS stage or stops agents at block boundaries.
     """
 
     def __init__(self, seed: int = 0, start_ns: int = 0) -> None:
@@ -45,7 +49,9 @@ class Engine:
         self.actors: list[Actor] = []
         self._names: set[str] = set()
         self._quote_handlers: list[Callable[[str, int, float, float], None]] = []
-        self._block_handlers: list[Callable[[Block], None]] = []
+        self._block_handlers: list[list[Callable[[Block], None]]] = [[] for _ in Stage]
+        self._agent_names: list[str] = []  # AGENTS-stage actors with on_block (for skipped-decision events)
+        self.control: RunControl | None = None
         self._action_handlers: dict[type, ActionHandler] = {}
         self._started = False
         self._stopped = False
@@ -55,20 +61,30 @@ class Engine:
         """The seeded random stream ``name`` of this run (same name, same stream, every run)."""
         return derive_rng(self.seed, name)
 
-    def add_actor(self, actor: Actor) -> Context:
-        """Attach ``actor``: gives it ``actor.ctx`` and subscribes the hooks it overrides."""
-        if actor.name in self._names:
-            raise ValidationError("actor", actor.name, "an actor with this name is already attached")
-        self._names.add(actor.name)
-        ctx = Context(self, actor, self.stream("actor:" + actor.name))
+    def add_actor(self, actor: Any, stage: Stage | None = None) -> Context:
+        """Attach ``actor``: gives it ``actor.ctx`` and subscribes the hooks it overrides.
+
+        ``stage`` (default: the actor's ``stage`` attribute, else AGENTS) places its ``on_block``
+        in the block pipeline.  ``actor`` is an :class:`Actor` or any object with a ``name`` and
+        the hooks it needs (``keel.domain.pipeline.PipelineActor``)."""
+        name = getattr(actor, "name", "")
+        if not isinstance(name, str) or not name:
+            raise ValidationError("name", name, "an actor needs a non-empty name")
+        if name in self._names:
+            raise ValidationError("actor", name, "an actor with this name is already attached")
+        where = Stage(stage if stage is not None else getattr(actor, "stage", Stage.AGENTS))
+        self._names.add(name)
+        ctx = Context(self, actor, self.stream("actor:" + name))
         actor.ctx = ctx
         self.actors.append(actor)
         cls = type(actor)
-        if cls.on_quote is not Actor.on_quote:
+        if getattr(cls, "on_quote", Actor.on_quote) is not Actor.on_quote:
             self._quote_handlers.append(actor.on_quote)
-        if cls.on_block is not Actor.on_block:
-            self._block_handlers.append(actor.on_block)
-        if self._started:
+        if getattr(cls, "on_block", Actor.on_block) is not Actor.on_block:
+            self._block_handlers[where].append(actor.on_block)
+            if where is Stage.AGENTS:
+                self._agent_names.append(name)
+        if self._started and hasattr(actor, "on_start"):
             actor.on_start()
         return ctx
 
@@ -98,13 +114,15 @@ class Engine:
         if not self._started:
             self._started = True
             for actor in self.actors:
-                actor.on_start()
+                if hasattr(actor, "on_start"):
+                    actor.on_start()
 
     def stop(self) -> None:
         if self._started and not self._stopped:
             self._stopped = True
             for actor in self.actors:
-                actor.on_stop()
+                if hasattr(actor, "on_stop"):
+                    actor.on_stop()
 
     def publish_quote(self, instrument: str, ts_ns: int, bid: float, ask: float) -> None:
         """Deliver one quote at ``ts_ns`` (runs queued events up to then first)."""
@@ -113,9 +131,25 @@ class Engine:
             handler(instrument, ts_ns, bid, ask)
 
     def publish_block(self, block: Block) -> None:
-        """Deliver a produced block to every actor with ``on_block`` (clock must be at the block time)."""
-        for handler in self._block_handlers:
-            handler(block)
+        """Run the block pipeline: every actor's ``on_block``, stage by stage (MARKET_DATA, ORACLE,
+        RISK, AGENTS, EXECUTION, REPORTING), in registration order within a stage.
+
+        While ``control`` is paused or stopped the AGENTS stage is skipped and each skipped agent
+        decision is a :class:`DecisionSkipped` on ``DECISIONS`` (cause ``"paused"``/``"stopped"``)."""
+        control = self.control
+        halted = control is not None and control.status != "running"
+        for stage, handlers in enumerate(self._block_handlers):
+            if halted and stage == Stage.AGENTS:
+                assert control is not None
+                cause = "paused" if control.paused else "stopped"
+                for name in self._agent_names:
+                    skip = DecisionSkipped(
+                        block.ts_ns, block.number, name, "block", cause, f"run {cause} by its control"
+                    )
+                    self.bus.publish(DECISIONS, skip)
+                continue
+            for handler in handlers:
+                handler(block)
 
     def run_until(self, ts_ns: int) -> int:
         """Run every queued event with ``ts <= ts_ns`` in order, then set the clock to ``ts_ns``; returns events run."""
@@ -200,9 +234,20 @@ class Engine:
         """Call ``callback(ts_ns)`` at ``start_ns`` and every ``interval_ns`` after (until the queue is abandoned)."""
         if interval_ns <= 0:
             raise ValidationError("interval_ns", interval_ns, "must be positive")
+        self.queue.push(start_ns, _Every(self.queue, interval_ns, callback, priority), start_ns, priority)
 
-        def fire(ts: int) -> None:
-            callback(ts)
-            self.queue.push(ts + interval_ns, fire, ts + interval_ns, priority)
 
-        self.queue.push(start_ns, fire, start_ns, priority)
+class _Every:
+    """A repeating queue callback (a class, not a closure, so a world pickles)."""
+
+    __slots__ = ("callback", "interval_ns", "priority", "queue")
+
+    def __init__(self, queue: EventQueue, interval_ns: int, callback: Callable[[int], None], priority: int) -> None:
+        self.queue = queue
+        self.interval_ns = interval_ns
+        self.callback = callback
+        self.priority = priority
+
+    def __call__(self, ts: int) -> None:
+        self.callback(ts)
+        self.queue.push(ts + self.interval_ns, self, ts + self.interval_ns, self.priority)

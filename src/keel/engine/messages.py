@@ -1,21 +1,16 @@
-"""Messages the engine delivers to actors, shared by simulation and live adapters."""
+"""Messages the engine delivers to actors, shared by simulation and live adapters.
+
+:class:`Block` is defined in :mod:`keel.domain.pipeline` (layer 0, so that layer-2 actors can
+read it) and re-exported here.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from keel.domain.pipeline import Block
+
 __all__ = ["Block", "QuoteTick"]
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """A produced block: ``number``, its timestamp (int ns UTC), EIP-1559 base fee (wei per gas), gas used."""
-
-    number: int
-    ts_ns: int
-    base_fee_wei: int
-    gas_used: int = 0
-    gas_limit: int = 30_000_000
 
 
 @dataclass(frozen=True, slots=True)

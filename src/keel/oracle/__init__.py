@@ -6,6 +6,7 @@
 (``quote_to_update``) and files (``keel.oracle.replay``) into ``SourceUpdate`` samples.
 """
 
+from keel.oracle.actor import ORACLE_READINGS, OracleActor, OracleOutage
 from keel.oracle.aggregator import Aggregator
 from keel.oracle.config import AggregatorConfig, SourceConfig
 from keel.oracle.dex import (
@@ -22,10 +23,13 @@ from keel.oracle.replay import ReplayResult, replay
 from keel.oracle.sample import SourceUpdate
 
 __all__ = [
+    "ORACLE_READINGS",
     "Aggregator",
     "AggregatorConfig",
     "ChainlinkRound",
     "DexPoolSource",
+    "OracleActor",
+    "OracleOutage",
     "OracleReading",
     "OracleStatus",
     "PushFeed",

@@ -12,6 +12,7 @@ from keel.risk.accounts import (
     MarketState,
     PositionView,
 )
+from keel.risk.actor import RISK_EVENTS, RiskActor, RiskInputs
 from keel.risk.clearing import ClearingHouse, LiquidationRecord, StepReport
 from keel.risk.insurance import AdlCandidate, rank_adl
 from keel.risk.ledger import FEES, INSURANCE, SOCIALIZED, Ledger, LedgerEntry
@@ -33,6 +34,7 @@ from keel.risk.volatility import GarchParams, VolForecast, ewma_variance, fit_ga
 __all__ = [
     "FEES",
     "INSURANCE",
+    "RISK_EVENTS",
     "SOCIALIZED",
     "APCMethod",
     "AccountStatus",
@@ -54,6 +56,8 @@ __all__ = [
     "PortfolioMargin",
     "PositionView",
     "PredictiveMargin",
+    "RiskActor",
+    "RiskInputs",
     "ScenarioGrid",
     "SizeTier",
     "StandardMargin",

@@ -4,8 +4,9 @@ Public API: :class:`ChainSim` (with :class:`ChainParams`, :func:`next_base_fee`)
 engine's transactions (:class:`Tx`, :class:`SwapCall`, :class:`RouteCall`, :class:`Receipt` on
 :data:`RECEIPTS`, defined in :mod:`keel.engine.transactions`); counterparties
 :class:`PoolArbitrageur`, :class:`SandwichBot`, :class:`NoiseTrader`; market paths
-(:class:`MarketPath` and the real-data loaders); scenarios (:func:`load_config`,
-:class:`ScenarioConfig`, :func:`run_scenario` -> :class:`SimResult`, :func:`write_outputs`);
+(:class:`MarketPath`, replays of real files read by keel.marketdata); scenarios (:func:`load_config`,
+:class:`ScenarioConfig`, :class:`SimResult`, :func:`write_outputs`; a world is wired and run by
+``keel.runtime.build_world`` / ``keel.runtime.run_simulation``);
 the touch-fill venue used by the engine benchmark.
 """
 
@@ -13,17 +14,9 @@ from keel.engine.transactions import RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.sim.chain import ChainParams, ChainSim, next_base_fee
 from keel.sim.config import ScenarioConfig, load_config
 from keel.sim.mev import NoiseTrader, PoolArbitrageur, SandwichBot
-from keel.sim.paths import (
-    MarketPath,
-    load_binance_klines,
-    load_deribit_atm_iv,
-    load_funding_rates,
-    load_uniswap_swap_path,
-    synthetic_path,
-    with_crash,
-)
+from keel.sim.paths import MarketPath, replay_path, synthetic_path, uniswap_swap_path, with_crash
 from keel.sim.report import write_outputs
-from keel.sim.scenario import PNL_PARTS, SimResult, run_scenario
+from keel.sim.scenario import PNL_PARTS, SimResult
 from keel.sim.touch import MarketOrder, TouchFill, TouchFillVenue
 
 __all__ = [
@@ -44,14 +37,11 @@ __all__ = [
     "TouchFill",
     "TouchFillVenue",
     "Tx",
-    "load_binance_klines",
     "load_config",
-    "load_deribit_atm_iv",
-    "load_funding_rates",
-    "load_uniswap_swap_path",
     "next_base_fee",
-    "run_scenario",
+    "replay_path",
     "synthetic_path",
+    "uniswap_swap_path",
     "with_crash",
     "write_outputs",
 ]

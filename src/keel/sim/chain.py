@@ -9,7 +9,13 @@ Each block at ``block_time_ns``:
 4. calls revert on a passed deadline ("Transaction too old") or when the output is below
    the minimum ("Too little received"), as Uniswap's routers do; a reverted call still pays gas;
 5. the block's gas used = background demand (seeded) + the simulated transactions;
-6. receipts are published on :data:`RECEIPTS` and the block on ``Engine.publish_block``.
+6. receipts are published on :data:`RECEIPTS` and the block on ``Engine.publish_block`` (which
+   runs the block pipeline, stage by stage).
+
+``ChainSim`` is the simulated :class:`keel.engine.Environment`: block clock, ``submit(tx)``
+(a ``TxSubmitted`` event on ``TRANSACTIONS``), receipts, ``balance(holder, token)`` for holders
+funded with :meth:`ChainSim.fund` (moved by their receipts, exact ints; gas in ``ETH`` wei) and
+``pool_state(name)``.
 
 Amounts are Python ints in base units; gas prices in wei per gas.
 """
@@ -22,7 +28,8 @@ from typing import Protocol
 
 import numpy as np
 
-from keel.engine import Block, Engine, Priority
+from keel.domain import PoolState
+from keel.engine import TRANSACTIONS, Block, Engine, Priority, TxSubmitted
 from keel.engine.transactions import GWEI, RECEIPTS, Receipt, RouteCall, SwapCall, Tx
 from keel.errors import ValidationError
 from keel.venues.base import Revert, Venue
@@ -121,7 +128,64 @@ class ChainSim:
         self.top_of_block: list[TopOfBlock] = []
         self.attackers: list[Attacker] = []
         self.stats = ChainStats()
+        self._balances: dict[str, dict[str, int]] = {}  # funded holders only: holder -> token -> base units
+        self._last_block_ns = 0
         engine.on_action(Tx, self._submit)
+
+    # -- the Environment protocol ------------------------------------------------------------
+    @property
+    def block_number(self) -> int:
+        """The last produced block (0 before the first)."""
+        return self.number
+
+    @property
+    def now_ns(self) -> int:
+        return self.engine.clock.now_ns
+
+    @property
+    def block_time_ns(self) -> int:
+        return self.params.block_time_ns
+
+    def submit(self, tx: Tx) -> int:
+        """Put ``tx`` in the mempool (as its sender); returns the transaction id its receipt will carry."""
+        return self._submit(tx.sender, tx)
+
+    def fund(self, holder: str, token: str, amount: int) -> None:
+        """Credit ``holder`` with ``amount`` base units of ``token``; its receipts then move its balances."""
+        if isinstance(amount, bool) or not isinstance(amount, int):
+            raise ValidationError("amount", amount, "must be an int in base units")
+        book = self._balances.setdefault(holder, {})
+        book[token] = book.get(token, 0) + amount
+
+    def balance(self, holder: str, token: str) -> int:
+        """``holder``'s balance of ``token`` (base units; ``ETH`` in wei after gas), for funded holders."""
+        book = self._balances.get(holder)
+        if book is None:
+            raise ValidationError("holder", holder, "has no account on this chain (fund it first)")
+        return book.get(token, 0)
+
+    def pool_state(self, venue: str) -> PoolState:
+        if venue not in self.venues:
+            raise ValidationError("venue", venue, "no such venue on this chain")
+        state: PoolState = self.venues[venue].to_state()  # type: ignore[attr-defined]
+        return state
+
+    def _settle(self, receipt: Receipt, tx: Tx) -> None:
+        book = self._balances.get(receipt.sender)
+        if book is None:
+            return
+        book["ETH"] = book.get("ETH", 0) - receipt.fee_wei
+        if not receipt.status:
+            return
+        call = tx.call
+        if isinstance(call, RouteCall):
+            token_out = call.plan.token_out.symbol
+        else:
+            venue = self.venues[call.venue]
+            token0, token1 = venue.token0, venue.token1  # type: ignore[attr-defined]
+            token_out = (token1 if call.token_in == token0 else token0).symbol
+        book[receipt.token_in] = book.get(receipt.token_in, 0) - receipt.amount_in
+        book[token_out] = book.get(token_out, 0) + receipt.amount_out
 
     # -- submission ----------------------------------------------------------------------------
     def _submit(self, sender: str, tx: Tx) -> int:
@@ -135,6 +199,10 @@ class ChainSim:
         tx_id = self._next_id
         self._next_id += 1
         self._pending.append(_Pending(tx_id, tx, now, now + self.params.latency_ns))
+        event = TxSubmitted(
+            now, self.number, tx_id, tx.sender, tx.tag, tx.call.token_in.symbol, tx.call.amount_in, tuple(names)
+        )
+        self.engine.bus.publish(TRANSACTIONS, event)
         return tx_id
 
     @property
@@ -143,14 +211,14 @@ class ChainSim:
 
     def start(self, first_block_ns: int, last_block_ns: int) -> None:
         """Produce blocks every ``block_time_ns`` from ``first_block_ns`` through ``last_block_ns``."""
+        self._last_block_ns = last_block_ns
+        self.engine.schedule(first_block_ns, self._produce_next, first_block_ns, Priority.SYSTEM)
+
+    def _produce_next(self, ts: int) -> None:
+        self._produce(ts)
         step = self.params.block_time_ns
-
-        def produce(ts: int) -> None:
-            self._produce(ts)
-            if ts + step <= last_block_ns:
-                self.engine.schedule(ts + step, produce, ts + step, Priority.SYSTEM)
-
-        self.engine.schedule(first_block_ns, produce, first_block_ns, Priority.SYSTEM)
+        if ts + step <= self._last_block_ns:
+            self.engine.schedule(ts + step, self._produce_next, ts + step, Priority.SYSTEM)
 
     # -- execution -----------------------------------------------------------------------------
     def effective_tip(self, tx: Tx) -> int:
@@ -345,7 +413,7 @@ class ChainSim:
         params = self.params
         self.number += 1
         gas_used = 0
-        receipts: list[Receipt] = []
+        receipts: list[tuple[Receipt, Tx]] = []
         for searcher in self.top_of_block:
             gas_used += searcher.top_of_block(self, ts)
         base = self.base_fee
@@ -359,7 +427,7 @@ class ChainSim:
             receipt = self.execute_swap(p.tx_id, p.tx, ts, p.submitted_ns)
             gas_used += receipt.gas_used
             included.add(p.tx_id)
-            receipts.append(receipt)
+            receipts.append((receipt, p.tx))
         if included:
             self._pending = [p for p in self._pending if p.tx_id not in included]
         utilization = params.background_utilization + params.background_noise * float(self._rng.standard_normal())
@@ -370,7 +438,9 @@ class ChainSim:
         self.stats.blocks += 1
         self.stats.base_fees.append(base)
         self.base_fee = next_base_fee(base, total_used, params.gas_limit, params.elasticity)
-        for receipt in receipts:
+        for receipt, tx in receipts:
+            if self._balances:
+                self._settle(receipt, tx)
             if not receipt.status:
                 engine.recorder.record(ts, "chain", "revert", receipt.tag, detail=receipt.revert_reason)
             engine.bus.publish(RECEIPTS, receipt)

@@ -21,21 +21,26 @@ from typing import Annotated, Any, Literal
 
 import annotated_types
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from keel.domain import datetime_to_ns
 from keel.errors import ConfigError
 
 __all__ = [
     "FLOAT_LIMIT",
+    "AgentEntry",
     "AgentsConfig",
     "AlertsConfig",
     "ChainConfig",
+    "CounterpartiesConfig",
     "DeskConfig",
     "HedgeSection",
     "MarketConfig",
     "MarketMakerConfig",
     "OptionsConfig",
+    "OracleOutageConfig",
+    "OracleSection",
+    "OracleSourceConfig",
     "PerpConfig",
     "PoolConfig",
     "ScenarioConfig",
@@ -214,12 +219,83 @@ class HedgeSection(_Section):
     tip_gwei: float = Field(default=1.5, ge=0, le=100_000)
 
 
-class AgentsConfig(_Section):
+class CounterpartiesConfig(_Section):
+    """The market's other participants: an arbitrageur per pool (top of block, to the reference
+    price), ``sandwich_bots`` MEV bots, and noise traders (``noise_swaps_per_block`` Poisson swaps
+    of lognormal USD size around ``noise_median_usd``, ``noise_loose_share`` of them with a loose
+    min-out).  Written ``[counterparties]``; the older ``[agents]`` table is read as this section."""
+
     arbitrageur: bool = True
     sandwich_bots: int = Field(default=1, ge=0, le=5)
     noise_swaps_per_block: float = Field(default=0.3, ge=0, le=20)
     noise_median_usd: float = Field(default=15_000.0, gt=0, le=1e9)
     noise_loose_share: float = Field(default=0.2, ge=0, le=1)
+
+
+AgentsConfig = CounterpartiesConfig  # the section's former name
+
+
+class AgentEntry(_Section):
+    """One ``[[agents]]`` entry: ``class = "package.module:ClassName"`` (a user strategy, or a built-in
+    such as ``keel.agents:DeltaHedger``), its ``name`` (default: the class name in snake case) and
+    ``params``, validated by the class's own pydantic model (``ClassName.Params``).  ``fund``:
+    whole tokens credited to the agent's account on the simulated chain (``{USDC = 1e6}``);
+    a live chain's balances are its own."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    class_: str = Field(alias="class", pattern=r"^[A-Za-z_][A-Za-z0-9_.]*:[A-Za-z_][A-Za-z0-9_]*$")
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]+$")
+    params: dict[str, Any] = Field(default_factory=dict)
+    fund: dict[str, float] = Field(default_factory=dict)
+
+
+class OracleSourceConfig(_Section):
+    """One oracle source: ``feed`` is what it reads (``"reference"``: the market path, a CEX-like
+    feed; ``"pool"``: the main Uniswap pool's mid price; ``"pool:NAME"``: another pool),
+    ``weight`` in the weighted median, ``max_age_s`` its staleness limit, ``confidence_bps`` the
+    band assumed for its samples."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
+    feed: str = "reference"
+    weight: float = Field(default=1.0, gt=0)
+    max_age_s: float = Field(default=120.0, gt=0)
+    confidence_bps: float = Field(default=0.0, ge=0)
+
+
+class OracleOutageConfig(_Section):
+    """Sources (empty: all) that send nothing for ``blocks`` blocks from ``start_block`` (a feed outage)."""
+
+    start_block: int = Field(ge=1)
+    blocks: int = Field(gt=0)
+    sources: list[str] = Field(default_factory=list)
+
+
+def _default_sources() -> list[OracleSourceConfig]:
+    return [
+        OracleSourceConfig(name="cex", feed="reference", weight=2.0, max_age_s=120.0),
+        OracleSourceConfig(name="pool", feed="pool", weight=1.0, max_age_s=120.0),
+    ]
+
+
+class OracleSection(_Section):
+    """The desk's price oracle (keel.oracle.Aggregator), read once per block by keel.oracle.OracleActor.
+
+    Defaults are the former fixed wiring: the reference market (weight 2) and the main pool
+    (weight 1), 120 s staleness, quorum 1.  ``quorum`` (None: strict majority); ``outlier_mad_k``
+    and ``outlier_min_bps`` (deviation filter); ``breaker_band_bps`` around a ``twap_window_s`` TWAP
+    (circuit breaker); ``ema_window_s``; ``max_confidence_bps`` (wider is DEGRADED);
+    ``outages``: scripted feed outages."""
+
+    sources: list[OracleSourceConfig] = Field(default_factory=_default_sources, min_length=1)
+    quorum: int | None = Field(default=1, ge=1)
+    outlier_mad_k: float = Field(default=5.0, gt=0)
+    outlier_min_bps: float = Field(default=50.0, ge=0)
+    breaker_band_bps: float = Field(default=2500.0, gt=0)
+    twap_window_s: float = Field(default=900.0, gt=0)
+    ema_window_s: float = Field(default=300.0, gt=0)
+    max_confidence_bps: float = Field(default=200.0, gt=0)
+    outages: list[OracleOutageConfig] = Field(default_factory=list)
 
 
 class MarketMakerConfig(_Section):
@@ -268,10 +344,10 @@ class AlertsConfig(_Section):
     ``drawdown_usd``: PnL this many USD below its running peak; ``tx_stuck_blocks``: a submitted
     transaction still without a receipt after this many blocks."""
 
-    margin_ratio_below: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    margin_ratio_below: float | None = Field(default=None, gt=0, le=1e6, allow_inf_nan=False)
     oracle_halted: bool = True
     hedge_failed: bool = True
-    drawdown_usd: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    drawdown_usd: float | None = Field(default=None, gt=0, le=1e12, allow_inf_nan=False)
     tx_stuck_blocks: int | None = Field(default=None, ge=1, le=1_000_000)
     webhooks: list[str] = Field(default_factory=list, max_length=20)
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, allow_inf_nan=False)
@@ -299,9 +375,23 @@ class ScenarioConfig(_Section):
     options: OptionsConfig | None = None
     desk: DeskConfig | None = None
     hedge: HedgeSection = HedgeSection()
-    agents: AgentsConfig = AgentsConfig()
+    counterparties: CounterpartiesConfig = CounterpartiesConfig()
+    oracle: OracleSection = OracleSection()
+    agents: list[AgentEntry] = Field(default_factory=list)
     market_maker: MarketMakerConfig | None = None
     perp: PerpConfig | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_agents_table(cls, data: Any) -> Any:
+        """``[agents]`` as a table (arbitrageur, sandwich bots, noise) is the former name of ``[counterparties]``."""
+        if isinstance(data, dict) and isinstance(data.get("agents"), dict):
+            if "counterparties" in data:
+                raise ValueError("give [counterparties] (the market's bots); [agents] is a list of [[agents]] entries")
+            data = dict(data)
+            data["counterparties"] = data.pop("agents")
+        return data
+
     alerts: AlertsConfig | None = None
 
 
@@ -334,8 +424,21 @@ def validate_config(data: dict[str, Any]) -> ScenarioConfig:
         raise ConfigError(
             "options", None, "a desk strategy or market maker needs an [options] section (svi slices or a surface)"
         )
-    if config.perp is None and config.desk is None and config.market_maker is None:
-        raise ConfigError("desk", None, "give at least one of [desk], [market_maker] or [perp]")
+    if config.perp is None and config.desk is None and config.market_maker is None and not config.agents:
+        raise ConfigError("desk", None, "give at least one of [desk], [market_maker], [perp] or [[agents]]")
+    names = [s.name for s in config.oracle.sources]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise ConfigError(f"oracle.sources.{i}.name", name, "duplicates another source's name")
+    for i, src in enumerate(config.oracle.sources):
+        if src.feed not in ("reference", "pool") and not src.feed.startswith("pool:"):
+            raise ConfigError(f"oracle.sources.{i}.feed", src.feed, "must be 'reference', 'pool' or 'pool:NAME'")
+    if config.oracle.quorum is not None and config.oracle.quorum > len(names):
+        raise ConfigError("oracle.quorum", config.oracle.quorum, f"exceeds the {len(names)} configured sources")
+    for i, outage in enumerate(config.oracle.outages):
+        for source in outage.sources:
+            if source not in names:
+                raise ConfigError(f"oracle.outages.{i}.sources", source, "no such oracle source")
     if config.options is not None and bool(config.options.svi) == (config.options.surface is not None):
         problem = (
             "give [[options.svi]] slices or [options.surface], not both"
@@ -355,7 +458,9 @@ def validate_config(data: dict[str, Any]) -> ScenarioConfig:
     if config.market.kind in ("uniswap_swaps", "binance_klines") and not config.market.file:
         raise ConfigError("market.file", None, f"market kind {config.market.kind!r} replays a file: give its path")
     if config.market.kind == "catalog" and not config.market.pool:
-        raise ConfigError("market.pool", None, "market kind 'catalog' replays a pool from the catalog: give its address")
+        raise ConfigError(
+            "market.pool", None, "market kind 'catalog' replays a pool from the catalog: give its address"
+        )
     _cross_field_rules(config)
     return config
 

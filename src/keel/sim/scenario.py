@@ -1,12 +1,14 @@
-"""Build a simulated world from a :class:`ScenarioConfig`, run it block by block, and account for it.
+"""The simulated world's own pieces: market path, reference prices, pool feeds, the perp crowd,
+the desk's risk inputs and the accountant (the REPORTING actor), and the run's result.
 
-The world: a reference market path (real replay or keel.pricing.mc), a chain (blocks, mempool,
-EIP-1559), a Uniswap v3 USDC/WETH pool realigned by an arbitrageur and attacked by sandwich
-bots, noise traders, an oracle (keel.oracle Aggregator over the reference and the pool), an
-options venue on an SVI surface, a perpetual venue with real funding, and the agents of
-keel.agents.  An accountant (the last actor each block) attributes the desk's PnL to theta,
-gamma, vega, delta, hedging slippage, gas, MEV loss, funding and option edge; the remainder
-(higher-order terms) is reported as ``other``, so the parts sum to the total exactly.
+``keel.runtime.build_world`` wires them (one builder per config section) and
+``keel.runtime.run_simulation`` runs them; nothing here wires a world.
+
+The accountant (stage REPORTING, the last actor each block) only records: it attributes each
+block's change in desk equity to theta, gamma, vega, delta, hedging slippage, gas, MEV loss,
+funding and option edge; the remainder (higher-order terms) is ``other``, so the parts sum to the
+total exactly.  Margin, Greeks and risk events come from ``keel.risk.RiskActor`` (stage RISK,
+before the agents); the accountant reads its last measurement.
 """
 
 from __future__ import annotations
@@ -20,39 +22,40 @@ from typing import Any
 import numpy as np
 
 from keel.agents.book import DeskBook
-from keel.agents.hedger import BandPolicy, DeltaHedger, HedgeConfig
-from keel.agents.liquidator import Liquidate, Liquidator
-from keel.agents.market_maker import OptionsMarketMaker
-from keel.agents.portfolio import PortfolioManager, strategy_legs
-from keel.domain import NS_PER_HOUR, NS_PER_SECOND, NS_PER_YEAR, Perpetual, Settlement, Spot, Token
-from keel.engine import Actor, Block, Engine, EventRecorder, Topic
+from keel.domain import NS_PER_HOUR, NS_PER_SECOND, NS_PER_YEAR, Spot, Token
+from keel.engine import MARKET_DATA, SNAPSHOTS, Actor, Block, BlockSnapshot, EventRecorder, MarketData, Stage
 from keel.errors import ConfigError
-from keel.execution import SmartRouter
-from keel.oracle import Aggregator, AggregatorConfig, OracleReading, SourceConfig
-from keel.sim.chain import GWEI, ChainParams, ChainSim
+from keel.oracle import OracleActor
+from keel.risk import RiskActor, RiskInputs
+from keel.risk.perpetual import PerpVenue
+from keel.sim.chain import GWEI
 from keel.sim.config import ScenarioConfig, parse_utc
-from keel.sim.mev import NoiseTrader, PoolArbitrageur, SandwichBot
-from keel.sim.paths import (
-    MarketPath,
-    load_binance_klines,
-    load_deribit_atm_iv,
-    load_funding_rates,
-    load_uniswap_swap_path,
-    synthetic_path,
-    with_crash,
-)
+from keel.sim.paths import MarketPath, replay_path, synthetic_path, with_crash
 from keel.venues.options import OptionsVenue, SviSlice, SviSurface
-from keel.venues.perpetual import PerpVenue
 from keel.venues.uniswap_v3 import Pool
 
-__all__ = ["PNL_PARTS", "RISK_EVENTS", "SimResult", "build_path", "run_scenario"]
-
-RISK_EVENTS: Topic[object] = Topic("risk_event", object)  # keel.risk.monitors events (HedgeRequested, ...)
+__all__ = [
+    "PNL_PARTS",
+    "USDC",
+    "WETH",
+    "Accountant",
+    "DeskRiskInputs",
+    "MarketDataActor",
+    "PerpCrowd",
+    "PoolPrice",
+    "ReferencePrices",
+    "SimResult",
+    "VolReplayScale",
+    "build_path",
+    "fitted_surface",
+    "pool_eth_price",
+    "sqrt_price_x96",
+    "svi_surface",
+]
 
 USDC = Token("USDC", 6)
 WETH = Token("WETH", 18)
 Q96 = 2**96
-TICK_SPACING = {100: 1, 500: 10, 3000: 60, 10000: 200}
 PNL_PARTS = (
     "theta",
     "gamma",
@@ -65,6 +68,8 @@ PNL_PARTS = (
     "funding",
     "other",
 )
+_STABLES = ("USDC", "USDT", "USD", "DAI")
+_STATUS_CODE = {"ok": 0.0, "degraded": 1.0, "halted": 2.0}
 
 
 def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
@@ -80,10 +85,14 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
             raise ConfigError("market.file", name, "no such file")
         return p
 
-    if m.kind == "uniswap_swaps":
-        return load_uniswap_swap_path(resolve(m.file))
-    if m.kind == "binance_klines":
-        return load_binance_klines(resolve(m.file))
+    if m.kind in ("uniswap_swaps", "binance_klines"):
+        return replay_path(m.kind, resolve(m.file), start, start + horizon)
+    if m.kind == "catalog":
+        from keel.marketdata.catalog import catalog_series
+
+        assert m.pool is not None
+        folder = Path(m.catalog) if Path(m.catalog).is_absolute() else root / m.catalog
+        return catalog_series(folder, m.chain_id, m.pool, start, start + horizon, base=m.asset)
     from keel.pricing import mc
 
     steps = max(int(m.hours * 60), 1)  # one point a minute
@@ -119,72 +128,148 @@ class SimResult:
     hedge_fills: list[tuple[int, float, float]] = field(default_factory=list)
 
 
-def _sqrt_price_x96(eth_usd: float) -> int:
-    # token0 USDC (6), token1 WETH (18): raw price = WETH wei per USDC unit = 1e12 / S
+def sqrt_price_x96(eth_usd: float) -> int:
+    """The USDC/WETH pool's sqrtPriceX96 at ``eth_usd`` (token0 USDC 6 decimals, token1 WETH 18:
+    raw price = WETH wei per USDC unit = 1e12 / S)."""
     return int(math.sqrt(1e12 / eth_usd) * Q96)
 
 
-def _pool_eth_price(pool: Pool) -> float:
+def pool_eth_price(pool: Any) -> float:
+    """USD per ETH of the USDC/WETH pool (inverse of :func:`sqrt_price_x96`)."""
     raw = (pool.sqrt_price_x96 / Q96) ** 2
-    return 1e12 / raw
+    return float(1e12 / raw)
 
 
-class _Oracle(Actor):
-    """Feeds the aggregator each block from the reference market and the pool; serves the desk's spot."""
+class ReferencePrices:
+    """The reference market (the path) as price callbacks: ``price(ts)`` (USD per asset, memoized for
+    the last few timestamps) and ``usd(symbol, ts)`` (1.0 for stables).  A class, so a world pickles."""
 
-    def __init__(self, path: MarketPath, pool: Pool | None, asset: str) -> None:
-        super().__init__("oracle")
+    def __init__(self, path: MarketPath) -> None:
         self.path = path
-        self.pool = pool
-        sources = {"cex": SourceConfig(weight=2.0, max_age_ns=120 * NS_PER_SECOND)}
-        if pool is not None:
-            sources["pool"] = SourceConfig(weight=1.0, max_age_ns=120 * NS_PER_SECOND)
-        self.agg = Aggregator(AggregatorConfig(sources=sources, quorum=1))
-        self.last = path.at(path.start_ns)
-        self.reading: OracleReading | None = None
-        self.halted = 0
-
-    def update(self, ts: int) -> None:
-        self.agg.update("cex", self.path.at(ts), ts)
-        if self.pool is not None:
-            self.agg.update("pool", _pool_eth_price(self.pool), ts)
-        reading = self.agg.read(ts)
-        self.reading = reading
-        if reading.usable:
-            self.last = reading.price
-        else:
-            self.halted += 1
-
-    def on_block(self, block: Block) -> None:
-        self.update(block.ts_ns)
+        self._memo: dict[int, float] = {}
 
     def price(self, ts: int) -> float:
-        return self.last
+        memo = self._memo
+        p = memo.get(ts)
+        if p is None:
+            if len(memo) > 4:
+                memo.clear()
+            p = memo[ts] = self.path.at(ts)
+        return p
+
+    def __call__(self, ts: int) -> float:
+        return self.price(ts)
+
+    def usd(self, symbol: str, ts: int) -> float:
+        return 1.0 if symbol in _STABLES else self.price(ts)
 
 
-class _Accountant(Actor):
-    """Attributes the desk's PnL block by block and records the series for the report."""
+class PoolPrice:
+    """A pool's mid price in USD per ETH, as an oracle feed (``ts`` ignored: the pool's current state)."""
+
+    def __init__(self, pool: Any) -> None:
+        self.pool = pool
+
+    def __call__(self, ts: int) -> float:
+        return pool_eth_price(self.pool)
+
+
+class MarketDataActor(Actor):
+    """Stage MARKET_DATA: publishes the reference price and the pools' prices after the block's transactions."""
+
+    stage = Stage.MARKET_DATA
+
+    def __init__(self, prices: ReferencePrices, pools: dict[str, Any]) -> None:
+        super().__init__("market_data")
+        self.prices = prices
+        self.pools = pools
+
+    def on_block(self, block: Block) -> None:
+        if not self.ctx.listening(MARKET_DATA):
+            return
+        pools = tuple((name, pool_eth_price(pool)) for name, pool in self.pools.items())
+        self.ctx.publish(MARKET_DATA, MarketData(block.number, block.ts_ns, self.prices.price(block.ts_ns), pools))
+
+
+class DeskRiskInputs:
+    """The desk as ``keel.risk.RiskActor`` sees it: option legs and the spot hedge as positions
+    (portfolio margin revalues them together), equity in USD; or, for a perp-only desk, the perp
+    venue's own margin ratio."""
+
+    def __init__(self, book: DeskBook | None, options: OptionsVenue | None, perp: PerpVenue | None) -> None:
+        self.book = book
+        self.options = options
+        self.perp = perp
+
+    def equity(self, spot: float, ts: int) -> float:
+        total = 0.0
+        if self.book is not None and self.options is not None:
+            total += self.book.equity_usd(self.options, spot, ts)
+        if self.perp is not None:
+            size, collateral, entry = self.perp.account("desk")
+            total += collateral + size * (spot - entry)
+        return total
+
+    def __call__(self, ts: int, spot: float) -> RiskInputs | None:
+        from keel.risk.accounts import MarketState, PositionView
+
+        if not math.isfinite(spot):
+            return None
+        if self.perp is not None and self.book is None:
+            ratio = float(self.perp.margin_ratio(spot)[self.perp._index["desk"]])
+            return RiskInputs((), None, self.equity(spot, ts), margin_ratio=ratio)
+        book, options = self.book, self.options
+        if book is None or options is None:
+            return None
+        positions: list[PositionView] = []
+        vols: dict[str, float] = {}
+        for name in sorted(book.options):
+            option, qty = book.options[name]
+            if option.expiry_ns <= ts:
+                continue
+            positions.append(PositionView(name, option, qty))
+            vols[name] = options.greeks(option, spot, ts)[4]
+        if not positions:
+            return RiskInputs((), None, self.equity(spot, ts))
+        asset = book.asset_token.symbol.removeprefix("W")
+        held = book.asset_units()
+        if held != 0.0:  # the hedge offsets the options' delta inside the scan
+            positions.append(PositionView(asset, Spot(asset, "USD"), held))
+        market = MarketState(ts, {asset: spot}, vols={asset: float(np.median(list(vols.values())))}, option_vols=vols)
+        return RiskInputs(tuple(positions), market, self.equity(spot, ts))
+
+
+class Accountant(Actor):
+    """Stage REPORTING: attributes the desk's PnL block by block and records the series for the report.
+
+    It only records: margin and risk events are the :class:`keel.risk.RiskActor`'s (read, not
+    recomputed).  With run subscribers attached it publishes a :class:`BlockSnapshot` per block."""
+
+    stage = Stage.REPORTING
 
     def __init__(
         self,
         book: DeskBook | None,
         options: OptionsVenue | None,
-        spot: Callable[[int], float],
-        reference: MarketPath,
+        oracle: OracleActor,
+        reference: ReferencePrices,
         pool: Pool | None,
         perp: PerpVenue | None,
-        margin_every: int,
-        margin_model: Any,
+        risk: RiskActor | None,
         edge: Callable[[], float],
         initial_equity: float,
         start_spot: float,
     ) -> None:
         super().__init__("accountant")
-        self.book, self.options, self.spot, self.ref, self.pool, self.perp = book, options, spot, reference, pool, perp
-        self.margin_every = margin_every
-        self.margin_model = margin_model
-        self.monitor: Any = None  # a keel.risk.RiskMonitor, checked with the margin
-        self.risk_events: dict[str, int] = {}
+        self.book, self.options, self.oracle, self.ref, self.pool, self.perp = (
+            book,
+            options,
+            oracle,
+            reference,
+            pool,
+            perp,
+        )
+        self.risk = risk
         self.edge = edge
         self.parts = dict.fromkeys(PNL_PARTS, 0.0)
         self.rows: dict[str, list[float]] = {
@@ -200,6 +285,10 @@ class _Accountant(Actor):
                 "asset",
                 "margin_ratio",
                 "base_fee_gwei",
+                "oracle_price",
+                "oracle_confidence",
+                "oracle_status",
+                *("pnl_" + part for part in PNL_PARTS),
             )
         }
         self._prev: dict[str, tuple[float, float, float, float, float, float]] = {}
@@ -210,11 +299,13 @@ class _Accountant(Actor):
         self._prev_asset = book.asset_units() if book is not None else 0.0
         self._prev_perp_size = perp.account("desk")[0] if perp is not None else 0.0
         self.start_equity = initial_equity
-        self.min_margin_ratio = math.inf
-        self.last_margin_ratio = math.nan
         self.peak = 0.0
         self.max_drawdown = 0.0
         self.blocks = 0
+
+    @property
+    def min_margin_ratio(self) -> float:
+        return self.risk.min_margin_ratio if self.risk is not None else math.inf
 
     def equity(self, spot: float, ts: int) -> float:
         total = 0.0
@@ -248,7 +339,7 @@ class _Accountant(Actor):
 
     def on_block(self, block: Block) -> None:
         ts = block.ts_ns
-        spot = float(self.spot(ts))
+        spot = float(self.oracle.price(ts))
         if self.book is not None and self.options is not None:
             self.book.expire(ts, spot)
         equity = self.equity(spot, ts)
@@ -278,12 +369,7 @@ class _Accountant(Actor):
         step["other"] = (equity - self._prev_equity) - explained
         for k in PNL_PARTS:
             self.parts[k] += step[k]
-        ratio = self.last_margin_ratio
-        if self.blocks % self.margin_every == 0:
-            ratio = self._margin_ratio(spot, ts, equity, legs)
-            self.last_margin_ratio = ratio
-            if math.isfinite(ratio):
-                self.min_margin_ratio = min(self.min_margin_ratio, ratio)
+        ratio = self.risk.margin_ratio if self.risk is not None else math.inf
         pnl = equity - self.start_equity
         self.peak = max(self.peak, pnl)
         self.max_drawdown = max(self.max_drawdown, self.peak - pnl)
@@ -292,8 +378,8 @@ class _Accountant(Actor):
         perp_size = self.perp.account("desk")[0] if self.perp is not None else 0.0
         row = self.rows
         row["ts_ns"].append(ts)
-        row["ref"].append(self.ref.at(ts))
-        row["pool"].append(_pool_eth_price(self.pool) if self.pool is not None else math.nan)
+        row["ref"].append(self.ref.price(ts))
+        row["pool"].append(pool_eth_price(self.pool) if self.pool is not None else math.nan)
         row["spot"].append(spot)
         row["equity"].append(equity)
         row["pnl"].append(pnl)
@@ -301,36 +387,62 @@ class _Accountant(Actor):
         row["asset"].append(asset + perp_size)
         row["margin_ratio"].append(ratio)
         row["base_fee_gwei"].append(block.base_fee_wei / GWEI)
+        reading = self.oracle.reading
+        if reading is not None:
+            row["oracle_price"].append(reading.price)
+            row["oracle_confidence"].append(reading.confidence)
+            row["oracle_status"].append(_STATUS_CODE[reading.status.value])
+        else:
+            row["oracle_price"].append(math.nan)
+            row["oracle_confidence"].append(math.nan)
+            row["oracle_status"].append(math.nan)
+        parts = self.parts
+        for part in PNL_PARTS:
+            row["pnl_" + part].append(parts[part])
         self._prev, self._prev_spot, self._prev_ts = legs, spot, ts
         self._prev_equity, self._prev_costs, self._prev_asset, self._prev_perp_size = equity, costs, asset, perp_size
         self.blocks += 1
+        if self.ctx.listening(SNAPSHOTS):
+            self._snapshot(block, legs, asset, perp_size, delta + asset + perp_size, equity, pnl, ratio)
 
-    def _margin_ratio(self, spot: float, ts: int, equity: float, legs: dict[str, Any]) -> float:
-        if self.perp is not None and self.book is None:
-            return float(self.perp.margin_ratio(spot)[self.perp._index["desk"]])
-        if self.margin_model is None or self.book is None or not legs:
-            return math.inf
-        from keel.risk.accounts import MarketState, PositionView
+    def _snapshot(
+        self,
+        block: Block,
+        legs: dict[str, tuple[float, float, float, float, float, float]],
+        asset: float,
+        perp_size: float,
+        net_delta: float,
+        equity: float,
+        pnl: float,
+        ratio: float,
+    ) -> None:
+        positions = [(name, leg[0]) for name, leg in legs.items()]
+        if self.book is not None:
+            positions.append((self.book.asset_token.symbol, asset))
+        if self.perp is not None:
+            positions.append(("perp", perp_size))
+        reading = self.oracle.reading
+        snapshot = BlockSnapshot(
+            block_number=block.number,
+            ts_ns=block.ts_ns,
+            positions=tuple(positions),
+            pnl={**self.parts, "total": pnl},
+            net_delta=net_delta,
+            margin_ratio=ratio,
+            health=self.risk.health if self.risk is not None else "n/a",
+            oracle_price=reading.price if reading is not None else math.nan,
+            oracle_confidence=reading.confidence if reading is not None else math.nan,
+            oracle_status=reading.status.value if reading is not None else "n/a",
+            equity_usd=equity,
+            base_fee_gwei=block.base_fee_wei / GWEI,
+        )
+        self.ctx.publish(SNAPSHOTS, snapshot)
 
-        positions = [PositionView(name, self.book.options[name][0], qty) for name, (qty, *_rest) in legs.items()]
-        vols = {name: sig for name, (*_r, sig) in legs.items()}
-        asset = self.book.asset_token.symbol.removeprefix("W")
-        held = self.book.asset_units()
-        if held != 0.0:  # the hedge offsets the options' delta inside the scan
-            positions.append(PositionView(asset, Spot(asset, "USD"), held))
-        market = MarketState(ts, {asset: spot}, vols={asset: float(np.median(list(vols.values())))}, option_vols=vols)
-        req = self.margin_model.requirement(positions, market)
-        if self.monitor is not None:
-            for event in self.monitor.check(ts, "desk", positions, market, equity, req.maintenance):
-                kind = type(event).__name__
-                self.risk_events[kind] = self.risk_events.get(kind, 0) + 1
-                self.ctx.record("risk_" + kind, asset, value=float(getattr(event, "value", math.nan)))
-                self.ctx.publish(RISK_EVENTS, event)
-        return equity / req.maintenance if req.maintenance > 0 else math.inf
 
+class PerpCrowd(Actor):
+    """Stage MARKET_DATA: accrues funding on the perp venue every block at the reference mark."""
 
-class _PerpCrowd(Actor):
-    """Accrues funding on the perp venue every block at the reference mark."""
+    stage = Stage.MARKET_DATA
 
     def __init__(self, venue: PerpVenue, mark: Callable[[int], float]) -> None:
         super().__init__("perp_funding")
@@ -345,7 +457,7 @@ class _PerpCrowd(Actor):
         self.last_ts = block.ts_ns
 
 
-def _svi_surface(config: ScenarioConfig) -> SviSurface:
+def svi_surface(config: ScenarioConfig) -> SviSurface:
     assert config.options is not None
     slices = []
     for i, s in enumerate(config.options.svi):
@@ -362,7 +474,7 @@ def _svi_surface(config: ScenarioConfig) -> SviSurface:
     return SviSurface(tuple(slices), as_of_ns=start)
 
 
-def _fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dict[str, Any]]:
+def fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dict[str, Any]]:
     """The options venue's surface from a real chain: keel.pricing.fit_surface on one snapshot,
     its SVI slices kept (sticky moneyness) with their time to expiry, the snapshot moved to
     ``market.start``.  Expiries too near or fitted worse than the config allows are dropped."""
@@ -419,372 +531,14 @@ def _fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dic
     return SviSurface(tuple(slices), as_of_ns=start), info
 
 
-def run_scenario(
-    config: ScenarioConfig, root: Path = Path("."), progress: Callable[[int, int], None] | None = None
-) -> SimResult:
-    """Run the scenario; ``progress(done_blocks, total_blocks)`` is called as blocks are produced."""
-    path = build_path(config, root)
-    start = parse_utc(config.market.start)
-    end = start + int(config.market.hours * NS_PER_HOUR)
-    block_ns = int(config.chain.block_time_s * NS_PER_SECOND)
-    n_blocks = (end - start) // block_ns
-    engine = Engine(seed=config.seed, start_ns=start)
+class VolReplayScale:
+    """``vol_scale(ts)`` for the options venue: a replayed at-the-money vol relative to its first
+    snapshot, the replay's start aligned with the run's start (a class, so a world pickles)."""
 
-    memo: dict[int, float] = {}
+    def __init__(self, atm: MarketPath, start_ns: int) -> None:
+        self.atm = atm
+        self.shift = atm.start_ns - start_ns
+        self.first = float(atm.price[0])
 
-    def ref_price(ts: int) -> float:
-        p = memo.get(ts)
-        if p is None:
-            if len(memo) > 4:
-                memo.clear()
-            p = memo[ts] = path.at(ts)
-        return p
-
-    def usd_price(symbol: str, ts: int) -> float:
-        return 1.0 if symbol in ("USDC", "USDT", "USD", "DAI") else ref_price(ts)
-
-    needs_pool = config.desk is not None or config.market_maker is not None
-    pool: Pool | None = None
-    venues: dict[str, Any] = {}
-    s0 = ref_price(start)
-    if needs_pool:
-        pc = config.pool
-        spacing = TICK_SPACING[pc.fee]
-        pool = Pool(pc.fee, spacing, _sqrt_price_x96(s0), token0=USDC, token1=WETH, name="uniswap_v3_usdc_weth")
-        tick = pool.tick
-        width = int(math.log(1 + pc.range_pct / 100) / math.log(1.0001)) // spacing * spacing
-        lower = (tick - width) // spacing * spacing
-        pool.mint("lp", lower, lower + 2 * width, pc.liquidity)
-        venues[pool.name] = pool
-        for fee in pc.extra_fee_tiers:
-            sp = TICK_SPACING[fee]
-            extra = Pool(fee, sp, _sqrt_price_x96(s0), token0=USDC, token1=WETH, name=f"uniswap_v3_usdc_weth_{fee}")
-            w = width // sp * sp
-            low = (extra.tick - w) // sp * sp
-            if extra.name in venues:
-                raise ConfigError("pool.extra_fee_tiers", fee, "duplicates a pool already opened")
-            extra.mint("lp", low, low + 2 * w, max(int(pc.liquidity * pc.extra_liquidity_share), 1))
-            venues[extra.name] = extra
-    chain_params = ChainParams(
-        block_time_ns=block_ns,
-        gas_limit=config.chain.gas_limit,
-        base_fee_wei=int(config.chain.base_fee_gwei * GWEI),
-        latency_ns=config.chain.latency_ms * 1_000_000,
-        background_utilization=config.chain.background_utilization,
-    )
-    chain = ChainSim(engine, chain_params, venues)
-    oracle = _Oracle(path, pool, config.market.asset)
-    engine.add_actor(oracle)
-    arbs: list[PoolArbitrageur] = []
-    bots: list[SandwichBot] = []
-    if pool is not None:
-        if config.agents.arbitrageur:
-            for i, name in enumerate(venues):
-                searcher = PoolArbitrageur("arbitrageur" if i == 0 else f"arbitrageur_{i}", name, usd_price)
-                arbs.append(searcher)
-                chain.top_of_block.append(searcher)
-        for i in range(config.agents.sandwich_bots):
-            bot = SandwichBot(f"sandwich_{i}", usd_price, tip_wei=(3 + i) * GWEI)
-            bots.append(bot)
-            chain.attackers.append(bot)
-        if config.agents.noise_swaps_per_block > 0:
-            engine.add_actor(
-                NoiseTrader(
-                    "noise",
-                    pool.name,
-                    chain,
-                    usd_price,
-                    swaps_per_block=config.agents.noise_swaps_per_block,
-                    median_usd=config.agents.noise_median_usd,
-                    loose_share=config.agents.noise_loose_share,
-                )
-            )
-
-    book: DeskBook | None = None
-    options: OptionsVenue | None = None
-    surface_info: dict[str, Any] | None = None
-    pm: PortfolioManager | None = None
-    mm: OptionsMarketMaker | None = None
-    hedger: DeltaHedger | None = None
-    if config.options is not None and (config.desk is not None or config.market_maker is not None):
-        if config.options.surface is not None:
-            surface, surface_info = _fitted_surface(config, root)
-        else:
-            surface = _svi_surface(config)
-        options = OptionsVenue("options", surface, config.options.half_spread_vol, config.options.rate)
-        if config.options.vol_replay is not None:
-            vpath = Path(config.options.vol_replay)
-            vpath = vpath if vpath.is_absolute() else root / vpath
-            if not vpath.is_file():
-                raise ConfigError("options.vol_replay", config.options.vol_replay, "no such file")
-            atm = load_deribit_atm_iv(vpath)
-            shift = atm.start_ns - start
-            first = float(atm.price[0])
-
-            def vol_scale(ts: int) -> float:
-                return atm.at(ts + shift) / first
-
-            options.vol_scale = vol_scale
-        initial = config.desk.initial_usd if config.desk is not None else 2_000_000.0
-        book = DeskBook(USDC, WETH, cash=int(initial) * USDC.unit)
-    if config.desk is not None and book is not None and options is not None and config.desk.strategy != "none":
-        d = config.desk
-        first_expiry = min(s.expiry_ns for s in options.surface.slices)
-        pm = PortfolioManager(
-            "portfolio_manager",
-            book,
-            options,
-            oracle.price,
-            d.strategy,
-            list(d.strikes_pct),
-            d.contracts,
-            int(d.tenor_days * 24 * NS_PER_HOUR),
-            int(d.roll_hours * NS_PER_HOUR),
-            first_expiry_ns=first_expiry if first_expiry > start else None,
-        )
-        engine.add_actor(pm)
-        if d.strategy == "covered_call":
-            amount = int(d.contracts * WETH.unit)
-            book.asset += amount
-            book.cash -= int(d.contracts * s0 * USDC.unit)
-    if config.market_maker is not None and book is not None and options is not None:
-        mmc = config.market_maker
-        expiry = min(s.expiry_ns for s in options.surface.slices if s.expiry_ns > start)
-        listed = [
-            leg
-            for pct in mmc.strikes_pct
-            for leg, _ in strategy_legs("straddle", s0, [pct], 1.0, config.market.asset, expiry)
-        ]
-        mm = OptionsMarketMaker(
-            "market_maker",
-            book,
-            options,
-            oracle.price,
-            listed,
-            mmc.half_spread_vol,
-            mmc.skew_vol_per_vega,
-            mmc.max_vega,
-            mmc.takers_per_block,
-            mmc.taker_size,
-            mmc.taker_edge_vol,
-        )
-        engine.add_actor(mm)
-    if book is not None and options is not None and pool is not None and config.hedge.enabled:
-        h = config.hedge
-        hedge_cfg = HedgeConfig(
-            BandPolicy(h.policy),
-            h.band,
-            h.risk_aversion,
-            h.cost,
-            block_ns,
-            h.slippage,
-            h.deadline_s,
-            h.tip_gwei,
-            mode=h.mode,
-            max_cost_bps=h.max_cost_bps,
-        )
-        router = None
-        hedge_venues = [venues[name] for name in venues] if h.router else [pool]
-        if h.router and h.mode == "route":
-            eth = oracle.price
-
-            def gas_token_price(token: Token) -> float:  # whole token per whole ETH
-                return 1.0 if token.symbol == "WETH" else eth(engine.clock.now_ns)
-
-            router = SmartRouter(
-                [venues[name] for name in venues], gas_price_wei=chain.base_fee, gas_token_price=gas_token_price
-            )
-        hedger = DeltaHedger("hedger", book, options, pool, pool.name, oracle.price, hedge_cfg, router, hedge_venues)
-        engine.add_actor(hedger)
-
-    perp: PerpVenue | None = None
-    crowd: _PerpCrowd | None = None
-    liquidators: list[Liquidator] = []
-    if config.perp is not None:
-        pc2 = config.perp
-        fpath = Path(pc2.funding_file)
-        fpath = fpath if fpath.is_absolute() else root / fpath
-        if not fpath.is_file():
-            raise ConfigError("perp.funding_file", pc2.funding_file, "no such file")
-        f_ts, f_rate = load_funding_rates(fpath)
-        inst = Perpetual(config.market.asset, "USD", Settlement.LINEAR)
-        perp = PerpVenue(
-            "perp", inst, f_ts, f_rate, pc2.maintenance_margin, pc2.liquidation_fee, pc2.insurance_fund_usd
-        )
-        rng = engine.stream("perp:crowd")
-        for i in range(pc2.accounts):
-            notional = pc2.median_notional_usd * float(rng.lognormal(0.0, 1.0))
-            lev = float(np.exp(rng.uniform(np.log(pc2.leverage_min), np.log(pc2.leverage_max))))
-            side = 1.0 if rng.random() < pc2.long_share else -1.0
-            perp.open(f"trader_{i:05d}", notional / lev, side * notional / s0, s0)
-        desk_side = 1.0 if pc2.desk_side == "long" else -1.0
-        perp.open("desk", pc2.desk_collateral_usd, desk_side * pc2.desk_collateral_usd * pc2.desk_leverage / s0, s0)
-        crowd = _PerpCrowd(perp, ref_price)
-        engine.add_actor(crowd)
-        perp_venue = perp
-
-        def do_liquidate(who: str, action: Liquidate) -> Any:
-            ts = engine.clock.now_ns
-            result = perp_venue.liquidate(action.owner, who, ref_price(ts), ts)
-            engine.recorder.record(ts, who, "liquidation", action.owner, result.size, result.price, result.bad_debt_usd)
-            return result
-
-        engine.on_action(Liquidate, do_liquidate)
-
-        def oracle_reading(ts: int) -> OracleReading:
-            assert oracle.reading is not None
-            return oracle.reading
-
-        for i in range(pc2.liquidators):
-            liquidators.append(
-                Liquidator(f"liquidator_{i}", perp, ref_price, pc2.liquidator_delay_blocks + i, reading=oracle_reading)
-            )
-            engine.add_actor(liquidators[-1])
-
-    initial_equity = 0.0
-    if book is not None:
-        initial_equity += book.cash_units() + book.asset_units() * s0
-    if perp is not None:
-        initial_equity += perp.account("desk")[1]
-    margin_model: Any = None
-    if config.desk is not None or config.market_maker is not None:
-        from keel.risk.margin import PortfolioMargin, StandardMargin
-
-        kind = config.desk.margin if config.desk is not None else "portfolio"
-        margin_model = PortfolioMargin() if kind == "portfolio" else StandardMargin()
-
-    def edge() -> float:
-        return (pm.edge_usd if pm is not None else 0.0) + (mm.edge_usd if mm is not None else 0.0)
-
-    accountant = _Accountant(
-        book,
-        options,
-        oracle.price,
-        path,
-        pool,
-        perp,
-        config.desk.margin_every_blocks if config.desk is not None else (25 if config.market_maker else 1),
-        margin_model,
-        edge,
-        initial_equity,
-        s0,
-    )
-    if config.desk is not None and book is not None:
-        from keel.risk.monitors import MonitorThresholds, RiskMonitor
-
-        max_delta = {} if config.desk.max_delta is None else {config.market.asset: config.desk.max_delta}
-        accountant.monitor = RiskMonitor(
-            MonitorThresholds(max_delta=max_delta, reduce_only_ratio=config.desk.reduce_only_ratio)
-        )
-    engine.add_actor(accountant)
-    for agent in (hedger, pm):
-        if agent is not None:
-            agent.ctx.subscribe(RISK_EVENTS)
-
-    if progress is not None:
-        engine.every(start + block_ns, block_ns * 50, lambda ts: progress((ts - start) // block_ns, n_blocks), 99)
-    oracle.update(start)
-    chain.start(start + block_ns, start + n_blocks * block_ns)
-    engine.run(until_ns=start + n_blocks * block_ns)
-    engine.stop()
-    if progress is not None:
-        progress(n_blocks, n_blocks)
-
-    series = {k: np.asarray(v, dtype=np.float64 if k != "ts_ns" else np.int64) for k, v in accountant.rows.items()}
-    hedge_fills: list[tuple[int, float, float]] = []
-    frame = engine.recorder.to_frame()
-    fills = frame.filter(frame["kind"] == "hedge_fill")
-    for ts_v, qty, price in zip(
-        fills["ts_ns"].to_list(), fills["quantity"].to_list(), fills["price"].to_list(), strict=True
-    ):
-        hedge_fills.append((int(ts_v), float(qty), float(price)))
-
-    def r(x: float, nd: int = 2) -> float | None:
-        return None if not math.isfinite(x) else round(float(x), nd)
-
-    pnl_total = accountant.rows["pnl"][-1] if accountant.rows["pnl"] else 0.0
-    ref = series["ref"]
-    summary: dict[str, Any] = {
-        "name": config.name,
-        "seed": config.seed,
-        "market": {
-            "kind": config.market.kind,
-            "source": path.source,
-            "asset": config.market.asset,
-            "start_utc": config.market.start,
-            "hours": config.market.hours,
-            "price_start": r(float(ref[0]) if len(ref) else s0),
-            "price_end": r(float(ref[-1]) if len(ref) else s0),
-            "price_min": r(float(ref.min()) if len(ref) else s0),
-            "price_max": r(float(ref.max()) if len(ref) else s0),
-        },
-        "blocks": int(n_blocks),
-        "block_time_s": config.chain.block_time_s,
-        "pnl": {"total": r(pnl_total), **{k: r(v) for k, v in accountant.parts.items()}},
-        "start_equity_usd": r(accountant.start_equity),
-        "end_equity_usd": r(accountant.rows["equity"][-1] if accountant.rows["equity"] else 0.0),
-        "max_drawdown_usd": r(accountant.max_drawdown),
-        "min_margin_ratio": r(accountant.min_margin_ratio, 4),
-        "liquidations": len(perp.liquidations) if perp is not None else 0,
-        "chain": {
-            "transactions": chain.stats.txs,
-            "reverts": chain.stats.reverts,
-            "sandwiches": chain.stats.sandwiches,
-            "arbitrages": chain.stats.arbitrages,
-            "base_fee_gwei_mean": r(float(np.mean(chain.stats.base_fees)) / GWEI if chain.stats.base_fees else 0.0, 4),
-            "base_fee_gwei_max": r(float(np.max(chain.stats.base_fees)) / GWEI if chain.stats.base_fees else 0.0, 4),
-            "gas_fees_eth": r(chain.stats.gas_fees_wei / 1e18, 6),
-        },
-        "events": len(engine.recorder),
-        "risk_events": dict(sorted(accountant.risk_events.items())),
-        "oracle_halted_blocks": oracle.halted,
-    }
-    if book is not None:
-        summary["desk"] = {
-            "hedge_trades": book.hedge_trades,
-            "option_trades": book.option_trades,
-            "final_asset_units": r(book.asset_units(), 6),
-            "final_cash_units": r(book.cash_units(), 2),
-            "open_legs": sorted(book.options),
-            "gas_usd": r(book.gas_usd),
-            "mev_loss_usd": r(book.mev_loss_usd),
-            "hedging_slippage_usd": r(book.slippage_usd),
-        }
-    if surface_info is not None:
-        summary["options_surface"] = surface_info
-    if hedger is not None:
-        summary["hedge_policy"] = hedger.cfg.policy.value
-        summary["hedge_mode"] = hedger.cfg.mode
-        if hedger.cfg.mode == "intents":
-            summary["hedge_intents"] = hedger.intent_stats.as_dict()
-    if pm is not None:
-        summary["portfolio_manager"] = {"strategy": pm.strategy, "opened": pm.opened, "rolls": pm.rolls}
-    if mm is not None:
-        summary["market_maker"] = {"fills": mm.fills, "edge_usd": r(mm.edge_usd)}
-    if arbs:
-        summary["arbitrageur"] = {
-            "count": sum(a.stats.count for a in arbs),
-            "profit_usd": r(sum(a.stats.profit_usd for a in arbs)),
-        }
-    if bots:
-        summary["sandwich_bots"] = {
-            "attacks": sum(b.stats.count for b in bots),
-            "profit_usd": r(sum(b.stats.profit_usd for b in bots)),
-            "victim_loss_usd": r(sum(b.stats.victim_loss_usd for b in bots)),
-        }
-    if perp is not None:
-        liq = perp.liquidations
-        summary["perp"] = {
-            "accounts": len(perp.owners),
-            "liquidations": len(liq),
-            "liquidated_notional_usd": r(sum(abs(x.size) * x.price for x in liq)),
-            "desk_liquidated": any(x.owner == "desk" for x in liq),
-            "bad_debt_usd": r(perp.bad_debt),
-            "insurance_fund_start_usd": r(perp.insurance_start),
-            "insurance_fund_end_usd": r(perp.insurance_fund),
-            "funding_paid_by_longs_usd": r(crowd.longs_paid if crowd is not None else 0.0),
-            "liquidator_fees_usd": r(sum(x.fee_usd for x in liq)),
-            "liquidation_rule": "keel.risk health_scan at the favourable oracle band edge; frozen on a halted oracle",
-            "liquidator_frozen_blocks": sum(x.frozen_blocks for x in liquidators),
-        }
-    return SimResult(summary, engine.recorder, series, path, hedge_fills)
+    def __call__(self, ts: int) -> float:
+        return self.atm.at(ts + self.shift) / self.first
