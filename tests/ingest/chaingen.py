@@ -111,10 +111,12 @@ class Generator:
         weth = self.client.contract("WETH9", self.tb.weth)
         usdc = self.client.contract("KeelToken", self.tb.usdc)
         pair = self.client.contract("UniswapV2Pair", self.pair.address)
-        raws = [
-            await self._raw(self.tb.weth, weth.encode_abi("deposit", args=[]), 100_000, value=1500 * 10**18),
-            await self._raw(self.tb.usdc, usdc.encode_abi("mint", args=[self.me, 10**16]), 100_000),
-        ]
+        raws = [await self._raw(self.tb.usdc, usdc.encode_abi("mint", args=[self.me, 10**16]), 100_000)]
+        have = int(await self.client.call("balanceOf", weth.functions.balanceOf(self.me)))
+        if have < 1000 * 10**18:  # wrap up to 1,500 ETH, keeping 100 ETH for gas
+            eth = int(await self.rpc.call("eth_getBalance", [self.me, "latest"]), 16)
+            wrap = min(1500 * 10**18, eth - 100 * 10**18)
+            raws.append(await self._raw(self.tb.weth, weth.encode_abi("deposit", args=[]), 100_000, value=wrap))
         for token in (weth, usdc):
             for spender in (self.tb.swap_router, self.tb.position_manager, self.tb.v2_router):
                 raws.append(

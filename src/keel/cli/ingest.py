@@ -40,6 +40,7 @@ def ingest_command(
     publish: str | None = typer.Option(None, "--publish", help="NATS URL: publish each committed event (JetStream)"),
     stream: str = typer.Option("KEEL_EVENTS", "--stream", help="JetStream stream name for --publish"),
     span: int = typer.Option(2000, "--span", help="first eth_getLogs block range (shrinks/grows adaptively)"),
+    max_span: int = typer.Option(50_000, "--max-span", help="largest eth_getLogs block range"),
     poll: float = typer.Option(2.0, "--poll", help="seconds between head polls with --follow"),
     quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
 ) -> None:
@@ -107,7 +108,7 @@ def ingest_command(
                     follow=follow,
                     poll_s=poll,
                     span=span,
-                    max_span=max(span, 50_000),
+                    max_span=max(span, max_span),
                     progress=show,
                     on_commit=publisher.publish_rows if publisher is not None else None,
                     stop=stop,

@@ -8,9 +8,9 @@ while a reorged block (a new hash) is a new message.  The payload is JSON: the p
 (kind, fee, token symbols and decimals) and the catalog row (big ints as decimal strings).
 
 An engine takes its market from the stream with ``--market nats://HOST:PORT/STREAM``
-(:func:`market_from_stream`): it reads the pool's messages from the start of the stream until one
-stamped at or after the window's end arrives (the ingester has passed it), and builds the same price
-path the catalog builds for ``market.kind = "catalog"`` (:func:`keel.marketdata.catalog.prices_from_rows`).
+(:func:`stream_market`): it reads the pool's messages from the start of the stream until one stamped at
+or after the window's end arrives (the ingester has passed it), writes them into its own catalog and
+runs ``market.kind = "catalog"`` on that, so the engine never touches the node or the ingester's files.
 Without ``--market`` nothing here is used: the in-process path needs no server.
 """
 
@@ -19,13 +19,14 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from keel.errors import KeelError, ValidationError
 from keel.marketdata.catalog import PoolMeta
 
-__all__ = ["EventPublisher", "StreamError", "consume_rows", "market_from_stream", "parse_nats_url"]
+__all__ = ["EventPublisher", "StreamError", "catalog_from_stream", "consume_rows", "parse_nats_url", "stream_market"]
 
 DEFAULT_STREAM = "KEEL_EVENTS"
 
@@ -168,30 +169,24 @@ async def consume_rows(
         await nc.close()
 
 
-def market_from_stream(
+def catalog_from_stream(
     url: str,
     chain_id: int,
     pool: str,
-    start_ns: int,
-    end_ns: int,
+    until_ts_ns: int,
+    folder: str | Path,
     *,
-    base: str | None = None,
     idle_timeout_s: float = 60.0,
-) -> tuple[Any, Any, str]:
-    """(ts_ns, price, name) of the pool's swaps in ``[start_ns, end_ns)`` read from the stream:
-    the same arrays :meth:`keel.marketdata.Catalog.swap_prices` gives for the same events."""
-    import polars as pl
+) -> PoolMeta:
+    """Consume the pool's events up to ``until_ts_ns`` into a catalog at ``folder`` (one entry covering the
+    first to the last streamed block); returns its :class:`PoolMeta`."""
+    from keel.marketdata.catalog import EVENT_SCHEMA, Catalog
 
-    from keel.marketdata.catalog import EVENT_SCHEMA, prices_from_rows
-
-    head, rows = asyncio.run(consume_rows(url, chain_id, pool, until_ts_ns=end_ns, idle_timeout_s=idle_timeout_s))
+    head, rows = asyncio.run(consume_rows(url, chain_id, pool, until_ts_ns=until_ts_ns, idle_timeout_s=idle_timeout_s))
     if not rows:
-        raise StreamError(f"market={url!r}: no events of pool {pool} on chain {chain_id}")
-    df = pl.from_dicts(rows, infer_schema_length=None)
-    for name in EVENT_SCHEMA.names:
-        if name not in df.columns:
-            df = df.with_columns(pl.lit(None).alias(name))
-    df = df.filter((pl.col("ts_ns") >= start_ns) & (pl.col("ts_ns") < end_ns)).sort(["block_number", "log_index"])
+        raise StreamError(f"market={url!r}: no events of pool {pool} on chain {chain_id} before the window's end")
+    rows.sort(key=lambda r: (int(r["block_number"]), int(r["log_index"])))
+    first, last = int(rows[0]["block_number"]), int(rows[-1]["block_number"])
     meta = PoolMeta(
         chain_id=int(head["chain_id"]),
         address=str(head["pool"]),
@@ -204,7 +199,40 @@ def market_from_stream(
         token1_decimals=int(head["token1_decimals"]),
         fee=int(head["fee"]),
         tick_spacing=int(head["tick_spacing"]),
-        from_block=0,
-        next_block=0,
+        from_block=first,
+        next_block=first,
+        source=f"stream {url}",
     )
-    return prices_from_rows(df, meta, base=base)
+    cat = Catalog(folder)
+    if cat.meta(meta.chain_id, meta.address) is not None:
+        cat.remove_pool(meta.chain_id, meta.address)
+    cat.write_meta(meta)
+    headers: dict[int, tuple[str, int, int | None]] = {}
+    for r in rows:
+        headers.setdefault(
+            int(r["block_number"]), (str(r["block_hash"]), int(r["block_timestamp"]), r["base_fee_per_gas"])
+        )
+    events = {name: [r.get(name) for r in rows] for name in EVENT_SCHEMA.names}
+    blocks: dict[str, list[Any]] = {
+        "block_number": list(headers),
+        "block_hash": [h[0] for h in headers.values()],
+        "parent_hash": [""] * len(headers),
+        "block_timestamp": [h[1] for h in headers.values()],
+        "base_fee_per_gas": [h[2] for h in headers.values()],
+    }
+    return cat.write_chunk(meta, events, blocks, first, last, str(rows[-1]["block_hash"]))
+
+
+def stream_market(config: Any, url: str, folder: str | Path) -> Any:
+    """``--market nats://...``: a copy of the scenario config whose ``market.kind = "catalog"`` window is read
+    from the stream (into a catalog at ``folder``) instead of the local catalog."""
+    from keel.errors import ConfigError
+    from keel.sim.config import parse_utc
+
+    m = config.market
+    if m.kind != "catalog" or not m.pool:
+        raise ConfigError("market.kind", m.kind, "--market nats://... needs market.kind = 'catalog' with a pool")
+    end_ns = parse_utc(m.start) + int(m.hours * 3600 * 1_000_000_000)
+    catalog_from_stream(url, m.chain_id, m.pool, end_ns, folder)
+    market = m.model_copy(update={"catalog": str(Path(folder).resolve())})
+    return config.model_copy(update={"market": market})
