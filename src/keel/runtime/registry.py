@@ -23,7 +23,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -307,6 +307,9 @@ def simulate_recorded(
     root: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
     on_checkpoint: Callable[[int], None] | None = None,
+    subscribers: Sequence[Any] = (),
+    control: Any = None,
+    run_id: str | None = None,
 ) -> RecordedRun:
     """Run ``keel simulate`` recorded in the store; outputs to ``OUT/NAME/RUN_ID`` (whole) and ``OUT/NAME/latest``.
 
@@ -315,7 +318,10 @@ def simulate_recorded(
     simulation that did not finish, and that ``config_path`` still holds its config.  ``checkpoint_every``
     blocks the world is checkpointed into the store (after the recorder has committed every row so far);
     ``resume`` continues a killed run from its newest checkpoint under the same run id, and its
-    ``summary.json`` is byte-identical to an uninterrupted run's."""
+    ``summary.json`` is byte-identical to an uninterrupted run's.  ``subscribers`` (after the store's)
+    and ``control`` (a :class:`keel.engine.RunControl`; a stop ends the run with status ``killed``) are
+    passed to the simulation; with ``[alerts]`` in the config an :class:`keel.runtime.alerts.AlertMonitor`
+    (the one among ``subscribers``, else a new one) also writes its alerts into the store."""
     import pickle
 
     from keel.runtime.simulate import Simulation
@@ -364,17 +370,28 @@ def simulate_recorded(
             run = store.adopt_run(old.id)
         else:
             effective_seed = seed if seed is not None else int(config.seed)
-            run = store.create_run(config.name, config_text=config_text, mode="sim", seed=effective_seed)
+            run = store.create_run(config.name, config_text=config_text, mode="sim", seed=effective_seed, run_id=run_id)
         if seed is not None:
             config = config.model_copy(update={"seed": seed})
         recorder = StoreRecorder(store, run.id)
         subscriber = StoreSubscriber(recorder)
+        others = list(subscribers)
+        alerts = getattr(config, "alerts", None)
+        if alerts is not None:
+            from keel.runtime.alerts import AlertMonitor, store_sink
+
+            monitor = next((s for s in others if isinstance(s, AlertMonitor)), None)
+            if monitor is None:
+                monitor = AlertMonitor(alerts, run.id)
+                others.append(monitor)
+            monitor.sinks.append(store_sink(recorder))
+        everyone = [subscriber, *others]
         try:
             if payload is not None and state is not None:
                 subscriber.restore(state)
-                sim = Simulation.restore(payload, subscribers=[subscriber])
+                sim = Simulation.restore(payload, subscribers=everyone, control=control)
             else:
-                sim = Simulation(config, root=root, subscribers=[subscriber])
+                sim = Simulation(config, root=root, subscribers=everyone, control=control)
             start_block = sim.blocks_done if payload is not None else None
             total = sim.n_blocks
             step = 50
