@@ -44,7 +44,7 @@ def _register() -> None:
 
     for module in (
         "catalog", "chain", "ingest", "keystore", "live", "oracle", "route", "runs", "serve", "simulate", "stress",
-        "surface", "testbed",
+        "surface", "sweep", "testbed",
     ):  # fmt: skip
         importlib.import_module(f"keel.cli.{module}")
 
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args
     try:
-        app(args=args, standalone_mode=False)
+        code = app(args=args, standalone_mode=False)  # click returns a command's typer.Exit code here
     except KeelError as exc:
         if debug:
             raise
@@ -121,4 +121,4 @@ def main(argv: list[str] | None = None) -> int:
             f"error: internal error {type(exc).__name__}: {_one_line(str(exc))[:300]} (rerun with --debug)", err=True
         )
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
