@@ -15,8 +15,8 @@ import pytest
 from keel.cli import main
 from keel.errors import ConfigError
 from keel.pricing.mc import GBM, AsianArithmeticCall, price
-from keel.runtime import run_simulation
-from keel.runtime.sweep import flatten_summary, optimize, parse_grid, parse_seeds, plan_sweep, run_one, sweep
+from keel.runtime import run_simulation, sweep
+from keel.runtime.sweeps import flatten_summary, optimize, parse_grid, parse_seeds, plan_sweep, run_one
 from keel.sim.config import validate_config
 
 GRID = {"hedge.policy": ["fixed", "leland"], "desk.contracts": [100, 250]}

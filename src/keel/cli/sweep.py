@@ -38,8 +38,8 @@ def sweep_command(
 
     from keel.errors import ConfigError
     from keel.runtime.distributed import RayBackend, ray_address_from_env
-    from keel.runtime.sweep import OBJECTIVE_NAMES, Objective, parse_grid, plan_sweep, sweep
-    from keel.runtime.sweep import optimize as run_optimize
+    from keel.runtime.sweeps import OBJECTIVE_NAMES, Objective, parse_grid, plan_sweep, sweep
+    from keel.runtime.sweeps import optimize as run_optimize
     from keel.store.store import resolve_url
 
     if not grid:

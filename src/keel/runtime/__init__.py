@@ -8,19 +8,23 @@ environment implement), :class:`RunControl` and :class:`RunSubscriber`, user str
 """
 
 from keel.engine import Environment, RunControl, RunSubscriber
+from keel.runtime.distributed import RayBackend
 from keel.runtime.simulate import Simulation, run_scenario, run_simulation, sim_environment, summarize
 from keel.runtime.strategies import AgentSpec, register_agent, registered_agents, resolve_agent
+from keel.runtime.sweeps import optimize, stress_grid, sweep
 from keel.runtime.world import SECTIONS, World, build_world, register_builder
 
 __all__ = [
     "SECTIONS",
     "AgentSpec",
     "Environment",
+    "RayBackend",
     "RunControl",
     "RunSubscriber",
     "Simulation",
     "World",
     "build_world",
+    "optimize",
     "register_agent",
     "register_builder",
     "registered_agents",
@@ -28,5 +32,7 @@ __all__ = [
     "run_scenario",
     "run_simulation",
     "sim_environment",
+    "stress_grid",
     "summarize",
+    "sweep",
 ]
