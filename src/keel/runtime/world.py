@@ -68,6 +68,9 @@ from keel.venues.uniswap_v3 import Pool
 __all__ = ["BUILDERS", "SECTIONS", "World", "build_world", "register_builder"]
 
 TICK_SPACING = {100: 1, 500: 10, 3000: 60, 10000: 200}
+# v4 pools are keyed by currency addresses: mainnet USDC and WETH (USDC sorts first, as token0 in the simulator)
+USDC_ADDRESS = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
+WETH_ADDRESS = "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
 SECTIONS = ("market", "pools", "oracle", "venues", "counterparties", "margin", "agents")
 
 
@@ -202,6 +205,28 @@ def build_pools(world: World) -> None:
                 raise ConfigError("pool.extra_fee_tiers", fee, "duplicates a pool already opened")
             extra.mint("lp", low, low + 2 * w, max(int(pc.liquidity * pc.extra_liquidity_share), 1))
             env_venues[extra.name] = extra
+        for i, spec in enumerate(world.config.pools):  # [[pools]]: v3 or v4 pools beside the main one
+            sp = spec.tick_spacing or TICK_SPACING[spec.fee]
+            name = spec.name or f"uniswap_v{spec.version}_usdc_weth_{spec.fee}_{i}"
+            if name in env_venues:
+                raise ConfigError(f"pools.{i}.name", name, "duplicates a pool already opened")
+            pct = spec.range_pct if spec.range_pct is not None else pc.range_pct
+            w = int(math.log(1 + pct / 100) / math.log(1.0001)) // sp * sp
+            liq = max(int(pc.liquidity * spec.liquidity_share), 1)
+            extra_pool: Any
+            if spec.version == 4:
+                from keel.venues.uniswap_v4 import V4Pool
+
+                extra_pool = V4Pool.open(
+                    USDC, WETH, fee=spec.fee, tick_spacing=sp, sqrt_price_x96=sqrt_price_x96(s0), liquidity=liq,
+                    tick_lower=pool.tick - w, tick_upper=pool.tick + w, currency0=USDC_ADDRESS,
+                    currency1=WETH_ADDRESS, name=name,
+                )  # fmt: skip
+            else:
+                extra_pool = Pool(spec.fee, sp, sqrt_price_x96(s0), token0=USDC, token1=WETH, name=name)
+                low = (extra_pool.tick - w) // sp * sp
+                extra_pool.mint("lp", low, low + 2 * w, liq)
+            env_venues[name] = extra_pool
     world.venues = env_venues
     if world.needs_pools and env_venues:
         world.pool = next(iter(env_venues.values()))

@@ -139,6 +139,28 @@ class PoolConfig(_Section):
     extra_liquidity_share: float = Field(default=0.25, gt=0, le=10)
 
 
+class PoolSpec(_Section):
+    """One more USDC/WETH pool beside ``[pool]`` (``[[pools]]`` entries): ``version`` 3 (a
+    UniswapV3Pool) or 4 (a pool in a Uniswap v4 PoolManager, keel.venues.uniswap_v4); ``fee`` in
+    pips (v3: a factory tier; v4: any LP fee up to 100%); ``tick_spacing`` (default: the v3 tier's);
+    ``liquidity_share`` x ``[pool].liquidity`` over ``range_pct`` (default ``[pool].range_pct``)."""
+
+    version: Literal[3, 4] = 3
+    fee: int = Field(default=500, ge=0, le=1_000_000)
+    tick_spacing: int | None = Field(default=None, ge=1, le=16383)
+    liquidity_share: float = Field(default=0.25, gt=0, le=10)
+    range_pct: float | None = Field(default=None, gt=1, lt=90)
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:-]+$")
+
+    @model_validator(mode="after")
+    def _v3_tiers(self) -> PoolSpec:
+        if self.version == 3 and self.fee not in (100, 500, 3000, 10000):
+            raise ValueError(f"fee={self.fee}: a v3 pool's fee is a factory tier (100, 500, 3000 or 10000)")
+        if self.tick_spacing is None and self.fee not in (100, 500, 3000, 10000):
+            raise ValueError(f"fee={self.fee}: give tick_spacing (no default for a non-tier fee)")
+        return self
+
+
 class SviConfig(_Section):
     """Raw SVI ``w(k) = a + b (rho (k - m) + sqrt((k - m)^2 + sigma^2))`` in total variance;
     its minimum ``a + b sigma sqrt(1 - rho^2)`` must be >= 0."""
@@ -372,6 +394,7 @@ class ScenarioConfig(_Section):
     market: MarketConfig
     chain: ChainConfig = ChainConfig()
     pool: PoolConfig = PoolConfig()
+    pools: list[PoolSpec] = Field(default_factory=list)
     options: OptionsConfig | None = None
     desk: DeskConfig | None = None
     hedge: HedgeSection = HedgeSection()

@@ -18,14 +18,15 @@ plan's exact gas).
 
 from __future__ import annotations
 
-from keel.domain import Token
+from keel.domain import PoolState, TickState, Token
 from keel.errors import ValidationError
 from keel.venues.base import SwapQuote, default_venue_name
 from keel.venues.uniswap_v3.tick_math import MAX_SQRT_RATIO, MIN_SQRT_RATIO
 from keel.venues.uniswap_v3.tick_table import TickTable
 from keel.venues.uniswap_v4 import fees as _fees
 from keel.venues.uniswap_v4.manager import PoolManager
-from keel.venues.uniswap_v4.pool import PoolState, TickInfo
+from keel.venues.uniswap_v4.pool import PoolState as _PoolState
+from keel.venues.uniswap_v4.pool import TickInfo
 from keel.venues.uniswap_v4.pool_key import PoolKey
 
 __all__ = ["CHAINED_HOP_SAVING", "SWAP_GAS_BASE", "SWAP_GAS_FIRST_CROSSING", "SWAP_GAS_PER_TICK", "V4Pool", "swap_gas"]
@@ -96,7 +97,7 @@ class V4Pool:
 
     # ------------------------------------------------------------------ state (model inputs)
     @property
-    def _state(self) -> PoolState:
+    def _state(self) -> _PoolState:
         return self.manager.pool(self.key)
 
     @property
@@ -183,6 +184,89 @@ class V4Pool:
 
     def swap_exact_out(self, token_in: Token, amount_out: int) -> SwapQuote:
         return self._venue(token_in, amount_out, False, True)
+
+    # ------------------------------------------------------------------ v3-shaped pool interface
+    def quote(
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
+    ) -> tuple[int, int]:
+        """UniswapV3Pool-shaped quote for code written against v3 pools (the simulator's arbitrageur):
+        ``amount_specified > 0`` exact input, ``< 0`` exact output; returns the *pool's* deltas
+        (positive = paid into the pool), i.e. v4's BalanceDelta negated.  No state change."""
+        out = self.manager.quote(
+            self.key, zero_for_one, -amount_specified, self._limit(zero_for_one, sqrt_price_limit_x96)
+        )
+        return -out.amount0, -out.amount1
+
+    def swap(
+        self, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int | None = None
+    ) -> tuple[int, int]:
+        """:meth:`quote`, executed."""
+        limit = self._limit(zero_for_one, sqrt_price_limit_x96)
+        out = self.manager.swap_detailed(self.key, zero_for_one, -amount_specified, limit)
+        return -out.amount0, -out.amount1
+
+    @staticmethod
+    def _limit(zero_for_one: bool, limit: int | None) -> int:
+        if limit is not None:
+            return limit
+        return MIN_SQRT_RATIO + 1 if zero_for_one else MAX_SQRT_RATIO - 1
+
+    def to_state(self, *, block_number: int = 0, ts_ns: int | None = None, address: str = "") -> PoolState:
+        """Snapshot in :class:`keel.domain.PoolState`'s concentrated-liquidity shape (price, tick,
+        liquidity, fee growth, every initialized tick).  ``kind`` is ``'uniswap_v3'`` because the
+        snapshot type knows only v2/v3 and a v4 pool's state has exactly v3's shape; ``fee`` is the
+        swap fee actually charged (LP fee combined with the larger protocol fee)."""
+        s = self._state
+        return PoolState(
+            kind="uniswap_v3",
+            token0=self.token0.symbol,
+            token1=self.token1.symbol,
+            fee=self.fee,
+            block_number=block_number,
+            ts_ns=self.updated_ns if ts_ns is None else ts_ns,
+            address=address,
+            tick_spacing=self.key.tick_spacing,
+            sqrt_price_x96=s.sqrt_price_x96,
+            tick=s.tick,
+            liquidity=s.liquidity,
+            fee_growth_global0_x128=s.fee_growth_global0_x128,
+            fee_growth_global1_x128=s.fee_growth_global1_x128,
+            ticks=tuple(TickState(t, r[0], r[1], r[2], r[3]) for t, r in sorted(s._ticks.items())),
+        )
+
+    @classmethod
+    def open(
+        cls,
+        token0: Token,
+        token1: Token,
+        *,
+        fee: int,
+        tick_spacing: int,
+        sqrt_price_x96: int,
+        liquidity: int,
+        tick_lower: int,
+        tick_upper: int,
+        currency0: str | None = None,
+        currency1: str | None = None,
+        manager: PoolManager | None = None,
+        owner: str = "0x" + "11" * 20,
+        name: str | None = None,
+        updated_ns: int = 0,
+    ) -> V4Pool:
+        """A new v4 pool (in ``manager`` or a new PoolManager) at ``sqrt_price_x96`` with ``liquidity``
+        over ``[tick_lower, tick_upper)`` (rounded out to the spacing), as a venue.  Currencies are
+        the tokens' addresses unless given (they must sort as token0 < token1)."""
+        c0 = currency0 or token0.address
+        c1 = currency1 or token1.address
+        if c0 is None or c1 is None:
+            raise ValidationError("currency0", c0, "give the currencies' addresses (the tokens have none)")
+        key = PoolKey(c0, c1, fee, tick_spacing)
+        pm = manager if manager is not None else PoolManager()
+        pm.initialize(key, sqrt_price_x96)
+        lo = tick_lower // tick_spacing * tick_spacing
+        hi = -(-tick_upper // tick_spacing) * tick_spacing
+        pm.modify_liquidity(key, owner, lo, hi, liquidity)
+        return cls(pm, key, token0=token0, token1=token1, name=name, updated_ns=updated_ns)
 
     def copy(self) -> V4Pool:
         """An independent venue on a copy of this pool only (O(1))."""
