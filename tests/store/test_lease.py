@@ -126,9 +126,11 @@ def test_store_journal_restores_pending_transactions_after_a_kill(store_url: str
         }
         with pytest.raises(ChainError, match="already journaled at nonce 0"):
             k.record_signed(intent="hedge-1", sender=ACCOUNT, chain_id=31337, nonce=5, attempt=attempt)
-        k.close({"hedges": 2})
+        k.close({"hedges": 2, "end_balances": {"USDC": 4 * 10**12, "WETH": 2**100 + 1}})
         assert k.closed
-        assert store.run(run.id).status == "finished" and store.run(run.id).summary_json == '{"hedges": 2}'
+        assert store.run(run.id).status == "finished" and '"hedges": 2' in store.run(run.id).summary_json
+        end = {(ACCOUNT.lower(), "USDC"): 4 * 10**12, (ACCOUNT.lower(), "WETH"): 2**100 + 1}
+        assert store.latest_positions(run.id) == end  # the store's positions are the chain's end balances
         rows = {t.intent: t for t in store.transactions(run.id)}
         assert rows["hedge-1"].status == "mined" and rows["hedge-1"].block_number == 8
         assert rows["hedge-2"].status == "signed" and rows["hedge-2"].nonce == 1

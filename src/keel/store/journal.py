@@ -56,7 +56,7 @@ class StoreJournal(TxJournal):
         self.run_id = run_id
         self.name = name
         self.config_text = config_text
-        self._positions_seq = 0
+        self._last_block = -1  # positions rows get increasing block numbers (the chain's when notes carry one)
         self.key = lease_key(account, chain_id)
         self.path = Path(f"<{store.url} {self.key}>")
         self._ttl = lease_ttl_s
@@ -68,8 +68,6 @@ class StoreJournal(TxJournal):
         self._stop = threading.Event()
         for record in store.journal_records(self.account, self.chain_id):
             self._apply(record)
-            if record.get("event") == "note" and record.get("kind") == "baseline":
-                self._positions_seq += 1
         self._heartbeat = threading.Thread(target=self._renew, name=f"keel-lease-{self.key}", daemon=True)
         self._heartbeat.start()
 
@@ -112,12 +110,21 @@ class StoreJournal(TxJournal):
             )
         else:
             self.store.adopt_run(bound.run_id)
+        held = self.store.positions(bound.run_id)
+        self._last_block = max((p.block_number for p in held), default=-1)
         return bound
 
     def _rows_for(self, record: dict[str, Any]) -> dict[str, list[dict[str, Any]]] | None:
         """Store rows that a note stands for, committed with it: a filled hedge is a fill; a baseline of
         token balances is the account's positions (exact base units)."""
-        if record.get("event") != "note" or self._binding is None:
+        if self._binding is None:
+            return None
+        if record.get("event") == "closed":  # the run's end balances are its final positions
+            balances = (record.get("summary") or {}).get("end_balances")
+            if isinstance(balances, dict) and balances:
+                return self._positions({"actual": balances})
+            return None
+        if record.get("event") != "note":
             return None
         data = record.get("data") or {}
         now = time.time_ns()
@@ -144,30 +151,35 @@ class StoreJournal(TxJournal):
                 ]
             }
         if record.get("kind") == "baseline" and isinstance(data.get("actual"), dict):
-            block = int(data.get("block", self._positions_seq))
-            return {
-                "positions": [
-                    {
-                        "block_number": block,
-                        "ts_ns": now,
-                        "account": self.account.lower(),
-                        "asset": str(token),
-                        "amount": int(amount),
-                        "decimals": int((data.get("decimals") or {}).get(token, 0)),
-                    }
-                    for token, amount in sorted(data["actual"].items())
-                ]
-            }
+            return self._positions(data)
         return None
+
+    def _positions(self, data: Mapping[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        block = max(int(data.get("block", -1)), self._last_block + 1)
+        now = time.time_ns()
+        return {
+            "positions": [
+                {
+                    "block_number": block,
+                    "ts_ns": now,
+                    "account": self.account.lower(),
+                    "asset": str(token),
+                    "amount": int(amount),
+                    "decimals": int((data.get("decimals") or {}).get(token, 0)),
+                }
+                for token, amount in sorted(data["actual"].items())
+            ]
+        }
 
     def _append(self, record: dict[str, Any]) -> None:
         if self._shut:
             raise ChainError(f"journal={self.where!r}: closed")
         if self._lost:
             raise ChainError(f"journal={self.where!r}: lease lost to another run; stopping before any further write")
-        self.store.append_journal(self.account, self.chain_id, self.run_id, record, self._rows_for(record))
-        if record.get("event") == "note" and record.get("kind") == "baseline":
-            self._positions_seq += 1
+        rows = self._rows_for(record)
+        self.store.append_journal(self.account, self.chain_id, self.run_id, record, rows)
+        if rows and rows.get("positions"):
+            self._last_block = int(rows["positions"][0]["block_number"])
         self._apply(record)
 
     def close(self, summary: Mapping[str, Any] | None = None) -> None:
