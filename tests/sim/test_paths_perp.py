@@ -1,4 +1,4 @@
-"""Market paths from the real files, and the perpetual venue's funding and liquidation arithmetic."""
+"""Market paths from the real files (the perp venue's money: tests/risk/test_perp_clearing.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from decimal import Decimal, getcontext
 import numpy as np
 import pytest
 
-from keel.domain import Perpetual, Settlement
-from keel.errors import RiskError
 from keel.marketdata import load_binance_klines, load_funding_rates
 from keel.sim.paths import uniswap_swap_path
-from keel.venues.perpetual import PerpVenue
 
 UNI = "uniswap_v3_usdc_weth_005_2024-01-05/ethereum-0x88e6a0c2ddd26feeb64f039a2c41296fcb3f5640-2024-01-05.tick.csv"
 
@@ -42,43 +39,6 @@ def test_funding_rates_load(data_dir) -> None:  # type: ignore[no-untyped-def]
     ts, rate = load_funding_rates(data_dir / "binance_perp_funding_rates/BTCUSDT.csv")
     assert len(ts) == 7119 and ts[0] == 1577836800000 * 10**6
     assert np.all(np.abs(rate) < 0.01)
-
-
-def _venue(rate: float = 0.0001) -> PerpVenue:
-    inst = Perpetual("BTC", "USD", Settlement.LINEAR)
-    eight_h = inst.funding_interval_ns
-    return PerpVenue("perp", inst, np.array([eight_h, 2 * eight_h]), np.array([rate, -rate]), 0.005, 0.01, 1000.0)
-
-
-def test_funding_accrues_longs_pay_shorts_at_positive_rate() -> None:
-    v = _venue()
-    v.open("long", 10_000.0, 1.0, 100_000.0)
-    v.open("short", 10_000.0, -1.0, 100_000.0)
-    eight_h = v.instrument.funding_interval_ns
-    paid = v.accrue_funding(0, eight_h, 100_000.0)  # one full interval at +0.01%
-    assert paid == pytest.approx(10.0)
-    assert v.account("long")[1] == pytest.approx(9_990.0)
-    assert v.account("short")[1] == pytest.approx(10_010.0)
-    v.accrue_funding(eight_h, eight_h + eight_h // 2, 100_000.0)  # half an interval at -0.01%
-    assert v.account("long")[1] == pytest.approx(9_995.0)
-
-
-def test_liquidation_pays_fee_and_insurance_absorbs_bad_debt() -> None:
-    v = _venue()
-    v.open("lev20", 5_000.0, 1.0, 100_000.0)  # 20x long
-    v.open("safe", 50_000.0, 1.0, 100_000.0)
-    assert v.liquidatable(99_000.0) == []
-    with pytest.raises(RiskError, match="not liquidatable"):
-        v.liquidate("lev20", "liq", 99_000.0, 1)
-    assert v.liquidatable(95_400.0) == ["lev20"]  # equity 400 < 0.5% of 95,400
-    r = v.liquidate("lev20", "liq", 95_400.0, 1)
-    assert r.fee_usd == pytest.approx(400.0) and r.bad_debt_usd == 0.0  # fee capped at what is left
-    v.open("lev50", 2_000.0, 1.0, 100_000.0)
-    r2 = v.liquidate("lev50", "liq", 97_000.0, 2)  # equity -1,000: bad debt
-    assert r2.fee_usd == 0.0 and r2.bad_debt_usd == pytest.approx(1_000.0)
-    assert v.insurance_fund == pytest.approx(0.0) and v.bad_debt == pytest.approx(1_000.0)
-    # conservation: collateral in = collateral left + fees + price losses - bad debt
-    assert v.account("lev20")[1] == 0.0 and v.account("lev20")[0] == 0.0
 
 
 def test_crash_overlay_hits_the_drop_and_recovers_the_share() -> None:

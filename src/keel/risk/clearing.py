@@ -1013,3 +1013,44 @@ class ClearingHouse:
     def last_market(self, ts_ns: int, vols: Mapping[str, float] | None = None) -> MarketState:
         """A market state at ``ts_ns`` with the last usable oracle prices."""
         return MarketState(ts_ns, dict(self._last_prices), dict(vols or {}))
+
+    # ------------------------------------------------------------- one account --------
+    def liquidate_account(
+        self,
+        account_id: str,
+        market: MarketState,
+        bands: Mapping[str, tuple[float, float]] | None = None,
+        *,
+        liquidators_present: bool = True,
+        depth_usd: Mapping[str, float] | None = None,
+        market_prices: Mapping[str, float] | None = None,
+    ) -> list[LiquidationRecord]:
+        """Liquidate one account now, as :meth:`step` would (the :class:`LiquidationPolicy`:
+        partial close-out back to maintenance × (1 + buffer) at the Dutch-auction or depth-penalty
+        discount, fee to the insurance fund, ADL and bad-debt resolution), without marking or
+        scanning the other accounts: for a caller that has already decided (e.g. a vectorized
+        health scan) which account to take.
+
+        Refused with :class:`RiskError` (nothing changed) unless the account is active and below
+        maintenance at the favourable edge of every band in ``bands`` (asset -> (low, high)).
+        """
+        acc = self._acc(account_id)
+        if acc.liquidator:
+            raise ValidationError("account_id", account_id, "is a liquidator account")
+        if acc.status is AccountStatus.FROZEN:
+            raise RiskError(f"liquidate: account {account_id} is frozen ({acc.frozen_reason})")
+        for asset, band in sorted((bands or {}).items()):
+            low, high = band
+            if not (math.isfinite(low) and math.isfinite(high) and 0 < low <= high):
+                raise ValidationError(f"bands[{asset}]", band, "must be finite with 0 < low <= high")
+        if not acc.positions or not self._below_maintenance(account_id, market, dict(bands or {})):
+            raise RiskError(f"liquidate: account {account_id} is not below maintenance")
+        records = self._liquidate(account_id, market, liquidators_present, dict(depth_usd or {}), market_prices or {})
+        self.n_liquidations += sum(1 for r in records if r.kind == "liquidation")
+        return records
+
+    def reference_price(self, name: str) -> Fraction | None:
+        """The price delta-one positions in ``name`` are carried at (last variation-margin mark,
+        or the first trade's price before any mark); ``None`` for an instrument never traded."""
+        self._instrument(name)
+        return self._ref.get(name)
