@@ -40,7 +40,7 @@ class ServiceThread:
     def __init__(self, app: Any, host: str, port: int) -> None:
         import uvicorn
 
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="websockets")
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", ws="websockets-sansio")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="keel-serve", daemon=True)
         self.host, self.port = host, port
@@ -83,60 +83,121 @@ def _thresholds(config: Any) -> dict[str, float]:
     return lines
 
 
+def _recorded_supports_service() -> bool:
+    try:
+        from keel.runtime.registry import simulate_recorded
+    except ImportError:
+        return False
+    params = inspect.signature(simulate_recorded).parameters
+    return all(name in params for name in ("subscribers", "control", "run_id"))
+
+
 def simulate_with_service(
     config: Any,
     *,
+    config_path: Path | None = None,
     seed: int | None = None,
     out: Path | None = None,
     host: str = "127.0.0.1",
     port: int = 8000,
     token: str,
     store: Any | None = None,
-    run_id: str | None = None,
     subscribers: Sequence[Any] = (),
     on_ready: Callable[[ServiceThread, LiveRun], None] | None = None,
     keep_serving: Callable[[], bool] | None = None,
-    run_kwargs: dict[str, Any] | None = None,
+    root: Path | None = None,
 ) -> dict[str, Any]:
     """Run ``config`` (a ``keel.sim.config.ScenarioConfig``) with the service up; returns the run's summary.
 
-    The dashboard at ``http://HOST:PORT/`` shows the run while it steps; the kill switch stops it
-    (summary status ``killed``).  ``keep_serving`` (optional) is polled after the run ends; the
-    service stays up while it returns True (``keel simulate --serve`` waits for Ctrl-C)."""
+    The dashboard at ``http://HOST:PORT/`` shows the run while it steps; the kill switch stops it at
+    the next block (summary status ``killed``).  With ``store`` (a ``keel.store.Store``) the run is
+    recorded there too and ends with its status (``finished``, ``killed`` or ``failed``): through
+    ``keel.runtime.registry.simulate_recorded`` (run folder under ``out``) when ``config_path`` is
+    given, else directly.  ``keep_serving`` (optional) is polled after the run ends; the service stays
+    up while it returns True (``keel simulate --serve`` waits for Ctrl-C)."""
     from keel.engine.pipeline import RunControl
-    from keel.runtime import run_simulation
-    from keel.runtime.alerts import AlertMonitor
+    from keel.runtime.alerts import AlertMonitor, store_sink
+    from keel.store import new_run_id
 
-    if run_id is None:
-        from keel.store import new_run_id
-
-        run_id = new_run_id()
+    run_id = new_run_id()
     hub = RunHub()
     control = RunControl()
     live = hub.add(LiveRun(run_id, config.name, control, thresholds=_thresholds(config)))
     subs: list[Any] = [HubSubscriber(live), *subscribers]
-    if config.alerts is not None and not any(isinstance(s, AlertMonitor) for s in subs):
-        subs.append(AlertMonitor(config.alerts, run_id, sinks=[live.add_alert]))
-    for sub in subs:
-        if isinstance(sub, AlertMonitor) and live.add_alert not in sub.sinks:
-            sub.sinks.append(live.add_alert)
+    monitor = next((s for s in subs if isinstance(s, AlertMonitor)), None)
+    if monitor is None and config.alerts is not None:
+        monitor = AlertMonitor(config.alerts, run_id)
+        subs.append(monitor)
+    if monitor is not None:
+        monitor.sinks.append(live.add_alert)
     service = start_service(hub, store, host=host, port=port, token=token)
     try:
         if on_ready is not None:
             on_ready(service, live)
-        kwargs: dict[str, Any] = dict(run_kwargs or {})
-        accepted = inspect.signature(run_simulation).parameters
-        if "run_id" in accepted:
-            kwargs["run_id"] = run_id
         try:
-            summary = run_simulation(config, seed=seed, out=out, subscribers=subs, control=control, **kwargs)
+            if store is not None and config_path is not None and _recorded_supports_service():
+                from keel.runtime.registry import simulate_recorded
+
+                service_args: dict[str, Any] = {"subscribers": subs, "control": control, "run_id": run_id}
+                recorded = simulate_recorded(
+                    config_path,
+                    out=out if out is not None else Path("runs"),
+                    db=store.url,
+                    seed=seed,
+                    root=root,
+                    **service_args,
+                )
+                summary = recorded.summary
+            elif store is not None:
+                summary = _simulate_into_store(config, store, run_id, subs, control, seed, root, monitor, store_sink)
+            else:
+                from keel.runtime import run_simulation
+
+                summary = run_simulation(config, seed=seed, out=out, subscribers=subs, control=control, root=root)
         except BaseException as exc:
             live.set_status("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
             raise
-        if live.status == "running" or live.status == "paused":
+        if live.status in ("running", "paused"):
             live.finish(summary)
         while keep_serving is not None and keep_serving():
             time.sleep(0.2)
         return dict(summary)
     finally:
         service.stop()
+
+
+def _simulate_into_store(
+    config: Any,
+    store: Any,
+    run_id: str,
+    subs: list[Any],
+    control: Any,
+    seed: int | None,
+    root: Path | None,
+    monitor: Any | None,
+    store_sink: Callable[[Any], Callable[[Any], None]],
+) -> dict[str, Any]:
+    """A run recorded in the store without a run folder: the store's subscriber beside the service's."""
+    import json
+
+    from keel.runtime import run_simulation
+    from keel.store import StoreRecorder
+    from keel.store.subscriber import StoreSubscriber
+
+    effective_seed = seed if seed is not None else int(config.seed)
+    text = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
+    store.create_run(config.name, config_text=text, mode="sim", seed=effective_seed, run_id=run_id)
+    recorder = StoreRecorder(store, run_id)
+    if monitor is not None:
+        monitor.sinks.append(store_sink(recorder))
+    try:
+        summary = run_simulation(
+            config, seed=seed, subscribers=[StoreSubscriber(recorder), *subs], control=control, root=root
+        )
+        recorder.close()
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
+    status = "finished" if summary.get("status", "completed") == "completed" else "killed"
+    store.finish_run(run_id, status, summary_json=json.dumps(summary, sort_keys=True, allow_nan=False))
+    return dict(summary)

@@ -55,6 +55,7 @@
     var pnl = figs.figures.pnl.data.filter(function (t) { return t.name === "total PnL"; })[0];
     document.body.setAttribute("data-pnl-points", pnl ? pnl.x.length : 0);
     document.body.setAttribute("data-pnl-last", pnl && pnl.y.length ? pnl.y[pnl.y.length - 1] : "");
+    document.body.setAttribute("data-pnl-x", pnl && pnl.x.length ? pnl.x[pnl.x.length - 1] : "");
   }
   function drawAlerts(rows) {
     $("alerts").innerHTML = rows.length ? rows.map(function (a) {
