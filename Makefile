@@ -30,7 +30,12 @@ lint: setup
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 
-test: lint
+# Browser tests (tests/service) drive Debian's chromium through Playwright; installed only when missing, never downloaded by Playwright.
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	apt-get update -q && apt-get install -y -q chromium
+
+test: lint $(CHROMIUM)
 	$(BIN)/pytest
 
 # Benchmarks install the peers (NautilusTrader, py_vollib_vectorized) on top; never part of `make test`.
