@@ -135,9 +135,10 @@ def sqrt_price_x96(eth_usd: float) -> int:
 
 
 def pool_eth_price(pool: Any) -> float:
-    """USD per ETH of the USDC/WETH pool (inverse of :func:`sqrt_price_x96`)."""
-    raw = (pool.sqrt_price_x96 / Q96) ** 2
-    return float(1e12 / raw)
+    """USD per ETH of the USDC/WETH pool (inverse of :func:`sqrt_price_x96`), by keel.oracle.dex."""
+    from keel.oracle.dex import price_from_sqrt_price_x96
+
+    return price_from_sqrt_price_x96(int(pool.sqrt_price_x96), 6, 18, invert=True)
 
 
 class ReferencePrices:
