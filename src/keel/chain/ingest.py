@@ -1,8 +1,8 @@
 """Chain data ingestion: pool event logs into the Parquet catalog (``keel ingest``).
 
 :func:`ingest` reads ``eth_getLogs`` for Uniswap v2 pairs and v3 pools over adaptive block ranges
-(a range the node refuses as too large, or that times out, is halved; a successful one grows
-back, up to ``max_span``), decodes each log (v3 with :func:`keel.venues.events.decode_log`, v2
+(a range the node refuses as too large, or that times out, is halved; four successful ones in a row
+double it, up to ``max_span``), decodes each log (v3 with :func:`keel.venues.events.decode_log`, v2
 ``Swap``/``Mint``/``Burn``/``Sync`` with the pair's ABI), reads every block header of the range in
 JSON-RPC batches (hash, parent hash, timestamp, base fee) and appends both to the
 :class:`keel.marketdata.catalog.Catalog`.
@@ -86,6 +86,7 @@ class IngestResult:
     head: int = 0
 
 
+_GROW_AFTER = 4  # successful chunks in a row before the range doubles
 ProgressFn = Callable[[IngestProgress], None]
 CommitFn = Callable[[int, PoolMeta, list[dict[str, Any]]], Awaitable[None]]
 
@@ -443,6 +444,7 @@ async def ingest(
                     await job.handle_reorg()
                     continue
             moved = 0
+            streak = _GROW_AFTER - 1
             while cursor <= target:
                 later = [m.next_block for m in job.metas.values() if m.next_block > cursor]
                 hi = min(cursor + job.span - 1, target, *(n - 1 for n in later))
@@ -454,6 +456,7 @@ async def ingest(
                             f"rpc={rpc_url!r}: the node refuses even {job.span}-block log queries ({exc})"
                         ) from None
                     job.span = max(job.min_span, job.span // 2)
+                    streak = 0
                     continue
                 except _ChainMoved:
                     moved += 1
@@ -463,7 +466,9 @@ async def ingest(
                     await asyncio.sleep(min(2.0, 0.1 * 2**moved))
                     continue
                 if advanced:
-                    job.span = min(job.max_span, job.span * 2)
+                    streak += 1
+                    if streak >= _GROW_AFTER:  # a refused range is retried larger only after a run of successes
+                        job.span, streak = min(job.max_span, job.span * 2), 0
                 cursor = min(m.next_block for m in job.metas.values())
                 if progress is not None:
                     elapsed = max(time.monotonic() - rate_t0, 1e-9)

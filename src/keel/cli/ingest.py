@@ -65,6 +65,8 @@ def ingest_command(
         raise ValidationError("--pool", pool, "give at least one address")
     if publish is not None and not publish.startswith("nats://"):
         raise ValidationError("--publish", publish, "must be a nats:// URL")
+    if not rpc.startswith(("http://", "https://")):
+        raise ValidationError("--rpc", rpc, "must be an http:// or https:// URL")
     cat = Catalog(catalog)
     console = Console(stderr=True)
 
@@ -88,6 +90,7 @@ def ingest_command(
             TimeElapsedColumn(),
             console=console,
             disable=quiet,
+            transient=True,
         ) as bar:
             task = bar.add_task("ingest", total=None, rate=0.0, events=0, note="")
 
