@@ -241,6 +241,10 @@ class LiveEnvironment:
             self._venues[name].name = name
         self._balances = await self.read_balances(number)
 
+    async def reload(self) -> None:
+        """Re-read the head block, the pools and the balances (after transactions outside the block loop)."""
+        await self._load(await self.client.block_number())
+
     async def advance(self, *, mine: bool, timeout_s: float = 120.0, poll_s: float = 0.5) -> None:
         """The next block: mine one (a local test chain, ``block_time_ns`` later) or wait for it; then sync."""
         last = self._block_number

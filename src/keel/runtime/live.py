@@ -1,6 +1,6 @@
 """The live session: a config's agents trading on a real chain, safely.
 
-Order of a run (nothing is signed before step 6 passes; the agent starts at step 9):
+Order of a run (nothing new is signed before step 7 passes; the agent starts at step 9):
 
 1. the config is validated offline, the kill-switch file must be absent;
 2. the node is reached (chain id checked), the keystore unlocked;
@@ -12,14 +12,15 @@ Order of a run (nothing is signed before step 6 passes; the agent starts at step
 5. reconciliation (:func:`keel.chain.reconcile.reconcile`): nonce, pending transactions and LP
    positions against the journal; unknown transactions of the account are adopted as external
    and reported; a mismatch nobody can explain stops the run;
-6. preflight: balances, allowances and vault collateral are read; the worst-case hedge of the
+6. journaled transactions of earlier sessions (signed after their own session's preflight) are
+   followed to a receipt (re-broadcast from the journal, each one printed and counted) or dropped
+   when past their deadline; fills found are booked; token balances are matched with what the
+   journal's fills leave (a shortfall nothing explains stops the run);
+7. preflight: balances, allowances and vault collateral are read; the worst-case hedge of the
    configured book over the run (spot moved by ±max(10%, 4σ√horizon)) is sized against the
    balances, the ETH for gas against the ETH balance, the vault collateral against the margin
    model's maintenance requirement (``--allow-undercollateralized`` to go on below it); the plan
    is printed; any problem stops the run with one line naming it;
-7. journaled transactions of earlier sessions are followed to a receipt (re-broadcast from the
-   journal, each one printed and counted) or dropped when past their deadline; fills found are
-   booked; token balances are matched with what the journal's fills leave;
 8. approvals, bounded to what the plan needs (unlimited only with ``--approve-max``);
 9. each block: the environment syncs the pools and balances, the engine runs the agents, their
    transactions are sent (signed, journaled, confirmed) and their receipts published.
@@ -413,9 +414,11 @@ class LiveSession:
         assert self.env is not None and self.cash is not None and self.asset is not None
         pool = self.env.venues[self.opts.pools[0].name]
         if hasattr(pool, "sqrt_price_x96"):
-            p = (pool.sqrt_price_x96 / 2**96) ** 2
-        else:
-            p = pool.reserve1 / pool.reserve0
+            from keel.oracle.dex import price_from_sqrt_price_x96
+
+            d0, d1 = pool.token0.decimals, pool.token1.decimals
+            return price_from_sqrt_price_x96(int(pool.sqrt_price_x96), d0, d1, invert=pool.token0 != self.asset)
+        p = pool.reserve1 / pool.reserve0
         if pool.token0 == self.asset:
             return float(p * self.asset.unit / self.cash.unit)
         return float((1.0 / p) * self.asset.unit / self.cash.unit)
@@ -752,10 +755,10 @@ async def run_live(config: Any, opts: LiveOptions) -> LiveSummary:
         await session.connect()
         await session.open_environment()
         await session.reconcile_chain()
+        await session.recover()  # earlier sessions' journaled transactions: re-broadcast (no new signature) or dropped
+        await session.env.reload()  # type: ignore[union-attr]
         session.build_agents()
         approvals = await session.preflight()
-        if not session.stop:
-            await session.recover()
         if not session.stop:
             await session.approve(approvals)
         session.summary.status = "running"
