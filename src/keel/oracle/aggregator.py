@@ -256,6 +256,18 @@ class Aggregator:
         self._last_now: int | None = None
         self._rejections: list[str] = []
 
+    def __setstate__(self, state: object) -> None:
+        """Unpickling (a simulation checkpoint): restore the attributes, then re-make the views into the
+        state arrays (pickle stores a view as its own copy, which would stop tracking the array)."""
+        slots = state[1] if isinstance(state, tuple) else state
+        assert isinstance(slots, dict)
+        for name, value in slots.items():
+            object.__setattr__(self, name, value)
+        self._price = self._fsrc[0]
+        self._conf = self._fsrc[1]
+        self._ts = self._isrc[0]
+        self._out = self._fbuf[4:12]
+
     @property
     def config(self) -> AggregatorConfig:
         return self._config

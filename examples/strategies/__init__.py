@@ -1,0 +1,1 @@
+"""Example user strategies for ``[[agents]]`` entries (``class = "examples.strategies.MODULE:Class"``)."""
