@@ -51,7 +51,8 @@ def test_surface_from_2026_hourly_chain_reproduces_its_mark_ivs() -> None:
 
 
 def test_eth_2021_snapshot_keeps_only_liquid_expiries() -> None:
-    # the 17-day expiry's marks are one flat placeholder (80%): keel.pricing skips it; 3.5 vol points keeps the 227-day one
+    # the 17-day expiry's marks are one flat placeholder (80%), skipped by keel.pricing;
+    # 3.5 vol points keeps the 227-day expiry
     cfg = validate_config(_config(chain=ETH_0209, max_fit_vol_pts=3.5))
     surface, info = fitted_surface(cfg, ROOT)
     assert info["fitted_expiries"] >= 4 and len(surface.slices) < info["fitted_expiries"]
