@@ -157,3 +157,74 @@ def test_no_key_in_any_output(
     assert len(collected) > 20
     for text in collected:
         _assert_clean(text)
+
+
+def test_keystore_commands_never_show_key_or_password(
+    hardhat: Any,
+    clean_chain: TestbedAddresses,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`keel keystore new|import|address` and a live run with the imported key: the key and the password
+    appear in no output, journal, summary or file other than the (encrypted) keystore."""
+    import json
+    import stat
+
+    from eth_account import Account
+
+    from tests.chain.live_support import _fund
+
+    password = "Corr3ct-horse-battery"
+    outputs: list[str] = []
+    monkeypatch.delenv("KEEL_KEYSTORE_PASSWORD", raising=False)
+    monkeypatch.setattr("sys.stdin.isatty", lambda: False)
+    imported, created = tmp_path / "imported.json", tmp_path / "created.json"
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(KEY + "\n")
+    # no password anywhere and no terminal: refused, nothing written
+    assert main(["keystore", "import", str(imported), "--key-file", str(key_file)]) == 2
+    out = capsys.readouterr()
+    assert "KEEL_KEYSTORE_PASSWORD" in out.err and not imported.exists()
+    outputs += [out.out, out.err]
+    monkeypatch.setenv("KEEL_KEYSTORE_PASSWORD", password)
+    assert main(["keystore", "import", str(imported), "--key-file", str(key_file)]) == 0
+    out = capsys.readouterr()
+    address = Account.from_key(KEY).address
+    assert out.out.strip() == address
+    assert stat.S_IMODE(imported.stat().st_mode) == 0o600
+    assert json.loads(imported.read_text())["crypto"]["kdf"] == "scrypt"
+    outputs += [out.out, out.err]
+    assert main(["keystore", "import", str(imported), "--key-file", str(key_file)]) == 2  # never overwrites
+    bad = tmp_path / "bad.txt"
+    bad.write_text("zz" + KEY_HEX[2:])
+    assert main(["keystore", "import", str(tmp_path / "x.json"), "--key-file", str(bad)]) == 2
+    assert main(["keystore", "address", str(imported)]) == 0
+    assert main(["keystore", "new", str(created)]) == 0
+    out = capsys.readouterr()
+    outputs += [out.out, out.err]
+    lines = out.out.split()
+    assert lines[0] == address and lines[-1].startswith("0x") and len(lines[-1]) == 42
+    new_key = bytes(Account.decrypt(json.loads(created.read_text()), password)).hex()
+    assert Account.from_key(new_key).address == lines[-1]
+
+    # a live run signing with the imported keystore
+    run(_fund(hardhat.url, clean_chain, address, 3_600_000 * 10**6, 10_000_000 * 10**6, 10 * 10**18))
+    addresses = tmp_path / "addresses.json"
+    addresses.write_text(clean_chain.to_json())
+    journal, report = tmp_path / "j.jsonl", tmp_path / "r.json"
+    argv = [
+        "run", "--live", "examples/eth_options_desk.toml", "--rpc", hardhat.url, "--keystore", str(imported),
+        "--addresses", str(addresses), "--journal", str(journal), "--report", str(report), "--mine",
+        "--anchor-to-chain", "--blocks", "1", "--json",
+    ]  # fmt: skip
+    assert main(argv) == 0
+    out = capsys.readouterr()
+    outputs += [out.out, out.err, journal.read_text(), report.read_text()]
+    everything = "\n".join(outputs)
+    for text in outputs:
+        _assert_clean(text)
+    for secret in (new_key, new_key.upper(), password):
+        assert secret not in everything
+    for keystore in (imported, created):
+        assert password not in keystore.read_text() and KEY_HEX not in keystore.read_text().lower()
