@@ -140,14 +140,14 @@ def test_recorder_batches_and_blocks_instead_of_dropping(store_url: str) -> None
     with open_store(store_url) as store:
         run = store.create_run("rec", config_text="")
         slow_calls = []
-        real = store.write_batch
+        real = store.write_rows
 
         def slow(run_id: str, batch: dict) -> None:  # a slow database
             slow_calls.append(sum(len(v) for v in batch.values()))
             time.sleep(0.05)
             real(run_id, batch)
 
-        store.write_batch = slow  # type: ignore[method-assign]
+        store.write_rows = slow  # type: ignore[method-assign]
         rec = StoreRecorder(store, run.id, batch_rows=100, max_batches=2)
         t0 = time.perf_counter()
         for i in range(1000):
@@ -167,7 +167,7 @@ def test_recorder_raises_a_failed_write_in_the_run(store_url: str) -> None:
         def broken(run_id: str, batch: dict) -> None:
             raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-        store.write_batch = broken  # type: ignore[method-assign]
+        store.write_rows = broken  # type: ignore[method-assign]
         rec = StoreRecorder(store, run.id, batch_rows=1, max_batches=1)
         with pytest.raises(StoreError, match="writing run .* failed: disk I/O error"):
             for i in range(100):
@@ -241,3 +241,16 @@ def test_env_url_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     with open_store() as store:
         store.create_run("e", config_text="")
     assert (tmp_path / "env.db").exists()
+
+
+def test_recorder_refuses_inexact_amounts_at_once(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("inexact", config_text="")
+        with StoreRecorder(store, run.id) as rec:
+            for bad in (1.5, True, 10**80):
+                with pytest.raises(ValueError, match="amount="):
+                    rec.position(PositionRow(1, 1, "desk", "WETH", bad, 18))  # type: ignore[arg-type]
+            rec.position(PositionRow(1, 1, "desk", "WETH", 2**200, 18))
+            rec.fill(FillRow("f", 1, 1, "s", "i", "A", "B", 2**100, -(2**100)))
+        assert store.latest_positions(run.id) == {("desk", "WETH"): 2**200}
+        assert (store.fills(run.id)[0].amount_in, store.fills(run.id)[0].amount_out) == (2**100, -(2**100))

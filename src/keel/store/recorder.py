@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from dataclasses import asdict
 from typing import Any
 
+from keel.errors import ValidationError
 from keel.store.store import Store
 from keel.store.types import (
     AlertRow,
@@ -35,6 +35,14 @@ _STOP = object()
 
 def _f(x: float) -> float | None:
     return None if x != x else float(x)
+
+
+def _ints(*amounts: int) -> None:
+    for a in amounts:
+        if type(a) is not int:  # bool and float refused too: amounts are exact base units
+            raise ValidationError("amount", a, "must be an int in base units")
+        if abs(a) >= 10**78:
+            raise ValidationError("amount", a, "does not fit NUMERIC(78, 0)")
 
 
 class StoreRecorder:
@@ -65,7 +73,7 @@ class StoreRecorder:
         self.rows_written = 0
         self.batches_written = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
-        self._batch: dict[str, list[dict[str, Any]]] = {}
+        self._batch: dict[str, list[tuple[Any, ...]]] = {}
         self._pending = 0
         self._error: BaseException | None = None
         self._closed = False
@@ -80,7 +88,7 @@ class StoreRecorder:
                 if item is _STOP:
                     return
                 if self._error is None:
-                    self.store.write_batch(self.run_id, item)
+                    self.store.write_rows(self.run_id, item)
                     self.rows_written += sum(len(v) for v in item.values())
                     self.batches_written += 1
             except BaseException as exc:  # handed to the run's thread at its next call
@@ -104,7 +112,7 @@ class StoreRecorder:
             except queue.Full:
                 continue
 
-    def _add(self, kind: str, row: dict[str, Any]) -> None:
+    def _add(self, kind: str, row: tuple[Any, ...]) -> None:
         if self._closed:
             raise StoreError(f"run {self.run_id}: recorder already closed")
         bucket = self._batch.get(kind)
@@ -120,7 +128,7 @@ class StoreRecorder:
             batch, self._batch, self._pending = self._batch, {}, 0
             self._hand_over(batch)
 
-    # ---- rows -------------------------------------------------------------------------------------
+    # ---- rows (tuples in the column order of keel.store.store.ROW_COLUMNS) ------------------------
     def record(
         self,
         ts_ns: int,
@@ -135,58 +143,88 @@ class StoreRecorder:
         """One event-log row (same arguments as :meth:`keel.engine.EventRecorder.record`)."""
         seq = self.event_seq
         self.event_seq = seq + 1
+        self._add("events", (seq, ts_ns, source, kind, instrument, _f(quantity), _f(price), _f(value), detail))
+
+    def event(self, r: EventRow) -> None:
+        self.event_seq = max(self.event_seq, r.seq + 1)
+        row = (r.seq, r.ts_ns, r.source, r.kind, r.instrument, _f(r.quantity), _f(r.price), _f(r.value), r.detail)
+        self._add("events", row)
+
+    def fill(self, r: FillRow) -> None:
+        _ints(r.amount_in, r.amount_out, r.fee)
         self._add(
-            "events",
-            {
-                "seq": seq,
-                "ts_ns": ts_ns,
-                "source": source,
-                "kind": kind,
-                "instrument": instrument,
-                "quantity": _f(quantity),
-                "price": _f(price),
-                "value": _f(value),
-                "detail": detail,
-            },
+            "fills",
+            (
+                r.fill_id,
+                r.ts_ns,
+                r.block_number,
+                r.source,
+                r.instrument,
+                r.token_in,
+                r.token_out,
+                r.amount_in,
+                r.amount_out,
+                r.fee,
+                r.fee_token,
+                _f(r.quantity),
+                _f(r.price),
+                r.intent_id,
+                r.tx_hash,
+            ),
         )
 
-    def event(self, row: EventRow) -> None:
-        self.event_seq = max(self.event_seq, row.seq + 1)
-        d = asdict(row)
-        d["quantity"], d["price"], d["value"] = _f(row.quantity), _f(row.price), _f(row.value)
-        self._add("events", d)
+    def intent(self, r: IntentRow) -> None:
+        _ints(r.amount_in, r.min_amount_out)
+        self._add(
+            "intents",
+            (
+                r.intent_id,
+                r.created_ns,
+                r.updated_ns or r.created_ns,
+                r.block_number,
+                r.kind,
+                r.token_in,
+                r.token_out,
+                r.amount_in,
+                r.min_amount_out,
+                r.deadline_block,
+                r.status,
+                r.detail,
+            ),
+        )
 
-    def fill(self, row: FillRow) -> None:
-        d = asdict(row)
-        d["quantity"], d["price"] = _f(row.quantity), _f(row.price)
-        self._add("fills", d)
+    def position(self, r: PositionRow) -> None:
+        _ints(r.amount)
+        self._add("positions", (r.block_number, r.ts_ns, r.account, r.asset, r.amount, r.decimals))
 
-    def intent(self, row: IntentRow) -> None:
-        d = asdict(row)
-        d["updated_ns"] = row.updated_ns or row.created_ns
-        self._add("intents", d)
+    def risk(self, r: RiskRow) -> None:
+        self._add(
+            "risk",
+            (
+                r.block_number,
+                r.ts_ns,
+                r.account,
+                _f(r.equity_usd),
+                _f(r.initial_margin_usd),
+                _f(r.maintenance_margin_usd),
+                _f(r.margin_ratio),
+                _f(r.delta),
+                r.status,
+            ),
+        )
 
-    def position(self, row: PositionRow) -> None:
-        self._add("positions", asdict(row))
+    def pnl(self, r: PnlRow) -> None:
+        self._add("pnl", (r.block_number, r.ts_ns, r.component, _f(r.usd)))
 
-    def risk(self, row: RiskRow) -> None:
-        d = asdict(row)
-        for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "margin_ratio", "delta"):
-            d[k] = _f(d[k])
-        self._add("risk", d)
-
-    def pnl(self, row: PnlRow) -> None:
-        self._add("pnl", {**asdict(row), "usd": _f(row.usd)})
-
-    def oracle(self, row: OracleRow) -> None:
+    def oracle(self, r: OracleRow) -> None:
         seq = self.oracle_seq
         self.oracle_seq = seq + 1
-        self._add("oracle", {**asdict(row), "seq": seq, "price": _f(row.price), "confidence": _f(row.confidence)})
+        self._add("oracle", (seq, r.ts_ns, r.block_number, r.source, _f(r.price), _f(r.confidence), r.status))
 
-    def alert(self, row: AlertRow) -> None:
+    def alert(self, r: AlertRow) -> None:
         seq = self.alert_seq
         self.alert_seq = seq + 1
-        self._add("alerts", {**asdict(row), "seq": seq})
+        self._add("alerts", (seq, r.ts_ns, r.block_number, r.severity, r.kind, r.message))
 
     # ---- control ----------------------------------------------------------------------------------
     def flush(self) -> None:

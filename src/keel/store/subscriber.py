@@ -36,10 +36,17 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def _fields(event: object) -> dict[str, Any]:
-    if dataclasses.is_dataclass(event) and not isinstance(event, type):
-        return {f.name: getattr(event, f.name) for f in dataclasses.fields(event)}
-    return {"repr": repr(event)}
+    kind = type(event)
+    names = _FIELD_NAMES.get(kind)
+    if names is None:
+        if not dataclasses.is_dataclass(event) or isinstance(event, type):
+            return {"repr": repr(event)}
+        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(event))
+    return {n: getattr(event, n) for n in names}
 
 
 def _clean(x: Any) -> Any:
