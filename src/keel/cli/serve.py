@@ -20,8 +20,8 @@ def serve_command(
     from keel.service import RunHub, resolve_token, start_service
     from keel.store import open_store
 
-    store = open_store(db, create=False)
     token, generated = resolve_token()
+    store = open_store(db, create=False)
     service = start_service(RunHub(), store, host=host, port=port, token=token)
     typer.echo(f"keel serve: {service.url}/ (store {store.url})")
     if generated:

@@ -7,7 +7,7 @@ the FastAPI application over a :class:`RunHub` (runs in this process) and a stor
 
 from keel.service.app import create_app
 from keel.service.hub import HubSubscriber, LiveRun, RunHub
-from keel.service.server import ServiceThread, resolve_token, simulate_with_service, start_service
+from keel.service.server import ServiceThread, resolve_token, serving, simulate_with_service, start_service
 
 __all__ = [
     "HubSubscriber",
@@ -16,6 +16,7 @@ __all__ = [
     "ServiceThread",
     "create_app",
     "resolve_token",
+    "serving",
     "simulate_with_service",
     "start_service",
 ]

@@ -12,14 +12,15 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from keel.errors import ConfigError
 from keel.service.hub import HubSubscriber, LiveRun, RunHub
 
-__all__ = ["ServiceThread", "resolve_token", "simulate_with_service", "start_service"]
+__all__ = ["ServiceThread", "resolve_token", "serving", "simulate_with_service", "start_service"]
 
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
@@ -201,3 +202,51 @@ def _simulate_into_store(
     status = "finished" if summary.get("status", "completed") == "completed" else "killed"
     store.finish_run(run_id, status, summary_json=json.dumps(summary, sort_keys=True, allow_nan=False))
     return dict(summary)
+
+
+@contextmanager
+def serving(
+    config: Any,
+    *,
+    db: str | None,
+    out: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    echo: Callable[[str], None] = print,
+) -> Iterator[dict[str, Any]]:
+    """``keel simulate --serve``: the service up for one recorded run; yields the keyword arguments
+    (``subscribers``, ``control``, ``run_id``) to give ``keel.runtime.registry.simulate_recorded``.
+
+    The service reads the same store the run writes (``db``, else ``$KEEL_DB_URL``, else OUT/keel.db)
+    and stops when the block ends."""
+    from keel.engine.pipeline import RunControl
+    from keel.runtime.alerts import AlertMonitor
+    from keel.runtime.registry import default_db_url
+    from keel.store import new_run_id, open_store
+
+    token, generated = resolve_token()
+    store = open_store(db if db is not None else default_db_url(out))
+    run_id = new_run_id()
+    hub = RunHub()
+    control = RunControl()
+    live = hub.add(LiveRun(run_id, config.name, control, thresholds=_thresholds(config)))
+    subs: list[Any] = [HubSubscriber(live)]
+    if config.alerts is not None:
+        monitor = AlertMonitor(config.alerts, run_id, sinks=[live.add_alert])
+        subs.append(monitor)
+    try:
+        service = start_service(hub, store, host=host, port=port, token=token)
+    except BaseException:
+        store.close()
+        raise
+    echo(f"dashboard {service.url}/?run={run_id} (API {service.url}/docs, metrics {service.url}/metrics)")
+    if generated:
+        echo(f"control token (set KEEL_SERVE_TOKEN to choose one): {token}")
+    try:
+        yield {"subscribers": subs, "control": control, "run_id": run_id}
+    except BaseException as exc:
+        live.set_status("failed", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise
+    finally:
+        service.stop()
+        store.close()
