@@ -136,7 +136,9 @@ def test_random_operations_identical_to_v4_core() -> None:
                 evm_result = "revert"
                 evm_error = str(exc)[:300]
             try:
+                quoted = m.quote(key, zero_for_one, specified, limit)  # the read-only path (no fee growth)
                 out = m.swap_detailed(key, zero_for_one, specified, limit)
+                assert quoted[:3] == out[:3] and quoted[4:] == out[4:]
                 keel_result = (out.amount0, out.amount1)
                 counts["crossed"] += out.ticks_crossed
             except Revert:

@@ -240,17 +240,21 @@ class PoolManager:
     def _swap(
         self, key: PoolKey, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int, commit: bool
     ) -> SwapOutcome:
-        pool = self._pool(key)
-        if not isinstance(zero_for_one, bool):
+        pool = self._pools.get(key) if type(key) is PoolKey else None
+        if pool is None:
+            pool = self._pool(key)
+        if zero_for_one is not True and zero_for_one is not False:
             raise ValidationError("zero_for_one", zero_for_one, "must be a bool")
-        _int("amount_specified", amount_specified, -(1 << 255), (1 << 255) - 1)
-        _int("sqrt_price_limit_x96", sqrt_price_limit_x96, 0, (1 << 160) - 1)
+        if type(amount_specified) is not int or not -(1 << 255) <= amount_specified < 1 << 255:
+            _int("amount_specified", amount_specified, -(1 << 255), (1 << 255) - 1)
+        if type(sqrt_price_limit_x96) is not int or not 0 <= sqrt_price_limit_x96 < 1 << 160:
+            _int("sqrt_price_limit_x96", sqrt_price_limit_x96, 0, (1 << 160) - 1)
         if amount_specified == 0:
             raise Revert(
                 "SwapAmountCannotBeZero", "amount_specified=0: negative = exact input, positive = exact output"
             )
-        flags = key.flags
-        model = self._model(key)
+        flags = key._flags
+        model = self._hook_models.get(key._canon[4]) if flags & _hooks.AMOUNT_CHANGING_FLAGS else None
         amount_to_swap = amount_specified
         before_specified = before_unspecified = 0
         lp_override = 0

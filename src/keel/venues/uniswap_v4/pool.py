@@ -27,17 +27,24 @@ Every transition validates first and writes last: a refused call leaves the pool
 from __future__ import annotations
 
 from dataclasses import dataclass
+from math import floor, log
+from typing import NamedTuple
 
 from keel.venues.base import Revert
 from keel.venues.state_version import next_state_version
 from keel.venues.uniswap_v3.liquidity_math import add_delta
-from keel.venues.uniswap_v3.sqrt_price_math import get_amount0_delta_signed, get_amount1_delta_signed
-from keel.venues.uniswap_v3.tick_bitmap import flip_tick, next_initialized_tick_within_one_word
+from keel.venues.uniswap_v3.sqrt_price_math import (
+    get_amount0_delta_signed,
+    get_amount1_delta_signed,
+    get_next_sqrt_price_from_input,
+)
+from keel.venues.uniswap_v3.tick_bitmap import flip_tick
 from keel.venues.uniswap_v3.tick_math import (
     MAX_SQRT_RATIO,
     MAX_TICK,
     MIN_SQRT_RATIO,
     MIN_TICK,
+    SQRT_RATIO_CACHE,
     get_sqrt_ratio_at_tick,
     get_tick_at_sqrt_ratio,
 )
@@ -48,6 +55,10 @@ from keel.venues.uniswap_v4.swap_math import MAX_SWAP_FEE, compute_swap_step, ge
 __all__ = ["PoolState", "SwapOutcome", "TickInfo", "tick_spacing_to_max_liquidity_per_tick"]
 
 _Q128 = 1 << 128
+_PIPS = 1_000_000
+_MAX_UINT256 = (1 << 256) - 1
+_LN_Q96 = 96 * log(2.0)
+_LOG_SQRT_10001 = log(1.0001) / 2.0
 _MOD256 = 1 << 256
 _INT128_MAX = (1 << 127) - 1
 _INT128_MIN = -(1 << 127)
@@ -76,8 +87,7 @@ class TickInfo:
     fee_growth_outside1_x128: int
 
 
-@dataclass(frozen=True, slots=True)
-class SwapOutcome:
+class SwapOutcome(NamedTuple):
     """A swap's result: the pool's ``(amount0, amount1)`` BalanceDelta (negative = owed by the
     caller), the protocol's cut (input currency), the fee charged (pips), the final price, tick
     and liquidity, and the number of initialized ticks crossed."""
@@ -388,17 +398,82 @@ class PoolState:
         bitmap = self._bitmap
         ticks = self._ticks
         crossings: list[tuple[int, int]] = []  # (tick, fee growth of the input currency at the crossing)
+        fee_complement = _PIPS - swap_fee
+        bitmap_get = bitmap.get
+        sqrt_cache = SQRT_RATIO_CACHE
+        first = True
         while remaining != 0 and price != limit:
             step_start = price
-            tick_next, initialized = next_initialized_tick_within_one_word(bitmap, tick, spacing, zero_for_one)
+            # TickBitmap.nextInitializedTickWithinOneWord, inlined (same as keel.venues.uniswap_v3.tick_bitmap)
+            compressed = tick // spacing
+            if zero_for_one:
+                bit = compressed & 0xFF
+                masked = bitmap_get(compressed >> 8, 0) & ((2 << bit) - 1)
+                if masked:
+                    tick_next = (compressed - bit + masked.bit_length() - 1) * spacing
+                    initialized = True
+                else:
+                    tick_next = (compressed - bit) * spacing
+                    initialized = False
+            else:
+                compressed += 1
+                bit = compressed & 0xFF
+                masked = bitmap_get(compressed >> 8, 0) >> bit
+                if masked:
+                    tick_next = (compressed + (masked & -masked).bit_length() - 1) * spacing
+                    initialized = True
+                else:
+                    tick_next = (compressed + 255 - bit) * spacing
+                    initialized = False
             if tick_next <= MIN_TICK:
                 tick_next = MIN_TICK
             if tick_next >= MAX_TICK:
                 tick_next = MAX_TICK
-            price_next = get_sqrt_ratio_at_tick(tick_next)
-            price, amount_in, amount_out, fee_amount = compute_swap_step(
-                price, get_sqrt_price_target(zero_for_one, price_next, limit), liquidity, remaining, swap_fee
-            )
+            price_next = sqrt_cache.get(tick_next) or get_sqrt_ratio_at_tick(tick_next)
+            if exact_out:
+                price, amount_in, amount_out, fee_amount = compute_swap_step(
+                    price, get_sqrt_price_target(zero_for_one, price_next, limit), liquidity, remaining, swap_fee
+                )
+            else:
+                # SwapMath.computeSwapStep, exact input, inlined (same integer operations; see swap_math.py)
+                cur = price
+                given = -remaining
+                less_fee = given * fee_complement // _PIPS
+                if zero_for_one:
+                    target = price_next if price_next >= limit else limit
+                    num1 = liquidity << 96
+                    candidate = 0
+                    if first and less_fee > 0 and liquidity:
+                        # most swaps end in their first step: try the end price first; if it lies above
+                        # the target, less_fee < amountIn(target) is certain: the "not reached" branch
+                        denominator = num1 + less_fee * cur
+                        if denominator <= _MAX_UINT256:
+                            candidate = -(-num1 * cur // denominator)
+                            if candidate <= target:
+                                candidate = 0
+                    if candidate:
+                        amount_in = less_fee
+                        price = candidate
+                        fee_amount = given - less_fee
+                    elif less_fee >= (amount_in := -(-num1 * (cur - target) // (cur * target)) if liquidity else 0):
+                        price = target
+                        fee_amount = amount_in if swap_fee == _PIPS else -(-(amount_in * swap_fee) // fee_complement)
+                    else:
+                        amount_in = less_fee
+                        price = get_next_sqrt_price_from_input(cur, liquidity, less_fee, True)
+                        fee_amount = given - less_fee
+                    amount_out = (liquidity * (cur - price)) >> 96
+                else:
+                    target = price_next if price_next < limit else limit
+                    amount_in = -(-(liquidity * (target - cur)) >> 96)
+                    if less_fee >= amount_in:
+                        price = target
+                        fee_amount = amount_in if swap_fee == _PIPS else -(-(amount_in * swap_fee) // fee_complement)
+                    else:
+                        amount_in = less_fee
+                        price = get_next_sqrt_price_from_input(cur, liquidity, less_fee, False)
+                        fee_amount = given - less_fee
+                    amount_out = (liquidity << 96) * (price - cur) // (price * cur) if liquidity else 0
             if exact_out:
                 remaining -= amount_out
                 calculated -= amount_in + fee_amount
@@ -413,8 +488,9 @@ class PoolState:
                 )
                 fee_amount -= delta
                 to_protocol += delta
-            if liquidity > 0:
+            if liquidity > 0 and commit:  # a quote needs no fee growth
                 fee_growth = (fee_growth + fee_amount * _Q128 // liquidity) % _MOD256
+            first = False
             if price == price_next:
                 if initialized:
                     crossings.append((tick_next, fee_growth))
@@ -422,7 +498,19 @@ class PoolState:
                     liquidity = add_delta(liquidity, -net if zero_for_one else net)
                 tick = tick_next - 1 if zero_for_one else tick_next
             elif price != step_start:
-                tick = get_tick_at_sqrt_ratio(price)
+                # TickMath.getTickAtSqrtPrice: still in the same tick, or a float estimate confirmed exactly
+                low = sqrt_cache.get(tick)
+                if low is not None and low <= price and (sqrt_cache.get(tick + 1) or 0) > price:
+                    continue
+                t = floor((log(price) - _LN_Q96) / _LOG_SQRT_10001)
+                if (
+                    MIN_TICK <= t < MAX_TICK
+                    and (sqrt_cache.get(t) or get_sqrt_ratio_at_tick(t)) <= price
+                    and (sqrt_cache.get(t + 1) or get_sqrt_ratio_at_tick(t + 1)) > price
+                ):
+                    tick = t
+                else:
+                    tick = get_tick_at_sqrt_ratio(price)
         if zero_for_one != (amount_specified < 0):
             amount0, amount1 = calculated, amount_specified - remaining
         else:

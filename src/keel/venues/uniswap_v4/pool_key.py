@@ -8,7 +8,7 @@ always ``currency0``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from eth_abi.abi import encode
 from eth_utils.crypto import keccak
@@ -53,6 +53,9 @@ class PoolKey:
     fee: int
     tick_spacing: int
     hooks: str = ZERO_ADDRESS
+    _canon: tuple[int, int, int, int, int] = field(init=False, repr=False, compare=False)
+    _hash: int = field(init=False, repr=False, compare=False)
+    _flags: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         c0 = _address("currency0", self.currency0)
@@ -85,11 +88,15 @@ class PoolKey:
             raise ValidationError("fee", fee, "a dynamic fee needs a hooks address (the fee is set by the hooks)")
         if h != 0 and not h & _hooks.ALL_HOOK_MASK and not _fees.is_dynamic_fee(fee):
             raise ValidationError("hooks", hooks, "a hooks address needs a permission flag or a dynamic fee")
+        canon = (int(c0, 16), int(c1, 16), fee, ts, h)
+        object.__setattr__(self, "_canon", canon)
+        object.__setattr__(self, "_hash", hash(canon))
+        object.__setattr__(self, "_flags", h & _hooks.ALL_HOOK_MASK)
 
     @property
     def flags(self) -> int:
         """The hooks address's permission bits."""
-        return int(self.hooks, 16) & _hooks.ALL_HOOK_MASK
+        return self._flags
 
     @property
     def is_dynamic_fee(self) -> bool:
@@ -108,13 +115,12 @@ class PoolKey:
         """The key as the ABI tuple ``(currency0, currency1, fee, tickSpacing, hooks)``."""
         return (self.currency0, self.currency1, self.fee, self.tick_spacing, self.hooks)
 
-    def _canonical(self) -> tuple[int, int, int, int, int]:
-        return (int(self.currency0, 16), int(self.currency1, 16), self.fee, self.tick_spacing, int(self.hooks, 16))
-
     def __eq__(self, other: object) -> bool:
+        if self is other:
+            return True
         if not isinstance(other, PoolKey):
             return NotImplemented
-        return self._canonical() == other._canonical()
+        return self._canon == other._canon
 
     def __hash__(self) -> int:
-        return hash(self._canonical())
+        return self._hash
