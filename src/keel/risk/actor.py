@@ -90,8 +90,9 @@ class RiskActor:
         self.margin_ratio = math.nan
         self.min_margin_ratio = math.inf
         self.maintenance = math.nan
-        self.greeks: dict[str, PortfolioGreeks] = {}
         self.health = "n/a"
+        self._inputs: RiskInputs | None = None  # the last measurement's inputs (Greeks computed on demand)
+        self._greeks: dict[str, PortfolioGreeks] | None = None
         self.event_counts: dict[str, int] = {}
 
     def on_start(self) -> None:
@@ -131,7 +132,7 @@ class RiskActor:
             req = self.margin_model.requirement(list(inputs.positions), inputs.market)
             self.maintenance = req.maintenance
             ratio = inputs.equity / req.maintenance if req.maintenance > 0 else math.inf
-            self.greeks = portfolio_greeks(inputs.positions, inputs.market)
+            self._inputs, self._greeks = inputs, None
             if self.monitor is not None:
                 events = self.monitor.check(
                     ts, self.account_id, inputs.positions, inputs.market, inputs.equity, req.maintenance
@@ -152,6 +153,16 @@ class RiskActor:
             )
         else:
             self.health = "ok" if ratio > 0 else "liquidatable"
+
+    @property
+    def greeks(self) -> dict[str, PortfolioGreeks]:
+        """Portfolio Greeks per underlying at the last measurement (computed when first asked for)."""
+        if self._greeks is None:
+            inputs = self._inputs
+            if inputs is None or inputs.market is None or not inputs.positions:
+                return {}
+            self._greeks = portfolio_greeks(inputs.positions, inputs.market)
+        return self._greeks
 
     def _publish(self, events: Sequence[RiskEvent]) -> None:
         for event in events:
