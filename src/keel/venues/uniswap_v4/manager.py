@@ -319,6 +319,19 @@ class PoolManager:
 
     def quote(self, key: PoolKey, zero_for_one: bool, amount_specified: int, sqrt_price_limit_x96: int) -> SwapOutcome:
         """What :meth:`swap` would do, without changing anything."""
+        if (
+            type(key) is PoolKey
+            and not key._flags & _hooks.AMOUNT_CHANGING_FLAGS
+            and (zero_for_one is True or zero_for_one is False)
+            and type(amount_specified) is int
+            and amount_specified != 0
+            and -(1 << 255) <= amount_specified < 1 << 255
+            and type(sqrt_price_limit_x96) is int
+            and 0 <= sqrt_price_limit_x96 < 1 << 160
+        ):
+            pool = self._pools.get(key)
+            if pool is not None:  # the common case, validated above: straight to the pool
+                return pool.swap(zero_for_one, amount_specified, sqrt_price_limit_x96, 0, commit=False)
         return self._swap(key, zero_for_one, amount_specified, sqrt_price_limit_x96, False)
 
     def donate(self, key: PoolKey, amount0: int, amount1: int) -> tuple[int, int]:

@@ -345,12 +345,11 @@ class PoolState:
         With ``commit=False`` the pool is not changed (a quote).  Raises :class:`Revert` with
         v4's error names; nothing is written then.
         """
-        self.check_initialized()
         start_price, start_tick = self.sqrt_price_x96, self.tick
-        protocol_fee = (
-            _fees.zero_for_one_fee(self.protocol_fee) if zero_for_one else _fees.one_for_zero_fee(self.protocol_fee)
-        )
-        if lp_fee_override & _fees.OVERRIDE_FEE_FLAG:
+        if start_price == 0:
+            raise Revert("PoolNotInitialized", "initialize the pool first")
+        protocol_fee = self.protocol_fee & 0xFFF if zero_for_one else (self.protocol_fee >> 12) & 0xFFF
+        if lp_fee_override and lp_fee_override & _fees.OVERRIDE_FEE_FLAG:
             lp_fee = lp_fee_override & _fees.REMOVE_OVERRIDE_MASK
             if lp_fee > _fees.MAX_LP_FEE:
                 raise Revert("LPFeeTooLarge", f"lp_fee_override={lp_fee} above 1_000_000 pips")
@@ -515,8 +514,9 @@ class PoolState:
             amount0, amount1 = calculated, amount_specified - remaining
         else:
             amount0, amount1 = amount_specified - remaining, calculated
-        _to_int128(amount0, "amount0")
-        _to_int128(amount1, "amount1")
+        if not (_INT128_MIN <= amount0 <= _INT128_MAX and _INT128_MIN <= amount1 <= _INT128_MAX):
+            _to_int128(amount0, "amount0")
+            _to_int128(amount1, "amount1")
         outcome = SwapOutcome(amount0, amount1, to_protocol, swap_fee, price, tick, liquidity, len(crossings))
         if not commit:
             return outcome
