@@ -25,6 +25,7 @@ when the ingest began after the pool's creation); v2 pairs take their reserves f
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -35,6 +36,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import numpy as np
 import numpy.typing as npt
@@ -55,9 +57,14 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "PoolMeta",
+    "StreamError",
+    "catalog_from_stream",
     "catalog_series",
     "column_name",
+    "consume_rows",
     "import_demeter_raw",
+    "nats_connect",
+    "parse_nats_url",
     "prices_from_rows",
 ]
 
@@ -83,6 +90,9 @@ V2_PAIR_EVENTS: dict[str, list[tuple[str, str, bool]]] = {
     ],
     "Sync": [("reserve0", "uint112", False), ("reserve1", "uint112", False)],
 }
+
+
+DEFAULT_STREAM = "KEEL_EVENTS"
 
 
 class CatalogError(KeelError):
@@ -782,6 +792,16 @@ def catalog_series(
     from keel.errors import ConfigError
     from keel.marketdata.series import PriceSeries
 
+    text = str(folder)
+    if "nats:/" in text:  # the market from the ingester's stream, through a catalog of our own
+        # (a relative path joined to the project root, or a Path, folds "nats://" into "nats:/")
+        url = "nats://" + text[text.index("nats:/") + len("nats:/") :].lstrip("/")
+        with tempfile.TemporaryDirectory(prefix="keel-stream-") as tmp:
+            try:
+                catalog_from_stream(url, chain_id, pool, end_ns, tmp)
+            except KeelError as exc:
+                raise ConfigError("market.catalog", url, str(exc)) from None
+            return catalog_series(tmp, chain_id, pool, start_ns, end_ns, base=base)
     cat = Catalog(folder)
     if not cat.path.is_dir():
         raise ConfigError("market.catalog", str(folder), "no such catalog directory")
@@ -803,8 +823,152 @@ def catalog_series(
     last_ns = int(str(headers["block_timestamp"].max())) * NS_PER_SECOND if headers.height else 0
     if headers.height and last_ns < end_ns - 3600 * NS_PER_SECOND:
         raise ConfigError("market.hours", _iso(end_ns), f"the run ends past the catalog (pool {meta.address})")
-    return PriceSeries(f"{meta.address} {name}", ts[first:], px[first:], source=f"catalog {Path(folder).name}")
+    return PriceSeries(
+        f"{meta.address} {name}", ts[first:], px[first:], source=f"catalog chain {meta.chain_id} pool {meta.address}"
+    )
 
 
 def _iso(ns: int) -> str:
     return dt.datetime.fromtimestamp(ns / NS_PER_SECOND, tz=dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---- the consuming side of the event stream (the publisher is keel.runtime.stream) ------------------
+
+
+class StreamError(KeelError):
+    """A NATS server or stream that cannot be used (the message names the URL or stream)."""
+
+
+def parse_nats_url(url: str) -> tuple[str, str | None]:
+    """``nats://host:port[/STREAM]`` -> (server URL, stream name or None)."""
+    if not isinstance(url, str) or not url.startswith("nats://"):
+        raise ValidationError("market", url, "must be a nats://HOST:PORT[/STREAM] URL")
+    parts = urlsplit(url)
+    if not parts.hostname:
+        raise ValidationError("market", url, "has no host")
+    server = f"nats://{parts.hostname}:{parts.port or 4222}"
+    stream = parts.path.strip("/") or None
+    return server, stream
+
+
+def stream_subject(stream: str, chain_id: int, pool: str) -> str:
+    return f"{stream}.{int(chain_id)}.{pool.lower()}"
+
+
+async def nats_connect(server: str) -> Any:
+    """A NATS connection (StreamError naming the server when it does not answer)."""
+    import nats
+    from nats.errors import NoServersError
+
+    try:
+        return await nats.connect(server, connect_timeout=2, max_reconnect_attempts=1, allow_reconnect=False)
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise StreamError(f"nats={server!r}: does not answer ({type(exc).__name__})") from None
+
+
+async def consume_rows(
+    url: str,
+    chain_id: int,
+    pool: str,
+    *,
+    until_ts_ns: int | None = None,
+    idle_timeout_s: float = 30.0,
+    stream: str = DEFAULT_STREAM,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The pool's messages from the start of the stream: (pool description, rows in stream order).
+
+    Stops at the first row stamped at or after ``until_ts_ns`` (not included), or when nothing arrives for
+    ``idle_timeout_s`` (then with ``until_ts_ns`` given it raises: the window was not covered).
+    """
+    server, named = parse_nats_url(url)
+    stream = named or stream
+    nc = await nats_connect(server)
+    try:
+        js = nc.jetstream()
+        from nats.errors import TimeoutError as NatsTimeout
+        from nats.js.errors import NotFoundError
+
+        try:
+            await js.stream_info(stream)
+        except NotFoundError:
+            raise StreamError(f"nats={server!r}: no JetStream stream {stream!r}") from None
+        sub = await js.subscribe(stream_subject(stream, chain_id, pool), ordered_consumer=True)
+        head: dict[str, Any] = {}
+        rows: list[dict[str, Any]] = []
+        seen: set[tuple[str, int]] = set()
+        while True:
+            try:
+                msg = await sub.next_msg(timeout=idle_timeout_s)
+            except (TimeoutError, NatsTimeout):
+                if until_ts_ns is not None:
+                    raise StreamError(
+                        f"nats={server!r}: stream {stream!r} went quiet for {idle_timeout_s:g}s before "
+                        f"pool {pool} reached the window's end"
+                    ) from None
+                break
+            data = json.loads(msg.data)
+            row = data.pop("row")
+            head = data
+            if until_ts_ns is not None and int(row["ts_ns"]) >= until_ts_ns:
+                break
+            key = (str(row["block_hash"]), int(row["log_index"]))
+            if key not in seen:  # belt and braces: the server already de-duplicates by message id
+                seen.add(key)
+                rows.append(row)
+        await sub.unsubscribe()
+        return head, rows
+    finally:
+        await nc.close()
+
+
+def catalog_from_stream(
+    url: str,
+    chain_id: int,
+    pool: str,
+    until_ts_ns: int,
+    folder: str | Path,
+    *,
+    idle_timeout_s: float = 60.0,
+) -> PoolMeta:
+    """Consume the pool's events up to ``until_ts_ns`` into a catalog at ``folder`` (one entry covering the
+    first to the last streamed block); returns its :class:`PoolMeta`."""
+
+    head, rows = asyncio.run(consume_rows(url, chain_id, pool, until_ts_ns=until_ts_ns, idle_timeout_s=idle_timeout_s))
+    if not rows:
+        raise StreamError(f"market={url!r}: no events of pool {pool} on chain {chain_id} before the window's end")
+    rows.sort(key=lambda r: (int(r["block_number"]), int(r["log_index"])))
+    first, last = int(rows[0]["block_number"]), int(rows[-1]["block_number"])
+    meta = PoolMeta(
+        chain_id=int(head["chain_id"]),
+        address=str(head["pool"]),
+        kind=str(head["kind"]),
+        token0=str(head["token0"]),
+        token1=str(head["token1"]),
+        token0_symbol=str(head["token0_symbol"]),
+        token1_symbol=str(head["token1_symbol"]),
+        token0_decimals=int(head["token0_decimals"]),
+        token1_decimals=int(head["token1_decimals"]),
+        fee=int(head["fee"]),
+        tick_spacing=int(head["tick_spacing"]),
+        from_block=first,
+        next_block=first,
+        source=f"stream {url}",
+    )
+    cat = Catalog(folder)
+    if cat.meta(meta.chain_id, meta.address) is not None:
+        cat.remove_pool(meta.chain_id, meta.address)
+    cat.write_meta(meta)
+    headers: dict[int, tuple[str, int, int | None]] = {}
+    for r in rows:
+        headers.setdefault(
+            int(r["block_number"]), (str(r["block_hash"]), int(r["block_timestamp"]), r["base_fee_per_gas"])
+        )
+    events = {name: [r.get(name) for r in rows] for name in EVENT_SCHEMA.names}
+    blocks: dict[str, list[Any]] = {
+        "block_number": list(headers),
+        "block_hash": [h[0] for h in headers.values()],
+        "parent_hash": [""] * len(headers),
+        "block_timestamp": [h[1] for h in headers.values()],
+        "base_fee_per_gas": [h[2] for h in headers.values()],
+    }
+    return cat.write_chunk(meta, events, blocks, first, last, str(rows[-1]["block_hash"]))
