@@ -23,8 +23,12 @@ __all__ = [
 
 
 def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters, keeping both ends (a long path keeps its file name)."""
     text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    if len(text) <= limit:
+        return text
+    tail = (limit - 3) * 2 // 3
+    return text[: limit - 3 - tail] + "..." + text[-tail:]
 
 
 class KeelError(Exception):

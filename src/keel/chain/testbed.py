@@ -8,7 +8,9 @@
 * Uniswap v3: ``UniswapV3Factory``, ``SwapRouter``, ``QuoterV2``, ``NonfungiblePositionManager``,
   ``TickLens`` and WETH/USDC pools at 0.05% and 0.3% with a full-range and two concentrated
   positions each (so swaps cross initialized ticks);
-* the collateral vault (:file:`contracts/CollateralVault.vy`) on USDC.
+* the collateral vault (:file:`contracts/CollateralVault.vy`) on USDC;
+* Uniswap v4 (:func:`keel.chain.v4.deploy_v4`): ``PoolManager`` and Keel's unlock-callback router with
+  a 0.05% WETH/USDC pool (full range plus about +-1%), addresses in ``v4_manager``/``v4_router``.
 
 Prices are set exactly: ``sqrtPriceX96 = isqrt(price_1_per_0_base_units * 2**192)``.
 The v2 router's pair-init-code hash and the v3 periphery's pool-init-code hash match the
@@ -79,6 +81,12 @@ class TestbedAddresses:
     pools: tuple[PoolInfo, ...] = field(default_factory=tuple)
     eth_price_usdc: str = "2000"
     rpc_url: str = ""
+    # Uniswap v4 (keel.chain.v4): the singleton PoolManager, Keel's unlock-callback router, and one pool
+    # (currencies = pools[0].token0/token1, no hooks); "" / 0 on a testbed deployed before v4
+    v4_manager: str = ""
+    v4_router: str = ""
+    v4_fee: int = 0
+    v4_tick_spacing: int = 0
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -97,7 +105,11 @@ class TestbedAddresses:
     @classmethod
     def load(cls, path: str | Path) -> TestbedAddresses:
         try:
-            return cls.from_json(Path(path).read_text())
+            text = Path(path).read_text(encoding="utf-8")
+            return cls.from_json(text)
+        except (ValidationError, AttributeError, ValueError, RecursionError) as exc:
+            why = "not a testbed addresses file" if not isinstance(exc, UnicodeDecodeError) else "not UTF-8 text"
+            raise ValidationError("addresses", str(path), why) from None
         except OSError as exc:
             raise ValidationError("addresses", str(path), f"cannot read ({exc.strerror})") from None
 
@@ -203,6 +215,20 @@ async def deploy_testbed(
     pair = checksum("pair", await client.call("getPair", v2f.functions.getPair(weth, usdc)))
     pools.append(PoolInfo("uniswap_v2", pair, token0, token1, 3000, 0))
 
+    # Uniswap v4 beside them: a 0.05% WETH/USDC pool in the singleton, ~1/16 of the WETH near the price
+    from keel.chain.v4 import deploy_v4
+    from keel.venues.uniswap_v3 import get_amount0_delta, get_amount1_delta, get_sqrt_ratio_at_tick
+
+    lo4, hi4 = _align(center - 100, 10), _align(center + 100, 10)
+    per0 = get_amount0_delta(sqrt_p, get_sqrt_ratio_at_tick(hi4), 10**18, True)
+    per1 = get_amount1_delta(get_sqrt_ratio_at_tick(lo4), sqrt_p, 10**18, True)
+    w4 = weth_liquidity // 16
+    budget0, budget1 = (w4, int(w4 * usdc_per_weth)) if token0 == weth else (int(w4 * usdc_per_weth), w4)
+    liquidity4 = min(budget0 * 10**18 // max(per0, 1), budget1 * 10**18 // max(per1, 1))
+    v4 = await deploy_v4(
+        client, tm, token0=token0, token1=token1, sqrt_price_x96=sqrt_p, fee=500, tick_spacing=10, liquidity=liquidity4
+    )
+
     return TestbedAddresses(
         chain_id=client.chain_id,
         deployer=me,
@@ -220,6 +246,10 @@ async def deploy_testbed(
         pools=tuple(pools),
         eth_price_usdc=str(eth_price_usdc),
         rpc_url=rpc_url,
+        v4_manager=v4.manager,
+        v4_router=v4.router,
+        v4_fee=500,
+        v4_tick_spacing=10,
     )
 
 

@@ -80,8 +80,8 @@ def up_command(
         price = Fraction(eth_price)
     except (ValueError, ZeroDivisionError):
         raise ValidationError("eth_price", eth_price, "not a decimal number") from None
-    if price <= 0:
-        raise ValidationError("eth_price", eth_price, "must be positive")
+    if not Fraction(1, 10**6) <= price <= 10**9:  # checked before any node starts
+        raise ValidationError("eth_price", eth_price, "must be in [1e-6, 1e9] USDC per WETH")
     node_file = _node_file(directory)
     if node_file.is_file():
         info = json.loads(node_file.read_text())

@@ -536,4 +536,6 @@ def load_config(path: Path) -> ScenarioConfig:
         raise ConfigError("config", str(path), f"not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError("config", str(path), "not valid TOML: nested too deeply") from None
+    if not data:
+        raise ConfigError("config", str(path), "is empty: a scenario needs at least name and [market]")
     return validate_config(data)
