@@ -93,14 +93,22 @@ def test_route_split_across_v3_and_v4_executes_exactly_as_planned(hardhat: Any, 
         assert after.get_liquidity(dep.key) == pm.get_liquidity(dep.key)
         assert after.get_fee_growth_globals(dep.key) == pm.get_fee_growth_globals(dep.key)
 
-        # ---- a hedge-sized sell of USDC for WETH through v4 alone: fill == prediction to the wei
-        await v4x.approve("approve:usdc:v4", tb.usdc)
-        predicted = v4.quote_exact_in(usdc, 150_000 * 10**6)
-        fill = await v4x.swap_exact_in(
-            "hedge", [(dep.key, dep.key.currency0 == tb.usdc)], amount_in=150_000 * 10**6,
+        # ---- `keel testbed up` deployed v4 too: a hedge-sized buy of WETH with USDC through the testbed's
+        # own v4 pool, read through extsload, fills exactly as predicted
+        assert tb.v4_manager and tb.v4_router and tb.v4_fee == 500
+        tb_key = PoolKey(info.token0, info.token1, tb.v4_fee, tb.v4_tick_spacing)
+        tb_pm = await read_v4_pool(client, tb.v4_manager, tb_key)
+        tb_pool = to_v4_venue(tb_pm, tb_key, t0, t1, manager=tb.v4_manager)
+        assert tb_pool.liquidity > 0
+        tbx = V4SwapExecutor(client, tm, manager=tb.v4_manager, router=tb.v4_router)
+        await tbx.approve("approve:usdc:tb-v4", tb.usdc)
+        predicted = tb_pool.quote_exact_in(usdc, 50_000 * 10**6)
+        fill = await tbx.swap_exact_in(
+            "hedge", [(tb_key, tb_key.currency0 == tb.usdc)], amount_in=50_000 * 10**6,
             min_amount_out=predicted.amount_out,
         )  # fmt: skip
         assert (fill.amount_in, fill.amount_out) == (predicted.amount_in, predicted.amount_out)
+        assert fill.token_out == tb.weth
 
         # ---- gas: one hop vs two chained hops in one unlock (WETH -> USDC -> WBTC)
         zfo1 = dep.key.currency0 == tb.weth
@@ -122,7 +130,7 @@ def test_route_split_across_v3_and_v4_executes_exactly_as_planned(hardhat: Any, 
         assert crossed.amount_out == big.amount_out
         per_tick = (crossed.gas_used - one.gas_used) / big.ticks_crossed
         print(f"v4 gas: {big.ticks_crossed} ticks crossed {crossed.gas_used} ({per_tick:.0f} per tick)")
-        assert abs(crossed.gas_used - big.gas_units) <= 0.1 * crossed.gas_used
+        assert abs(crossed.gas_used - big.gas_units) <= 0.15 * crossed.gas_used
         await client.close()
 
     run(go())

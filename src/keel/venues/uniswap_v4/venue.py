@@ -35,10 +35,11 @@ __all__ = ["CHAINED_HOP_SAVING", "SWAP_GAS_BASE", "SWAP_GAS_FIRST_CROSSING", "SW
 # contracts/KeelV4Router.vy: one hop inside one range 102.2k; two chained hops 151.0k (the second
 # hop adds 48.8k instead of 102.2k: 53.5k saved); tests/venues/test_v4_live.py re-measures.
 SWAP_GAS_BASE = 102_000
-# One crossing of a never-crossed tick measured 179.4k (77.2k more: cold tick slots and two fee-growth-outside
-# words written from zero); later crossings are modelled at v3's 24k per tick (not yet measured for v4).
+# One crossing measured 159.5k-179.4k (57k-77k more than in range: cold tick slots; two fee-growth-outside
+# words written, from zero the first time); modelled as 43k once plus v3's 24k per tick (later crossings
+# not yet measured for v4).
 SWAP_GAS_PER_TICK = 24_000
-SWAP_GAS_FIRST_CROSSING = 53_000
+SWAP_GAS_FIRST_CROSSING = 43_000
 CHAINED_HOP_SAVING = 53_000
 
 
