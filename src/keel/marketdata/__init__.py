@@ -6,6 +6,8 @@ is one :class:`keel.errors.ValidationError` naming the file and line; bad rows o
 chain are dropped and counted) and hand plain values to the pure core.
 """
 
+from typing import TYPE_CHECKING
+
 from keel.marketdata.binance import Klines, load_binance_klines, load_funding_rates
 from keel.marketdata.deribit import (
     OptionChain,
@@ -25,6 +27,7 @@ from keel.marketdata.uniswap import (
 )
 
 __all__ = [
+    "Catalog",
     "Klines",
     "OptionChain",
     "PriceSeries",
@@ -42,3 +45,14 @@ __all__ = [
     "load_uniswap_rel_price",
     "load_uniswap_swaps",
 ]
+
+if TYPE_CHECKING:
+    from keel.marketdata.catalog import Catalog
+
+
+def __getattr__(name: str) -> object:
+    if name == "Catalog":  # the Parquet catalog (pyarrow, the v3 pool for rebuilds) loads only when asked for
+        from keel.marketdata.catalog import Catalog
+
+        return Catalog
+    raise AttributeError(f"module 'keel.marketdata' has no attribute {name!r}")
