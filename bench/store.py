@@ -96,7 +96,7 @@ def _events_store(rows: list[Any], url: str) -> float:
     store = open_store(url)
     run = store.create_run("bench", config_text="")
     t0 = time.perf_counter()
-    rec = StoreRecorder(store, run.id)
+    rec = StoreRecorder(store, run.id, append_only=True)
     for r in rows:
         rec.record(*r)
     rec.close()
@@ -149,7 +149,7 @@ def bench_day(rounds: int, out: dict[str, Any]) -> None:
         store = open_store(url)
         run = store.create_run(config.name, config_text="bench", seed=config.seed)
         t0 = time.perf_counter()
-        rec = StoreRecorder(store, run.id)
+        rec = StoreRecorder(store, run.id, append_only=True)
         run_simulation(config, out=None, subscribers=[StoreSubscriber(rec)])
         rec.close()
         elapsed = time.perf_counter() - t0

@@ -142,10 +142,10 @@ def test_recorder_batches_and_blocks_instead_of_dropping(store_url: str) -> None
         slow_calls = []
         real = store.write_rows
 
-        def slow(run_id: str, batch: dict) -> None:  # a slow database
+        def slow(run_id: str, batch: dict, append_only: bool = False) -> None:  # a slow database
             slow_calls.append(sum(len(v) for v in batch.values()))
             time.sleep(0.05)
-            real(run_id, batch)
+            real(run_id, batch, append_only=append_only)
 
         store.write_rows = slow  # type: ignore[method-assign]
         rec = StoreRecorder(store, run.id, batch_rows=100, max_batches=2)
@@ -164,7 +164,7 @@ def test_recorder_raises_a_failed_write_in_the_run(store_url: str) -> None:
     with open_store(store_url) as store:
         run = store.create_run("fail", config_text="")
 
-        def broken(run_id: str, batch: dict) -> None:
+        def broken(run_id: str, batch: dict, append_only: bool = False) -> None:
             raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
 
         store.write_rows = broken  # type: ignore[method-assign]
@@ -254,3 +254,30 @@ def test_recorder_refuses_inexact_amounts_at_once(store_url: str) -> None:
             rec.fill(FillRow("f", 1, 1, "s", "i", "A", "B", 2**100, -(2**100)))
         assert store.latest_positions(run.id) == {("desk", "WETH"): 2**200}
         assert (store.fills(run.id)[0].amount_in, store.fills(run.id)[0].amount_out) == (2**100, -(2**100))
+
+
+def test_append_only_recording_and_discard_after_a_checkpoint(store_url: str) -> None:
+    with open_store(store_url) as store:
+        run = store.create_run("append", config_text="")
+        with StoreRecorder(store, run.id, append_only=True) as rec:
+            for b in range(1, 11):
+                rec.record(b, "s", "k", value=float(b))
+                rec.position(PositionRow(b, b, "desk", "WETH", 10**30 + b, 18))
+                rec.pnl(PnlRow(b, b, "total", float(b)))
+                rec.oracle(OracleRow(b, b, "aggregate", 1800.0 + b, math.nan, "ok"))
+                rec.fill(FillRow(f"tx-{b}", b, b, "hedger", "WETH", "USDC", "WETH", 2**90 + b, b))
+                rec.intent(IntentRow(f"tx-{b}", b, b, "hedge", "USDC", "", 2**90 + b, 0, "submitted"))
+                rec.intent(IntentRow(f"tx-{b}", b, b, "hedge", "USDC", "", 2**90 + b, 0, "filled", updated_ns=b + 1))
+        assert store.latest_positions(run.id) == {("desk", "WETH"): 10**30 + 10}
+        assert [f.amount_in for f in store.fills(run.id)] == [2**90 + b for b in range(1, 11)]
+        assert {i.status for i in store.intents(run.id)} == {"filled"}
+        store.discard_after(run.id, 6, event_seq=6, oracle_seq=6, alert_seq=0)  # checkpoint after block 6
+        assert len(store.events(run.id)) == 6 and len(store.oracle(run.id)) == 6
+        assert [p.block_number for p in store.positions(run.id)] == list(range(1, 7))
+        assert len(store.fills(run.id)) == len(store.pnl(run.id)) == 6
+        with StoreRecorder(store, run.id, append_only=True, event_seq=6, oracle_seq=6) as rec:  # resumed
+            for b in range(7, 11):
+                rec.record(b, "s", "k", value=float(b))
+                rec.fill(FillRow(f"tx-{b}", b, b, "hedger", "WETH", "USDC", "WETH", 2**90 + b, b))
+        assert [e.seq for e in store.events(run.id)] == list(range(10))
+        assert [f.fill_id for f in store.fills(run.id)] == [f"tx-{b}" for b in range(1, 11)]

@@ -347,6 +347,7 @@ def simulate_recorded(
     try:
         payload: bytes | None = None
         state: dict[str, Any] | None = None
+        cp = None
         if resume is not None:
             old = store.run(resume)
             if old.mode != "sim":
@@ -373,7 +374,15 @@ def simulate_recorded(
             run = store.create_run(config.name, config_text=config_text, mode="sim", seed=effective_seed, run_id=run_id)
         if seed is not None:
             config = config.model_copy(update={"seed": seed})
-        recorder = StoreRecorder(store, run.id)
+        if resume is not None:  # rows recorded after the checkpoint are recorded again, identically, from it
+            store.discard_after(
+                run.id,
+                cp.block_number if cp is not None and state is not None else -1,
+                event_seq=int(state["event_seq"]) if state is not None else 0,
+                oracle_seq=int(state["oracle_seq"]) if state is not None else 0,
+                alert_seq=int(state["alert_seq"]) if state is not None else 0,
+            )
+        recorder = StoreRecorder(store, run.id, append_only=True)
         subscriber = StoreSubscriber(recorder)
         others = list(subscribers)
         alerts = getattr(config, "alerts", None)

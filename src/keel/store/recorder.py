@@ -49,7 +49,9 @@ class StoreRecorder:
     """Batched, back-pressured writer of one run's rows.
 
     ``batch_rows`` rows make a batch; at most ``max_batches`` batches wait for the writer.
-    ``event_seq``/``oracle_seq``/``alert_seq`` continue a resumed run's numbering."""
+    ``event_seq``/``oracle_seq``/``alert_seq`` continue a resumed run's numbering.  ``append_only``: no row
+    recorded here exists yet (a new run, or a resumed one after :meth:`Store.discard_after`): PostgreSQL
+    takes batches by COPY."""
 
     def __init__(
         self,
@@ -61,6 +63,7 @@ class StoreRecorder:
         event_seq: int = 0,
         oracle_seq: int = 0,
         alert_seq: int = 0,
+        append_only: bool = False,
     ) -> None:
         if batch_rows < 1 or max_batches < 1:
             raise StoreError(f"batch_rows={batch_rows}, max_batches={max_batches}: must be >= 1")
@@ -70,6 +73,7 @@ class StoreRecorder:
         self.event_seq = event_seq
         self.oracle_seq = oracle_seq
         self.alert_seq = alert_seq
+        self.append_only = append_only
         self.rows_written = 0
         self.batches_written = 0
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
@@ -88,7 +92,7 @@ class StoreRecorder:
                 if item is _STOP:
                     return
                 if self._error is None:
-                    self.store.write_rows(self.run_id, item)
+                    self.store.write_rows(self.run_id, item, append_only=self.append_only)
                     self.rows_written += sum(len(v) for v in item.values())
                     self.batches_written += 1
             except BaseException as exc:  # handed to the run's thread at its next call

@@ -533,17 +533,26 @@ class Store:
         self._sql_cache[kind] = (sql, amounts)
         return sql, amounts
 
-    def write_rows(self, run_id: str, batch: dict[str, list[tuple[Any, ...]]]) -> None:
+    def write_rows(self, run_id: str, batch: dict[str, list[tuple[Any, ...]]], *, append_only: bool = False) -> None:
         """Write tuples (columns as in :data:`ROW_COLUMNS`, without ``run_id``) in one transaction.
 
-        Amount columns must hold ints (checked by :class:`keel.store.StoreRecorder` before they get here)."""
+        Amount columns must hold ints (checked by :class:`keel.store.StoreRecorder` before they get here).
+        ``append_only``: the caller guarantees no row of the batch exists yet (a fresh run, or a resumed one
+        after :meth:`discard_after`); PostgreSQL then takes the rows by COPY (intents are always upserted)."""
         sqlite = self.dialect == "sqlite"
         with self._write() as conn:
             for kind, rows in batch.items():
                 if not rows:
                     continue
                 sql, amounts = self._fast_sql(kind)
-                if sqlite and amounts:
+                if append_only and not sqlite and kind != "intents":
+                    table, cols, _keys, _update = ROW_COLUMNS[kind]
+                    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                    with cursor.copy(f"COPY {table.name} (run_id, {', '.join(cols)}) FROM STDIN") as copy:
+                        for r in rows:
+                            copy.write_row((run_id, *r))
+                    continue
+                if amounts and sqlite:
                     data = []
                     for r in rows:
                         full = [run_id, *r]
@@ -554,6 +563,20 @@ class Store:
                 else:
                     data = [(run_id, *r) for r in rows]
                 conn.exec_driver_sql(sql, data)
+
+    def discard_after(self, run_id: str, block_number: int, *, event_seq: int, oracle_seq: int, alert_seq: int) -> None:
+        """Delete what a killed run recorded after its checkpoint at ``block_number`` (it is recorded again,
+        identically, when the run resumes from that checkpoint)."""
+        with self._write() as conn:
+            conn.execute(t.events.delete().where(t.events.c.run_id == run_id, t.events.c.seq >= event_seq))
+            conn.execute(
+                t.oracle_readings.delete().where(
+                    t.oracle_readings.c.run_id == run_id, t.oracle_readings.c.seq >= oracle_seq
+                )
+            )
+            conn.execute(t.alerts.delete().where(t.alerts.c.run_id == run_id, t.alerts.c.seq >= alert_seq))
+            for table in (t.fills, t.positions, t.risk_snapshots, t.pnl):
+                conn.execute(table.delete().where(table.c.run_id == run_id, table.c.block_number > block_number))
 
     # ---- readers (the service's API) ------------------------------------------------------------
     def _select(self, table: sa.Table, run_id: str, order: Sequence[str], limit: int | None, offset: int) -> list[Any]:

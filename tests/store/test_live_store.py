@@ -1,0 +1,161 @@
+"""Live runs on the Hardhat testbed with the journal in the store (PostgreSQL).
+
+Soak: 20 live runs, each SIGKILLed at a seeded random moment of the transaction manager (journaled but not
+sent, sent but not read back, mined but not booked), each restarted on the same store; at the end, from the
+store alone: no transaction was signed or mined twice, none was lost, every fill is recorded once, and the
+store's positions equal the chain's balances.  Also: a second live process on the same account refuses,
+naming the run that holds the account."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from keel.chain import TestbedAddresses
+from keel.chain.environment import LivePool
+from keel.store import open_store
+from tests.chain.conftest import clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
+from tests.chain.live_support import CONFIG, PASSWORD, funded_account, nonce, rpc, token_balance
+
+pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
+
+RUNS = 20
+STEPS = ("signed", "sent", "mined")
+
+
+def _child(url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, nth: int, blocks: int) -> None:
+    """One live run in a forked process with the store journal; SIGKILLs itself at the ``nth`` ``step``."""
+    code = 3
+    try:
+        from keel.runtime.live import LiveOptions, run_live
+        from keel.sim.config import load_config
+
+        tb = TestbedAddresses.from_json(tb_json)
+        seen = [0]
+
+        def hook(at: str, intent: str) -> None:
+            if at == step:
+                seen[0] += 1
+                if seen[0] == nth:
+                    os.kill(os.getpid(), signal.SIGKILL)
+
+        config = load_config(CONFIG)
+        pools = [LivePool("uniswap_v3_usdc_weth", "uniswap_v3", tb.pool("uniswap_v3", config.pool.fee).address, 500)]
+        opts = LiveOptions(
+            rpc=url, keystore=Path(keystore), journal=Path(tmp) / "unused.jsonl", blocks=blocks, pools=pools,
+            v3_router=tb.swap_router, v2_router=tb.v2_router, vault=tb.vault, position_manager=tb.position_manager,
+            tick_lens=tb.tick_lens, expected_chain_id=31337, mine=True, anchor_to_chain=True, password=PASSWORD,
+            echo=lambda _line: None, on_step=hook, handle_signals=False, db=db,
+        )  # fmt: skip
+        summary = asyncio.run(run_live(config, opts))
+        code = summary.exit_code
+    except BaseException as exc:
+        Path(tmp, "child-error.txt").write_text(f"{type(exc).__name__}: {exc}")
+        code = 4
+    finally:
+        os._exit(code)
+
+
+def test_soak_postgres_store_sigkill_restart(
+    hardhat: Any,  # noqa: F811
+    clean_chain: TestbedAddresses,  # noqa: F811
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    tb = clean_chain
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7c" * 32)
+    start_nonce = nonce(hardhat.url, account)
+    rng = random.Random(15)
+    ctx = multiprocessing.get_context("fork")
+    killed = 0
+    for i in range(RUNS + 1):
+        last = i == RUNS
+        step, nth = (STEPS[0], 10**9) if last else (rng.choice(STEPS), rng.randint(1, 4))
+        args = (hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), step, nth, 4 if last else 3)
+        p = ctx.Process(target=_child, args=args)
+        p.start()
+        p.join(timeout=180)
+        assert p.exitcode is not None, "a live run hung"
+        err = tmp_path / "child-error.txt"
+        assert p.exitcode in (0, -signal.SIGKILL), err.read_text() if err.exists() else p.exitcode
+        killed += p.exitcode == -signal.SIGKILL
+        if not last and rng.random() < 0.3:  # the process stays dead past every journaled deadline
+            rpc(hardhat.url, "evm_increaseTime", 600)
+            rpc(hardhat.url, "evm_mine")
+    assert killed >= RUNS // 2
+    assert not (tmp_path / "unused.jsonl").exists()  # the journal lived in the store
+
+    with open_store(postgres_url) as store:
+        runs = store.runs()
+        assert len(runs) == 1 and runs[0].mode == "live" and runs[0].status == "finished"  # one run, resumed 20 times
+        run = runs[0]
+        records = store.journal_records(account, 31337)
+        assert records[-1]["event"] == "closed"
+        signed: dict[str, list[dict[str, Any]]] = {}
+        for r in records:
+            if r["event"] == "signed":
+                signed.setdefault(r["intent"], []).append(r)
+        txs = {t.intent: t for t in store.transactions(sender=account, chain_id=31337)}
+        # none lost: every signed transaction ended mined or dropped
+        assert set(txs) == set(signed) and all(t.status in ("mined", "dropped") for t in txs.values())
+        # none sent twice: one signature per intent, distinct mined nonces, nothing else on chain
+        assert all(len(v) == 1 for v in signed.values())
+        mined = [t.nonce for t in txs.values() if t.status == "mined"]
+        assert len(mined) == len(set(mined)) and nonce(hardhat.url, account) - start_nonce == len(mined)
+        # every fill recorded once, and only the ones the chain did
+        notes = [r["data"] for r in records if r["event"] == "note" and r["kind"] == "fill"]
+        filled = {n["tx_hash"] for n in notes if n["status"] == "filled"}
+        fills = store.fills(run.id)
+        assert filled and len(fills) == len({f.fill_id for f in fills})
+        assert {f.fill_id for f in fills} == filled and len(fills) == len(filled)
+        assert all(txs[f.intent_id].status == "mined" and txs[f.intent_id].tx_status == 1 for f in fills)
+        # the store's positions are the chain's balances
+        chain = {t: token_balance(hardhat.url, a, account) for t, a in (("USDC", tb.usdc), ("WETH", tb.weth))}
+        held = {asset: amount for (_acct, asset), amount in store.latest_positions(run.id).items()}
+        assert {k: held[k] for k in chain} == chain
+
+
+def test_second_live_process_on_the_account_refuses(
+    hardhat: Any,  # noqa: F811
+    clean_chain: TestbedAddresses,  # noqa: F811
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    from keel.runtime.live import LiveOptions, run_live
+    from keel.sim.config import load_config
+
+    tb = clean_chain
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7d" * 32)
+    holder = multiprocessing.get_context("fork").Process(
+        target=_child, args=(hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), "none", 1, 10**6)
+    )
+    holder.start()
+    try:
+        deadline = time.time() + 120
+        lease = None
+        while time.time() < deadline and lease is None:
+            with open_store(postgres_url) as store:
+                lease = store.lease(f"{account.lower()}@31337")
+            time.sleep(0.5)
+        assert lease is not None, "the first live run never took the account"
+        config = load_config(CONFIG)
+        pools = [LivePool("uniswap_v3_usdc_weth", "uniswap_v3", tb.pool("uniswap_v3", config.pool.fee).address, 500)]
+        opts = LiveOptions(
+            rpc=hardhat.url, keystore=keystore, journal=tmp_path / "second.jsonl", blocks=1, pools=pools,
+            v3_router=tb.swap_router, v2_router=tb.v2_router, vault=tb.vault, expected_chain_id=31337, mine=True,
+            anchor_to_chain=True, password=PASSWORD, echo=lambda _line: None, handle_signals=False, db=postgres_url,
+        )  # fmt: skip
+        with pytest.raises(Exception, match=f"held by run {lease.run_id}") as err:
+            asyncio.run(run_live(config, opts))
+        assert "\n" not in str(err.value)
+    finally:
+        holder.kill()
+        holder.join()
