@@ -130,6 +130,13 @@ class LiveEnvironment:
         self.queue: list[tuple[int, Any]] = []
         self._next_id = 0
         self.sending = True
+        self.time_shift_ns = 0  # engine time = chain time - shift (--anchor-to-chain runs a config's clock)
+        self.engine: Any = None  # the runtime's engine (``keel.runtime.build_world`` reads it)
+        # The agents' view of each pool's tokens: symbol and decimals, as in simulation (no address);
+        # the chain's token (with its address) is looked up by symbol when a transaction is sent.
+        self.agent_tokens = {
+            name: (Token(t0.symbol, t0.decimals), Token(t1.symbol, t1.decimals)) for name, (t0, t1) in tokens.items()
+        }
 
     @classmethod
     async def open(
@@ -169,6 +176,11 @@ class LiveEnvironment:
 
     @property
     def now_ns(self) -> int:
+        """Engine time of the synced block: its chain timestamp less :attr:`time_shift_ns`."""
+        return self._now_ns - self.time_shift_ns
+
+    @property
+    def chain_now_ns(self) -> int:
         return self._now_ns
 
     @property
@@ -180,12 +192,18 @@ class LiveEnvironment:
         return self._base_fee
 
     @property
+    def base_fee(self) -> int:
+        """The synced block's base fee, wei per gas (``keel.sim.ChainSim`` has the same attribute)."""
+        return self._base_fee
+
+    @property
     def gas_used(self) -> int:
         return self._gas_used
 
     @property
-    def venues(self) -> Mapping[str, Any]:
-        return dict(self._venues)
+    def venues(self) -> dict[str, Any]:
+        """name -> keel.venues pool holding the synced state; the same objects all run long (refreshed in place)."""
+        return self._venues
 
     @property
     def account(self) -> str:
@@ -199,9 +217,10 @@ class LiveEnvironment:
         return tx_id
 
     def balance(self, holder: str, token: str) -> int:
-        """The account's balance of ``token`` (a symbol, or 'ETH') at the synced block; other holders: 0."""
-        if holder not in (self.account, "account", "desk") and holder.lower() != self.account.lower():
-            return 0
+        """The account's balance of ``token`` (a symbol, or 'ETH') at the synced block.
+
+        Live, every agent of the run trades from the one account, so ``holder`` (an agent name)
+        does not change the answer; the simulator keeps one balance per funded agent instead."""
         return self._balances.get(token, 0)
 
     def cached_balances(self) -> dict[str, int]:
@@ -237,8 +256,15 @@ class LiveEnvironment:
         self._gas_used = int(head["gasUsed"])
         for name, sync in self.syncs.items():
             state = await sync.refresh(number)
-            self._venues[name] = to_venue(state, *self.tokens[name])
-            self._venues[name].name = name
+            fresh = to_venue(state, *self.tokens[name])
+            a0, a1 = self.agent_tokens[name]
+            fresh.token0, fresh.token1 = a0, a1
+            fresh.name = name
+            old = self._venues.get(name)
+            if old is None:
+                self._venues[name] = fresh
+            else:  # agents, the oracle and the router hold this object: refresh it in place
+                old.__dict__.update(fresh.__dict__)
         self._balances = await self.read_balances(number)
 
     async def reload(self) -> None:
@@ -283,21 +309,23 @@ class LiveEnvironment:
         except ValidationError as exc:
             outcome.legs.append(LegOutcome(intent, "", "", "", 0, 0, 0, f"refused: {exc}"))
             return outcome
-        ts = self._now_ns
+        ts = self.now_ns  # the agent's deadline is in engine time
         deadline_ns = getattr(tx.call, "deadline_ns", None) or ts + 60 * NS_PER_SECOND
         deadline_s = max(1, (deadline_ns - ts) // NS_PER_SECOND)
-        for i, (venue_name, token_in, amount_in, min_out) in enumerate(legs):
+        for i, (venue_name, agent_token_in, amount_in, min_out) in enumerate(legs):
             leg_intent = f"{intent}:{i}"
             pool = self.pools.get(venue_name)
             if pool is None:
                 outcome.legs.append(
-                    LegOutcome(leg_intent, venue_name, token_in.symbol, "", amount_in, 0, 0, "refused: unknown venue")
+                    LegOutcome(
+                        leg_intent, venue_name, agent_token_in.symbol, "", amount_in, 0, 0, "refused: unknown venue"
+                    )
                 )
                 continue
             t0, t1 = self.tokens[venue_name]
-            token_out = t1 if token_in == t0 else t0
+            token_in, token_out = (t0, t1) if agent_token_in.symbol == t0.symbol else (t1, t0)
             venue = self._venues[venue_name]
-            predicted = int(venue.quote_exact_in(token_in, amount_in).amount_out)
+            predicted = int(venue.quote_exact_in(agent_token_in, amount_in).amount_out)
             record = {
                 "venue": venue_name, "token_in": token_in.symbol, "token_out": token_out.symbol,
                 "amount_in": amount_in, "predicted_out": predicted, "min_out": min_out,

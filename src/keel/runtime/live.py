@@ -123,6 +123,7 @@ class LiveOptions:
     prompt: Callable[[str], str] | None = None
     echo: Callable[[str], None] = print
     on_step: Callable[[str, str], None] | None = None  # TransactionManager.on_step (observers, fault tests)
+    root: Path = Path(".")  # where the config's relative data paths are resolved (as `keel simulate`)
     handle_signals: bool = True
 
 
@@ -242,20 +243,14 @@ class LiveSession:
         self.cash: Token | None = None
         self.asset: Token | None = None
         self.shift_ns = 0
+        self.world: Any = None
         self.predicted: dict[str, int] = {}
         self.fill_notes_seen = 0
 
     # ---- 1-3: offline checks, node, keystore, journal -------------------------------------------
     def check_offline(self) -> None:
-        c = self.config
         if self.opts.blocks <= 0:
             raise ValidationError("blocks", self.opts.blocks, "must be positive")
-        if c.options is None or c.desk is None or not c.hedge.enabled:
-            raise ConfigError("config", c.name, "live mode needs [options], [desk] and an enabled [hedge]")
-        if c.desk.strategy == "none":
-            raise ConfigError("desk.strategy", "none", "live mode hedges an option book: pick a strategy")
-        if not c.options.svi:
-            raise ConfigError("options.svi", [], "live mode needs [[options.svi]] slices")
         if self.opts.kill_switch is not None and self.opts.kill_switch.exists():
             raise ValidationError("kill_switch", str(self.opts.kill_switch), "exists already: remove it to start")
         if not self.opts.pools:
@@ -322,24 +317,26 @@ class LiveSession:
         for p in o.pools[1:]:
             if {t.symbol for t in self.env.tokens[p.name]} != {self.cash.symbol, self.asset.symbol}:
                 raise ValidationError(f"pool {p.name}", p.address, "does not trade the main pool's tokens")
-        self._check_expiries()
-
-    def _check_expiries(self) -> None:
         from keel.sim.config import parse_utc
 
-        assert self.env is not None and self.config.options is not None
+        if o.anchor_to_chain:  # the engine runs the config's clock: market.start is the chain's time now
+            self.shift_ns = self.env.chain_now_ns - parse_utc(self.config.market.start)
+            self.env.time_shift_ns = self.shift_ns
+
+    def _check_expiries(self) -> None:
+        """Every option expiry of the world must be after the chain's time (engine clock)."""
+        assert self.env is not None
+        options = self.world.options if self.world is not None else None
+        if options is None:
+            return
         now_ns = self.env.now_ns
-        start_ns = parse_utc(self.config.market.start)
-        self.shift_ns = now_ns - start_ns if self.opts.anchor_to_chain else 0
-        chain_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now_ns // NS_PER_SECOND))
-        for i, s in enumerate(self.config.options.svi):
-            if parse_utc(s.expiry) + self.shift_ns <= now_ns:
-                hint = "" if self.opts.anchor_to_chain else "; use live expiries, or --anchor-to-chain on a test chain"
-                raise ConfigError(
-                    f"options.svi.{i}.expiry",
-                    s.expiry,
-                    f"has already passed on this chain (chain time {chain_time}){hint}",
-                )
+        chain_time = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.env.chain_now_ns // NS_PER_SECOND))
+        hint = "" if self.opts.anchor_to_chain else "; use live expiries, or --anchor-to-chain on a test chain"
+        svi = self.config.options.svi if self.config.options is not None else []
+        for i, sl in enumerate(options.surface.slices):
+            if sl.expiry_ns <= now_ns:
+                key, value = (f"options.svi.{i}.expiry", svi[i].expiry) if i < len(svi) else ("options.surface", i)
+                raise ConfigError(key, value, f"has already passed on this chain (chain time {chain_time}){hint}")
 
     # ---- 5: reconciliation -------------------------------------------------------------------------
     async def reconcile_chain(self) -> None:
@@ -364,50 +361,51 @@ class LiveSession:
 
     # ---- 6: the book, the agent and the preflight ---------------------------------------------------
     def build_agents(self) -> None:
-        """The config's option book and its hedging agent, on the live environment."""
-        from keel.agents import BandPolicy, DeltaHedger, DeskBook, HedgeConfig, strategy_legs
+        """The config's world on the live environment: ``keel.runtime.build_world``, as ``keel simulate`` builds it.
+
+        Same sections, same agents, same settings (``[hedge]`` mode and ``max_cost_bps``, ``[options.surface]``,
+        ``[oracle]``, ``[[agents]]`` user classes).  Live differences: the pools are the chain's (synced each
+        block), there are no simulated counterparties, and the desk's book starts from the account's balances
+        instead of ``desk.initial_usd``.
+        """
         from keel.engine import Engine
         from keel.engine.transactions import Tx
-        from keel.sim.config import parse_utc
-        from keel.venues.options import OptionsVenue, SviSlice, SviSurface
+        from keel.runtime.world import build_world
 
         assert self.env is not None and self.cash is not None and self.asset is not None
         c = self.config
-        assert c.options is not None and c.desk is not None
-        now_ns = self.env.now_ns
-        slices = []
-        for i, s in enumerate(c.options.svi):
-            try:
-                slices.append(SviSlice(parse_utc(s.expiry) + self.shift_ns, s.a, s.b, s.rho, s.m, s.sigma))
-            except KeelError:
-                raise
-            except Exception as exc:
-                raise ConfigError(f"options.svi.{i}", s.expiry, str(exc)) from None
-        surface = SviSurface(tuple(slices), as_of_ns=parse_utc(c.market.start) + self.shift_ns)
-        self.options_venue = OptionsVenue("options", surface, c.options.half_spread_vol, c.options.rate)
-        bal = self.env.cached_balances()
-        self.book = DeskBook(self.cash, self.asset, cash=bal[self.cash.symbol], asset=bal[self.asset.symbol])
-        spot = self.spot()
-        underlying = self.asset.symbol.removeprefix("W")
-        first_expiry = surface.slices[0].expiry_ns
-        d = c.desk
-        for option, qty in strategy_legs(d.strategy, spot, list(d.strikes_pct), d.contracts, underlying, first_expiry):
-            self.book.add_option(option, qty, self.options_venue.value(option, spot, now_ns))
-        h = c.hedge
-        block_ns = self.env.block_time_ns
-        cfg = HedgeConfig(
-            BandPolicy(h.policy), h.band, h.risk_aversion, h.cost, block_ns, h.slippage, h.deadline_s, h.tip_gwei,
-            mode=getattr(h, "mode", "intents"), max_cost_bps=getattr(h, "max_cost_bps", 100.0),
-        )  # fmt: skip
-        main = self.opts.pools[0].name
-        venues = [self.env.venues[p.name] for p in self.opts.pools]
-        self.hedger = DeltaHedger(
-            "hedger", self.book, self.options_venue, self.env.venues[main], main, lambda ts: self.spot(), cfg,
-            venues=venues,
-        )  # fmt: skip
-        self.engine = Engine(seed=c.seed, start_ns=now_ns)
-        self.engine.on_action(Tx, lambda actor, tx: self.env.submit(tx) if self.env is not None else -1)
-        self.engine.add_actor(self.hedger)
+        if c.desk is not None:  # the book is funded from the chain below, not from desk.initial_usd
+            c = c.model_copy(update={"desk": c.desk.model_copy(update={"initial_usd": 0.0})})
+        env = self.env
+        engine = Engine(seed=c.seed, start_ns=env.now_ns)
+        env.engine = engine
+        engine.on_action(Tx, self._submit)
+        self.engine = engine
+        self.world = build_world(c, env, root=self.opts.root)
+        self._check_expiries()
+        w = self.world
+        self.hedger = w.hedger
+        self.book = w.book
+        self.options_venue = w.options
+        if self.book is not None:
+            bal = env.cached_balances()
+            cash_sym, asset_sym = self.book.cash_token.symbol, self.book.asset_token.symbol
+            if (cash_sym, asset_sym) != (self.cash.symbol, self.asset.symbol):
+                pair = f"{self.cash.symbol}/{self.asset.symbol}"
+                raise ConfigError("market.asset", c.market.asset, f"the desk books {cash_sym}/{asset_sym}, not {pair}")
+            self.book.fund(self.book.cash_token, bal[cash_sym])
+            self.book.fund(self.book.asset_token, bal[asset_sym])
+            if w.accountant is not None:  # the desk's starting equity is the account's
+                equity = bal[cash_sym] / self.cash.unit + bal[asset_sym] / self.asset.unit * self.spot()
+                w.accountant.start_equity += equity
+                w.accountant._prev_equity += equity
+        self.echo(f"agents   {', '.join(sorted(w.agents)) or 'none'}")
+
+    def _submit(self, actor: str, tx: Any) -> int:
+        assert self.env is not None
+        if tx.sender != actor:
+            raise ValidationError("sender", tx.sender, f"does not match the submitting actor {actor!r}")
+        return self.env.submit(tx)
 
     def spot(self) -> float:
         """USD per whole asset unit from the main pool's exact state (float64, analytics only)."""
@@ -417,18 +415,35 @@ class LiveSession:
             from keel.oracle.dex import price_from_sqrt_price_x96
 
             d0, d1 = pool.token0.decimals, pool.token1.decimals
-            return price_from_sqrt_price_x96(int(pool.sqrt_price_x96), d0, d1, invert=pool.token0 != self.asset)
+            invert = pool.token0.symbol != self.asset.symbol
+            return price_from_sqrt_price_x96(int(pool.sqrt_price_x96), d0, d1, invert=invert)
         p = pool.reserve1 / pool.reserve0
-        if pool.token0 == self.asset:
+        if pool.token0.symbol == self.asset.symbol:
             return float(p * self.asset.unit / self.cash.unit)
         return float((1.0 / p) * self.asset.unit / self.cash.unit)
+
+    def _desk_legs(self, spot: float) -> list[tuple[Any, float]]:
+        """The option legs the config's portfolio manager opens at ``spot`` (its first block)."""
+        from keel.agents import strategy_legs
+
+        d = self.config.desk
+        if d is None or d.strategy == "none" or self.options_venue is None:
+            return []
+        assert self.env is not None
+        expiries = [sl.expiry_ns for sl in self.options_venue.surface.slices if sl.expiry_ns > self.env.now_ns]
+        if not expiries:
+            return []
+        underlying = self.config.market.asset
+        return list(strategy_legs(d.strategy, spot, list(d.strikes_pct), d.contracts, underlying, min(expiries)))
 
     async def preflight(self) -> dict[str, int]:
         """Size the worst case, read balances/allowances/collateral, print the plan; raise on a problem.
 
-        Returns the approvals the plan needs: token symbol -> amount (base units) per router.
+        The desk's book is sized as its portfolio manager will open it (``[desk]`` at the pool's
+        spot); the hedge need is the worst over spot moved by ±max(10%, 4σ√horizon).  Returns the
+        approvals the plan needs: token symbol -> amount (base units), for every router used.
         """
-        from keel.risk import MarketState, PortfolioMargin, PositionView, StandardMargin
+        from keel.risk import MarketState, PositionView
 
         assert self.env is not None and self.cash is not None and self.asset is not None and self.tm is not None
         c = self.config
@@ -438,74 +453,89 @@ class LiveSession:
         bal = self.env.cached_balances()
         held = bal[asset.symbol] / asset.unit
         horizon_years = self.opts.blocks * self.env.block_time_ns / NS_PER_YEAR
-        vols = {n: self.options_venue.mark_vol(o, spot, now_ns) for n, (o, _q) in self.book.options.items()}
-        atm = sorted(vols.values())[len(vols) // 2] if vols else 0.5
+        legs = self._desk_legs(spot)
+        ov = self.options_venue
+        vols = {f"leg{i}": ov.mark_vol(o, spot, now_ns) for i, (o, _q) in enumerate(legs)} if ov is not None else {}
+        atm = sorted(vols.values())[len(vols) // 2] if vols else 0.8
         move = max(0.10, 4.0 * atm * math.sqrt(horizon_years))
-        slip = float(c.hedge.slippage) + max(p.fee for p in self.opts.pools) / 1e6
+        hedging = self.hedger is not None and bool(legs)
+        slip = (float(c.hedge.slippage) if hedging else 0.0) + max(p.fee for p in self.opts.pools) / 1e6
         worst_buy, worst_buy_spot, worst_sell = 0.0, spot, 0.0
-        for k in range(-4, 5):
-            s = spot * (1.0 + move * k / 4.0)
-            delta = self.book.greeks(self.options_venue, s, now_ns).delta  # options only
-            buy = max(0.0, -delta - held)
-            if buy * s > worst_buy * worst_buy_spot:
-                worst_buy, worst_buy_spot = buy, s
-            worst_sell = max(worst_sell, delta + held)
+        if hedging:
+            assert ov is not None
+            for k in range(-4, 5):
+                s = spot * (1.0 + move * k / 4.0)
+                delta = sum(q * ov.greeks(o, s, now_ns)[1] for o, q in legs)  # options only
+                buy = max(0.0, -delta - held)
+                if buy * s > worst_buy * worst_buy_spot:
+                    worst_buy, worst_buy_spot = buy, s
+                worst_sell = max(worst_sell, delta + held)
         need_cash = math.ceil(worst_buy * worst_buy_spot * (1.0 + slip) * cash.unit)
         need_asset = math.ceil(max(0.0, worst_sell - held) * asset.unit)
-        fees = self.tm.policy.fees(self.env.base_fee_wei, int(float(c.hedge.tip_gwei) * 10**9))
-        need_eth = (self.opts.blocks + 2 * len(self.opts.pools)) * _HEDGE_GAS * fees.max_fee_per_gas
-        # margin: the margin model on the book, against the vault's collateral
-        model = PortfolioMargin() if c.desk.margin == "portfolio" else StandardMargin()
-        positions = [PositionView(n, o, q) for n, (o, q) in sorted(self.book.options.items())]
-        underlying = asset.symbol.removeprefix("W")
-        market = MarketState(now_ns, {underlying: spot}, vols={underlying: atm}, option_vols=vols)
-        req = model.requirement(positions, market)
-        collateral = 0
-        if self.opts.vault:
-            col = (await read_vault_collateral(self.client, self.opts.vault, [self.tm.address]))[self.tm.address]  # type: ignore[arg-type]
-            collateral = col.total
+        tip = int(float(c.hedge.tip_gwei) * 10**9)
+        fees = self.tm.policy.fees(self.env.base_fee_wei, tip)
+        n_agents = max(1, len(self.world.agents) if self.world is not None else 1)
+        need_eth = (self.opts.blocks * n_agents + 2 * len(self.opts.pools)) * _HEDGE_GAS * fees.max_fee_per_gas
+        e = self.echo
+        e(f"balance  ETH {_fmt(bal['ETH'], 18)}  {cash.symbol} {_fmt(bal[cash.symbol], cash.decimals)}  "
+          f"{asset.symbol} {_fmt(bal[asset.symbol], asset.decimals)}")  # fmt: skip
+        problems = []
         sm = self.summary
-        sm.margin_model, sm.initial_margin_usd, sm.maintenance_margin_usd = req.model, req.initial, req.maintenance
-        sm.vault_collateral = collateral
-        approvals = {cash.symbol: need_cash, asset.symbol: math.ceil((held + worst_buy) * asset.unit)}
+        if hedging:
+            e(f"plan     {self.opts.blocks} blocks, spot {spot:,.2f}, worst case ±{move:.0%}: "
+              f"buy up to {worst_buy:,.4f} {asset.symbol}")  # fmt: skip
+            e(f"need     {cash.symbol} {_fmt(need_cash, cash.decimals)}  "
+              f"{asset.symbol} {_fmt(need_asset, asset.decimals)}  ETH {_fmt(need_eth, 18)} (gas)")  # fmt: skip
+            if bal[cash.symbol] < need_cash:
+                problems.append(
+                    f"{cash.symbol} balance {_fmt(bal[cash.symbol], cash.decimals)} < {_fmt(need_cash, cash.decimals)} "
+                    f"the worst-case hedge needs (buy {worst_buy:,.4f} {asset.symbol} at up to {worst_buy_spot:,.2f});"
+                    " fund the account or shrink desk.contracts"
+                )
+            if need_asset > 0:
+                problems.append(
+                    f"{asset.symbol} balance {_fmt(bal[asset.symbol], asset.decimals)}: the book's delta needs "
+                    f"selling {_fmt(need_asset, asset.decimals)} more {asset.symbol} than the account holds"
+                )
+        else:
+            e(f"plan     {self.opts.blocks} blocks, spot {spot:,.2f}; ETH {_fmt(need_eth, 18)} for gas")
+        if bal["ETH"] < need_eth:
+            problems.append(f"ETH balance {_fmt(bal['ETH'], 18)} < {_fmt(need_eth, 18)} needed for gas")
+        if legs and self.world is not None and self.world.margin_model is not None:
+            positions = [PositionView(f"leg{i}", o, q) for i, (o, q) in enumerate(legs)]
+            underlying = c.market.asset
+            market = MarketState(now_ns, {underlying: spot}, vols={underlying: atm}, option_vols=vols)
+            req = self.world.margin_model.requirement(positions, market)
+            collateral = 0
+            if self.opts.vault:
+                assert self.client is not None
+                col = (await read_vault_collateral(self.client, self.opts.vault, [self.tm.address]))[self.tm.address]
+                collateral = col.total
+            sm.margin_model, sm.initial_margin_usd, sm.maintenance_margin_usd = (
+                req.model, req.initial, req.maintenance
+            )  # fmt: skip
+            sm.vault_collateral = collateral
+            e(f"margin   {req.model}: maintenance {req.maintenance:,.2f} USD, initial {req.initial:,.2f} USD")
+            e(f"vault    collateral {_fmt(collateral, cash.decimals)} {cash.symbol}")
+            collateral_usd = collateral / cash.unit
+            if collateral_usd < req.maintenance:
+                what = (
+                    f"vault collateral {collateral_usd:,.2f} {cash.symbol} < maintenance margin "
+                    f"{req.maintenance:,.2f} USD ({req.model})"
+                )
+                if self.opts.allow_undercollateralized:
+                    e(f"WARNING  {what}: trading anyway (--allow-undercollateralized)")
+                else:
+                    problems.append(f"{what}; deposit collateral or pass --allow-undercollateralized")
+        if hedging:
+            approvals = {cash.symbol: need_cash, asset.symbol: math.ceil((held + worst_buy) * asset.unit)}
+        else:  # other strategies: bounded by what the account holds (it cannot spend more)
+            approvals = {cash.symbol: bal[cash.symbol], asset.symbol: bal[asset.symbol]}
         sm.plan = {
             "blocks": self.opts.blocks, "spot": spot, "move": move, "worst_buy": worst_buy,
             "need": {cash.symbol: need_cash, asset.symbol: need_asset, "ETH": need_eth},
             "approve": {k: ("max" if self.opts.approve_max else v) for k, v in approvals.items()},
         }  # fmt: skip
-        e = self.echo
-        e(f"balance  ETH {_fmt(bal['ETH'], 18)}  {cash.symbol} {_fmt(bal[cash.symbol], cash.decimals)}  "
-          f"{asset.symbol} {_fmt(bal[asset.symbol], asset.decimals)}")  # fmt: skip
-        e(f"plan     {self.opts.blocks} blocks, spot {spot:,.2f}, worst case ±{move:.0%}: "
-          f"buy up to {worst_buy:,.4f} {asset.symbol}")  # fmt: skip
-        e(f"need     {cash.symbol} {_fmt(need_cash, cash.decimals)}  {asset.symbol} {_fmt(need_asset, asset.decimals)}"
-          f"  ETH {_fmt(need_eth, 18)} (gas)")  # fmt: skip
-        e(f"margin   {req.model}: maintenance {req.maintenance:,.2f} USD, initial {req.initial:,.2f} USD")
-        e(f"vault    collateral {_fmt(collateral, cash.decimals)} {cash.symbol}")
-        problems = []
-        if bal[cash.symbol] < need_cash:
-            problems.append(
-                f"{cash.symbol} balance {_fmt(bal[cash.symbol], cash.decimals)} < {_fmt(need_cash, cash.decimals)} "
-                f"the worst-case hedge needs (buy {worst_buy:,.4f} {asset.symbol} at up to {worst_buy_spot:,.2f}); "
-                "fund the account or shrink desk.contracts"
-            )
-        if need_asset > 0:
-            problems.append(
-                f"{asset.symbol} balance {_fmt(bal[asset.symbol], asset.decimals)}: the book's delta needs selling "
-                f"{_fmt(need_asset, asset.decimals)} more {asset.symbol} than the account holds"
-            )
-        if bal["ETH"] < need_eth:
-            problems.append(f"ETH balance {_fmt(bal['ETH'], 18)} < {_fmt(need_eth, 18)} needed for gas")
-        collateral_usd = collateral / cash.unit
-        if collateral_usd < req.maintenance:
-            what = (
-                f"vault collateral {collateral_usd:,.2f} {cash.symbol} < maintenance margin "
-                f"{req.maintenance:,.2f} USD ({req.model})"
-            )
-            if self.opts.allow_undercollateralized:
-                e(f"WARNING  {what}: trading anyway (--allow-undercollateralized)")
-            else:
-                problems.append(f"{what}; deposit collateral or pass --allow-undercollateralized")
         if problems:
             raise PreflightError("preflight: " + problems[0])
         return approvals
@@ -626,25 +656,23 @@ class LiveSession:
         assert self.env is not None and self.engine is not None
         env = self.env
         self.engine.start()
-        spot0 = self.spot()
-        self.summary.start_delta = float(self.hedger.net_delta(spot0, env.now_ns)[0])
-        self.summary.book_balances = {}
+        first = True
         for _ in range(self.opts.blocks):
             if self.stop:
                 break
             await env.advance(mine=self.opts.mine)
             if self.stop:
                 break
-            main = self.opts.pools[0].name
-            self.hedger.pool = env.venues[main]
-            self.hedger.venues = tuple(env.venues[p.name] for p in self.opts.pools)
             self.engine.run_until(env.now_ns)
             self.engine.publish_block(Block(env.block_number, env.now_ns, env.base_fee_wei, env.gas_used))
             self.summary.blocks += 1
+            if first and self.hedger is not None:  # the delta the hedger saw before its first hedge
+                self.summary.start_delta = float(self.hedger.last_delta)
+                first = False
             while env.queue:
                 tx_id, tx = env.queue.pop(0)
-                intent = f"hedge:{self.summary.run_id}:{env.block_number}:{tx_id}"
-                outcome = await env.execute(tx_id, tx, intent=intent, meta={"kind": "hedge"})
+                intent = f"{tx.sender}:{self.summary.run_id}:{env.block_number}:{tx_id}"
+                outcome = await env.execute(tx_id, tx, intent=intent, meta={"kind": "hedge", "agent": tx.sender})
                 self._book(outcome, env.block_number)
                 self.engine.bus.publish(RECEIPTS, self._receipt(tx, outcome))
 
@@ -703,11 +731,13 @@ class LiveSession:
         s.predicted_balances = dict(self.predicted)
         if self.book is not None and self.cash is not None and self.asset is not None:
             s.book_balances = {self.cash.symbol: int(self.book.cash), self.asset.symbol: int(self.book.asset)}
-        if self.engine is not None and self.hedger is not None:
+        if self.engine is not None:
             self.engine.stop()
             s.events = self.engine.recorder.to_frame().to_dicts()
             s.hedges_refused += sum(1 for ev in s.events if ev.get("kind") == "hedge_refused")
-            s.end_delta = float(self.hedger.net_delta(self.spot(), self.env.now_ns)[0])
+        if self.hedger is not None:
+            now = self.env.now_ns  # at the price the hedger trades on (its oracle)
+            s.end_delta = float(self.hedger.net_delta(float(self.hedger.spot(now)), now)[0])
 
     async def close(self) -> None:
         s = self.summary
