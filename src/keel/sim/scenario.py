@@ -135,10 +135,13 @@ def sqrt_price_x96(eth_usd: float) -> int:
 
 
 def pool_eth_price(pool: Any) -> float:
-    """USD per ETH of the USDC/WETH pool (inverse of :func:`sqrt_price_x96`), by keel.oracle.dex."""
+    """USD per ETH of the USDC/WETH pool (inverse of :func:`sqrt_price_x96`), by keel.oracle.dex.
+
+    Either token order: the simulator opens USDC as token0, a chain's pool sorts by address."""
     from keel.oracle.dex import price_from_sqrt_price_x96
 
-    return price_from_sqrt_price_x96(int(pool.sqrt_price_x96), 6, 18, invert=True)
+    t0, t1 = pool.token0, pool.token1
+    return price_from_sqrt_price_x96(int(pool.sqrt_price_x96), t0.decimals, t1.decimals, invert=t0.symbol in _STABLES)
 
 
 class ReferencePrices:
