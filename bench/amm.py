@@ -6,8 +6,8 @@ Pairs that do the same work:
 * **read-only quote**: Keel ``Pool.quote`` vs v3-periphery 1.4.4 ``QuoterV2.quoteExactInputSingle``
   (it runs the pool's swap and reverts it; returns amount out, price after, ticks crossed) vs
   degenbot 0.3.0 ``UniswapV3Pool.calculate_tokens_out_from_tokens_in`` on the same pool state;
-  v4: Keel ``PoolManager.quote`` vs ``contracts/KeelV4Quoter.vy`` (v4-core 1.0.2's PoolManager swap
-  inside ``unlock``, reverted with the BalanceDelta, as v4-periphery's V4Quoter does);
+  v4: Keel ``PoolManager.quote`` vs v4-periphery 1.0.3 ``V4Quoter.quoteExactInputSingle`` over
+  v4-core 1.0.2's PoolManager (it runs the swap inside ``unlock`` and reverts it);
 * **state-changing swap**: Keel ``Pool.swap`` vs ``SwapRouter.exactInputSingle`` (pool swap + two
   ERC-20 transfers); v4: Keel ``PoolManager.swap`` vs v4-core's ``PoolSwapTest.swap`` (unlock, swap,
   settle, take).
@@ -50,12 +50,13 @@ MIN_SQRT = 4295128739
 MAX_SQRT = 1461446703485210103287273052203988822378723970342
 
 
-def timed(fn: Callable[[], object], batch: int) -> float:
-    """Microseconds per call of one batch."""
+def timed(fn: Callable[[], object], batch: int) -> tuple[float, float]:
+    """(wall, CPU of this thread) microseconds per call of one batch."""
+    c0 = time.thread_time_ns()
     t0 = time.perf_counter()
     for _ in range(batch):
         fn()
-    return (time.perf_counter() - t0) / batch * 1e6
+    return (time.perf_counter() - t0) / batch * 1e6, (time.thread_time_ns() - c0) / batch / 1e3
 
 
 def spread(xs: list[float]) -> dict[str, float]:
@@ -126,14 +127,14 @@ class DegenbotChild:
         self.proc.stdin.write(json.dumps({"cases": cases, "batch": batch}) + "\n")
         self.proc.stdin.flush()
         self.info: dict[str, Any] = json.loads(self.proc.stdout.readline())
-        self.rounds: dict[str, list[float]] = {}
+        self.rounds: dict[str, list[tuple[float, float]]] = {}
 
     def round(self) -> None:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.proc.stdin.write("round\n")
         self.proc.stdin.flush()
         for name, us in json.loads(self.proc.stdout.readline()).items():
-            self.rounds.setdefault(name, []).append(us)
+            self.rounds.setdefault(name, []).append(tuple(us))
 
     def close(self) -> None:
         assert self.proc.stdin is not None
@@ -255,15 +256,10 @@ def main() -> None:
     degen = degen_child.info if degen_child else None
 
     # ---------------------------------------------------------------- v4 world (+ Vyper quoter)
-    import vyper
-    from vyper.compiler.settings import Settings
-
     w4 = V4World()
-    src = (ROOT / "contracts" / "KeelV4Quoter.vy").read_text()
-    qcode = vyper.compile_code(src, output_formats=["bytecode"], settings=Settings(evm_version="cancun"))["bytecode"]
-    v4_quoter = str(
-        w4.evm.raw.deploy(w4.evm.me, bytes.fromhex(qcode[2:]) + encode(["address"], [w4.manager]), gas=30_000_000)
-    )
+    qart = json.loads((ROOT / "node_modules/@uniswap/v4-periphery/foundry-out/V4Quoter.sol/V4Quoter.json").read_text())
+    qcode = bytes.fromhex(qart["bytecode"]["object"].removeprefix("0x")) + encode(["address"], [w4.manager])
+    v4_quoter = str(w4.evm.raw.deploy(w4.evm.me, qcode, gas=30_000_000))
     key = PoolKey(w4.tokens[0], w4.tokens[1], fee, spacing)
     start = get_sqrt_ratio_at_tick(base + spacing // 2)
     pm = PoolManager()
@@ -271,21 +267,20 @@ def main() -> None:
         target.initialize(key, start)
     w4.modify_liquidity(key, base - 6_000, base + 6_000, 10**24)
     pm.modify_liquidity(key, w4.liquidity_router, base - 6_000, base + 6_000, 10**24)
-    v4q_sig = keccak(text=f"quoteExactInputSingle({KEY_T},bool,uint256)")[:4]
+    v4q_sig = keccak(text=f"quoteExactInputSingle(({KEY_T},bool,uint128,bytes))")[:4]
+
+    def v4_quote_call(zfo: bool, amount: int) -> bytes:
+        return v4q_sig + encode([f"({KEY_T},bool,uint128,bytes)"], [(key.as_tuple(), zfo, amount, b"")])
+
     v4_ok = 0
     for _ in range(100):
         zfo, amount = rng.random() < 0.5, int(10 ** rng.uniform(6, 21))
-        out = w4.evm.raw.message_call(
-            w4.evm.me,
-            v4_quoter,
-            v4q_sig + encode([KEY_T, "bool", "uint256"], [key.as_tuple(), zfo, amount]),
-            gas=30_000_000,
-        )
-        d = decode(["int256", "int256"], bytes(out))
+        out = w4.evm.raw.message_call(w4.evm.me, v4_quoter, v4_quote_call(zfo, amount), gas=30_000_000)
+        amount_out, _gas_estimate = decode(["uint256", "uint256"], bytes(out))
         q = pm.quote(key, zfo, -amount, MIN_SQRT + 1 if zfo else MAX_SQRT - 1)
-        v4_ok += (q.amount0, q.amount1) == d
+        v4_ok += (q.amount1 if zfo else q.amount0) == amount_out and (q.amount0 if zfo else q.amount1) == -amount
     exact["v4 inside one range"] = {"keel_equal": v4_ok, "checked": 100}
-    v4_quote_data = v4q_sig + encode([KEY_T, "bool", "uint256"], [key.as_tuple(), True, 10**18])
+    v4_quote_data = v4_quote_call(True, 10**18)
     swap_sig = keccak(text=f"swap({KEY_T},(bool,int256,uint160),(bool,bool),bytes)")[:4]
     v4_swaps = [
         swap_sig + encode([KEY_T, "(bool,int256,uint160)", "(bool,bool)", "bytes"],
@@ -344,7 +339,7 @@ def main() -> None:
     contenders["v4 inside one range"] = {"quote: contract (pyrevm)": v4_evm_quote, "quote: Keel": v4_keel_quote}
     contenders["v4 swap inside one range"] = {"swap: PoolSwapTest (pyrevm)": v4_evm_swap, "swap: Keel": v4_keel_swap}
 
-    times: dict[tuple[str, str], list[float]] = {}
+    times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     load_before = os.getloadavg()
     for _ in range(args.rounds):
         for case, fns in contenders.items():
@@ -356,36 +351,58 @@ def main() -> None:
     if degen_child is not None:
         degen_child.close()
 
+    # float64 fast path over the crossing pool's curve (vectorized; no peer does this)
+    import numpy as np
+
+    curve = crossing[1].curve(True)
+    sizes = np.random.default_rng(1).uniform(0.0, curve.max_amount_in, 1_000_000)
+    float_s = []
+    for _ in range(args.rounds):
+        t0 = time.perf_counter()
+        curve.amount_out(sizes)
+        float_s.append(time.perf_counter() - t0)
+
     # ---------------------------------------------------------------- report
     load = os.getloadavg()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     emit(f"# bench/amm.py {stamp}")
     cpus = os.cpu_count()
     emit(f"machine: {platform.machine()} {platform.processor() or ''} cpus={cpus}  python {platform.python_version()}")
-    emit(f"pyrevm {version('pyrevm')}  vyper {version('vyper')}  degenbot {degen['version'] if degen else 'not run'}")
+    peer = degen["version"] if degen else "not run"
+    emit(f"pyrevm {version('pyrevm')}; npm v3-periphery 1.4.4, v4-core 1.0.2, v4-periphery 1.0.3; degenbot {peer}")
     loads = " ".join(f"{x:.2f}" for x in load_before)
     emit(f"load average (1/5/15 min) before timing: {loads}; after: {' '.join(f'{x:.2f}' for x in load)}")
     emit(f"single thread (degenbot: its own process, one thread); {args.rounds} interleaved rounds")
     emit("")
-    emit("| case | contender | us/call min | median | max | contract / contender (median) |")
-    emit("|---|---|---:|---:|---:|---:|")
+    emit(
+        "| case | contender | wall us/call min | median | max | CPU us/call median "
+        "| contract / contender (wall) | (CPU) |"
+    )
+    emit("|---|---|---:|---:|---:|---:|---:|---:|")
     summary: dict[str, float] = {}
     for case, fns in contenders.items():
         labels = list(fns)
-        ref = statistics.median(times[(case, labels[0])])
+        ref_wall = statistics.median(w for w, _ in times[(case, labels[0])])
+        ref_cpu = statistics.median(c for _, c in times[(case, labels[0])])
         rows = [(label, times[(case, label)]) for label in labels]
         if case.startswith("v3 ") and "swap" not in case and degen:
             assert degen_child is not None
             rows.append((f"quote: degenbot {degen['version']}", degen_child.rounds[case]))
         for label, xs in rows:
-            s = spread(xs)
-            ratio = ref / s["median"]
-            emit(f"| {case} | {label} | {s['min']:.2f} | {s['median']:.2f} | {s['max']:.2f} | {ratio:.1f}x |")
+            s = spread([w for w, _ in xs])
+            cpu = statistics.median(c for _, c in xs)
+            ratio, cpu_ratio = ref_wall / s["median"], ref_cpu / cpu
+            emit(
+                f"| {case} | {label} | {s['min']:.2f} | {s['median']:.2f} | {s['max']:.2f} | {cpu:.2f} | "
+                f"{ratio:.1f}x | {cpu_ratio:.1f}x |"
+            )
             summary[f"{case} | {label}"] = ratio
+            summary[f"{case} | {label} | cpu"] = cpu_ratio
     emit("")
-    emit("exactness against the contract (QuoterV2 / the v4 PoolManager):")
+    emit("exactness against the contract (QuoterV2 / V4Quoter):")
     for case, e in exact.items():
-        line = f"- {case}: Keel {e['keel_equal']}/{e['checked']} identical (amount out and price after)"
+        what = "amount out" if case.startswith("v4") else "amount out and price after"
+        line = f"- {case}: Keel {e['keel_equal']}/{e['checked']} identical ({what})"
         if "ticks_same" in e:
             line += f", ticks crossed equal to QuoterV2's count in {e['ticks_same']}/{e['checked']}"
         if degen and case in degen["cases"]:
@@ -397,11 +414,20 @@ def main() -> None:
         emit(line)
     keel_q = summary.get("v4 inside one range | quote: Keel", 0.0)
     v3_q = summary.get("v3 inside one range | quote: Keel", 0.0)
+    keel_qc = summary.get("v4 inside one range | quote: Keel | cpu", 0.0)
+    v3_qc = summary.get("v3 inside one range | quote: Keel | cpu", 0.0)
     emit("")
+    emit("")
+    rates = spread([1.0 / x for x in float_s])
+    emit(
+        f"float64 fast path (SwapCurve.amount_out, 1,000,000 sizes at once, {len(curve.liquidity)} segments): "
+        f"{rates['median']:.1f} M quotes/s median (min {rates['min']:.1f}, max {rates['max']:.1f})"
+    )
     verdict = {True: "met", False: "MISSED"}
     emit(
         "goal (#19/#20): Keel quote >= 30x the contract's read-only quote inside one range: "
-        f"v3 {v3_q:.1f}x ({verdict[v3_q >= 30]}), v4 {keel_q:.1f}x ({verdict[keel_q >= 30]})"
+        f"v3 {v3_q:.1f}x wall / {v3_qc:.1f}x CPU ({verdict[v3_q >= 30]}), "
+        f"v4 {keel_q:.1f}x wall / {keel_qc:.1f}x CPU ({verdict[keel_q >= 30]})"
     )
     out_dir = ROOT / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
