@@ -237,6 +237,7 @@ def main() -> None:
         pts = [(rng.random() < 0.5, int(10 ** rng.uniform(6, 21))) for _ in range(200)] + [timed_args]
         checks[name] = pts
         ok = ticks_same = 0
+        tick_examples: list[tuple[int, int]] = []
         contract_out = []
         for zfo, amount in pts:
             out = world.evm.raw.message_call(world.evm.me, quoter, quoter_call(world, zfo, amount), gas=30_000_000)
@@ -247,8 +248,16 @@ def main() -> None:
             same = keel_out == amount_out and r.sqrt_price_x96 == price_after
             ok += same or partial
             ticks_same += r.ticks_crossed == crossed
+            if r.ticks_crossed != crossed and len(tick_examples) < 3:
+                tick_examples.append((r.ticks_crossed, crossed))
             contract_out.append(None if partial else amount_out)
-        exact[name] = {"keel_equal": ok, "checked": len(pts), "contract_out": contract_out, "ticks_same": ticks_same}
+        exact[name] = {
+            "keel_equal": ok,
+            "checked": len(pts),
+            "contract_out": contract_out,
+            "ticks_same": ticks_same,
+            "tick_examples": tick_examples,
+        }
         degen_jobs.append({"name": name, **v3_state(pool), "check": [[z, str(a)] for z, a in pts],
                            "timed": [timed_args[0], str(timed_args[1])]})  # fmt: skip
 
@@ -405,6 +414,8 @@ def main() -> None:
         line = f"- {case}: Keel {e['keel_equal']}/{e['checked']} identical ({what})"
         if "ticks_same" in e:
             line += f", ticks crossed equal to QuoterV2's count in {e['ticks_same']}/{e['checked']}"
+            if e["tick_examples"]:
+                line += f" (Keel, QuoterV2: {e['tick_examples']})"
         if degen and case in degen["cases"]:
             answers = degen["cases"][case]["answers"]
             good = sum(1 for a, c in zip(answers, e["contract_out"], strict=True) if c is not None and str(a) == str(c))
