@@ -85,3 +85,28 @@ def test_catalog_rebuilds_chain_state_at_random_blocks(chain5k: Chain, tmp_path:
     for b in reversed(picks[-3:]):
         address = pools[0][0]
         assert pool_state_diff(fresh.pool_state(31337, address, b), chain_states[(address, b)], ignore=()) == {}
+
+
+def test_ingest_from_mid_history_starts_from_a_snapshot(chain5k: Chain, tmp_path: Path) -> None:
+    """A pool created before --from: its state at from-1 is read from the chain, later events replayed on it
+    (burns of positions opened before the snapshot included)."""
+    assert chain5k.stats is not None
+    start = chain5k.stats.blocks[len(chain5k.stats.blocks) // 3]
+    cat = Catalog(tmp_path / "catalog")
+    run(ingest(chain5k.url, chain5k.pools, start, chain5k.head, cat, confirmations=0))
+    picks = [start - 1, start + 2, chain5k.head]
+    pools = [(p.address, p.kind) for p in chain5k.testbed.pools]
+    chain_states = run(_chain_states(chain5k.url, pools, picks))
+    for address, _ in pools:
+        meta = cat.meta(31337, address)
+        assert meta is not None and meta.snapshot is not None and meta.from_block == start
+        for b in picks[1:]:
+            got = cat.pool_state(31337, address, b)
+            assert pool_state_diff(got, chain_states[(address, b)], ignore=("ts_ns",)) == {}, (address, b)
+
+
+def test_confirmation_depth(chain5k: Chain, tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "catalog")
+    result = run(ingest(chain5k.url, chain5k.pools[:1], 0, None, cat, confirmations=5))
+    assert [m.next_block for m in cat.pools()] == [chain5k.head - 5 + 1]
+    assert result.head == chain5k.head

@@ -681,6 +681,8 @@ def _apply_v3(pool: Pool | None, ev: PoolEvent, meta: PoolMeta) -> Pool | None:
         if ev.name == "Burn":
             key = (ev["owner"], int(ev["tickLower"]), int(ev["tickUpper"]))
             have = pool.positions(*key).liquidity
+            if have == 0 and int(ev["amount"]) == 0:  # a fee poke of an unknown position changes no pool state
+                return pool
             if have < int(ev["amount"]):
                 pool._own()
                 pool._positions[key] = [int(ev["amount"]), 0, 0, 0, 0]
