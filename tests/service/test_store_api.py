@@ -52,7 +52,7 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
     run_id = _recorded_run(store, tmp_path)
     client = TestClient(create_app(RunHub(), store, token=TOKEN))
     runs = client.get("/api/runs").json()
-    assert [(r["id"], r["status"], r["live"]) for r in runs] == [(run_id, "finished", False)]
+    assert [(r["id"], r["status"], r["live"], r["blocks"]) for r in runs] == [(run_id, "finished", False, 75)]
     base = f"/api/runs/{run_id}"
     detail = client.get(base).json()
     assert detail["summary"]["blocks"] == 75 and detail["keel_version"]
@@ -70,6 +70,17 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
     assert kinds.count("margin_ratio") == 1 and set(kinds) <= {"margin_ratio", "hedge_failed"}
     charts = client.get(f"{base}/charts").json()
     assert charts["blocks"] == 75 and len(charts["figures"]["pnl"]["data"]) > 2
+    # a run recorded by another process streams from the store
+    with client.websocket_connect(f"{base}/stream") as ws:
+        assert ws.receive_json()["type"] == "hello"
+        block = ws.receive_json()
+        assert (
+            block["type"] == "block"
+            and block["block"] == 75
+            and block["blocks"] == 75
+            and block["oracle"]["status"] == "ok"
+        )
+        assert block["pnl"]["total"] == pytest.approx(pnl["total_usd"])
     # control works only where a run executes
     kill = client.post(f"{base}/kill", headers={"Authorization": f"Bearer {TOKEN}"})
     assert kill.status_code == 409 and "can only be controlled where it runs" in kill.json()["detail"]

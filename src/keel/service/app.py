@@ -320,8 +320,13 @@ def create_app(hub: RunHub | None = None, store: Any | None = None, *, token: st
         await websocket.accept()
         live = source.live(run_id)
         if live is None:
-            await websocket.send_json({"type": "error", "detail": f"run {run_id!r} is not live in this service"})
-            await websocket.close(code=4404)
+            try:
+                info = source.run(run_id)
+            except UnknownRun as exc:
+                await websocket.send_json({"type": "error", "detail": str(exc)})
+                await websocket.close(code=4404)
+                return
+            await _tail_store(websocket, source, run_id, info)
             return
         hello = {k: v for k, v in source.run(run_id).items() if k != "summary"}
         await websocket.send_json({"type": "hello", "run": hello})
@@ -343,3 +348,23 @@ def create_app(hub: RunHub | None = None, store: Any | None = None, *, token: st
             return
 
     return app
+
+
+async def _tail_store(websocket: WebSocket, source: RunSource, run_id: str, info: dict[str, Any]) -> None:
+    """A run another process records: follow the store (new blocks, status) every half second."""
+    await websocket.send_json({"type": "hello", "run": {k: v for k, v in info.items() if k != "summary"}})
+    last_block: int | None = None
+    status = info["status"]
+    try:
+        while True:
+            message = await asyncio.to_thread(source.store_latest, run_id)
+            if message is not None and message["block"] != last_block:
+                last_block = message["block"]
+                await websocket.send_json(message)
+            now = (await asyncio.to_thread(source.run, run_id))["status"]
+            if now != status:
+                status = now
+                await websocket.send_json({"type": "status", "run_id": run_id, "status": now, "error": ""})
+            await asyncio.sleep(0.5)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        return

@@ -117,6 +117,10 @@ class RunSource:
         rows = sorted(out.values(), key=lambda r: (r["started_ns"] or 0, r["id"]), reverse=True)
         if status is not None:
             rows = [r for r in rows if r["status"] == status]
+        stored = self.store_blocks([r["id"] for r in rows[:limit] if not r["live"]])
+        for r in rows[:limit]:
+            if not r["live"]:
+                r["blocks"] = stored.get(r["id"], 0)
         return [{k: v for k, v in r.items() if k not in ("summary", "error")} for r in rows[:limit]]
 
     def run(self, run_id: str) -> dict[str, Any]:
@@ -126,7 +130,9 @@ class RunSource:
         info = self._stored(run_id)
         if info is None:
             raise UnknownRun(run_id)
-        return self._store_dict(info)
+        row = self._store_dict(info)
+        row["blocks"] = self.store_blocks([run_id]).get(run_id, 0)
+        return row
 
     def live(self, run_id: str) -> LiveRun | None:
         return self.hub.get(run_id)
@@ -485,3 +491,59 @@ class RunSource:
         with self.store.engine.connect() as conn:
             value = conn.execute(query).scalar()
         return int(value) if value is not None else None
+
+    def store_blocks(self, run_ids: list[str]) -> dict[str, int]:
+        """Blocks recorded per run (the highest block number with PnL rows; blocks count from 1), in one query."""
+        if self.store is None or not run_ids:
+            return {}
+        import sqlalchemy as sa
+
+        from keel.store import schema
+
+        t = schema.pnl
+        query = sa.select(t.c.run_id, sa.func.max(t.c.block_number)).where(t.c.run_id.in_(run_ids)).group_by(t.c.run_id)
+        with self.store.engine.connect() as conn:
+            return {str(rid): int(b) for rid, b in conn.execute(query) if b is not None}
+
+    def store_latest(self, run_id: str) -> dict[str, Any] | None:
+        """The newest recorded block of a stored run as a stream ``block`` message (None before the first)."""
+        if self.store is None:
+            return None
+        import sqlalchemy as sa
+
+        from keel.store import schema
+
+        block = self.store_block(run_id)
+        if block is None:
+            return None
+        pnl, risk, oracle = schema.pnl, schema.risk_snapshots, schema.oracle_readings
+        with self.store.engine.connect() as conn:
+            parts = {
+                str(c): _f(u)
+                for c, u, ts in conn.execute(
+                    sa.select(pnl.c.component, pnl.c.usd, pnl.c.ts_ns).where(
+                        pnl.c.run_id == run_id, pnl.c.block_number == block
+                    )
+                )
+            }
+            r = conn.execute(
+                sa.select(risk).where(risk.c.run_id == run_id).order_by(risk.c.block_number.desc()).limit(1)
+            ).first()
+            o = conn.execute(
+                sa.select(oracle).where(oracle.c.run_id == run_id).order_by(oracle.c.seq.desc()).limit(1)
+            ).first()
+        return {
+            "type": "block",
+            "block": block,
+            "blocks": self.store_blocks([run_id]).get(run_id, 0),
+            "ts_ns": r.ts_ns if r is not None else None,
+            "pnl": parts,
+            "net_delta": _f(r.delta) if r is not None else None,
+            "margin_ratio": _f(r.margin_ratio) if r is not None else None,
+            "health": r.status if r is not None else "n/a",
+            "oracle": {
+                "price": _f(o.price) if o is not None else None,
+                "confidence": _f(o.confidence) if o is not None else None,
+                "status": o.status if o is not None else "unknown",
+            },
+        }
