@@ -92,7 +92,8 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
 
         assert m.pool is not None
         folder = Path(m.catalog) if Path(m.catalog).is_absolute() else root / m.catalog
-        return catalog_series(folder, m.chain_id, m.pool, start, start + horizon, base=m.asset)
+        series: MarketPath = catalog_series(folder, m.chain_id, m.pool, start, start + horizon, base=m.asset)
+        return series
     from keel.pricing import mc
 
     steps = max(int(m.hours * 60), 1)  # one point a minute
@@ -169,13 +170,21 @@ class ReferencePrices:
 
 
 class PoolPrice:
-    """A pool's mid price in USD per ETH, as an oracle feed (``ts`` ignored: the pool's current state)."""
+    """A pool's mid price in USD per ETH, as an oracle feed (``ts`` ignored: the pool's current state).
+
+    Recomputed only when the pool's ``state_version`` changes (equal versions are equal states)."""
 
     def __init__(self, pool: Any) -> None:
         self.pool = pool
+        self._version: int | None = None
+        self._price = math.nan
 
-    def __call__(self, ts: int) -> float:
-        return pool_eth_price(self.pool)
+    def __call__(self, ts: int = 0) -> float:
+        version = getattr(self.pool, "state_version", None)
+        if version is None or version != self._version:
+            self._price = pool_eth_price(self.pool)
+            self._version = version
+        return self._price
 
 
 class MarketDataActor(Actor):
@@ -274,6 +283,7 @@ class Accountant(Actor):
             perp,
         )
         self.risk = risk
+        self._pool_price = PoolPrice(pool) if pool is not None else None
         self.edge = edge
         self.parts = dict.fromkeys(PNL_PARTS, 0.0)
         self.rows: dict[str, list[float]] = {
@@ -383,7 +393,7 @@ class Accountant(Actor):
         row = self.rows
         row["ts_ns"].append(ts)
         row["ref"].append(self.ref.price(ts))
-        row["pool"].append(pool_eth_price(self.pool) if self.pool is not None else math.nan)
+        row["pool"].append(self._pool_price() if self._pool_price is not None else math.nan)
         row["spot"].append(spot)
         row["equity"].append(equity)
         row["pnl"].append(pnl)
