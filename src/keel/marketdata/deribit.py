@@ -105,27 +105,90 @@ def _read_text(path: Path) -> str:
 _MS_MAX = (2**63 - 1) // 1_000_000 - 1
 
 
-def _ms(text: str | None) -> int | None:
-    """An exchange timestamp in ms, or None when it is missing, not an integer or out of range."""
+def _ms_to_ns(text: str | None) -> int | None:
+    """An exchange timestamp in ms as int ns, or None when it is missing, not an integer or out of range."""
     try:
         v = int(text) if text is not None else -1
     except ValueError:
         return None
-    return v if 0 <= v <= _MS_MAX else None
+    return ms_to_ns(v) if 0 <= v <= _MS_MAX else None
 
 
-def _finite(values: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    return np.isfinite(values)
+def _bad(values: npt.NDArray[np.float64], *, allow_zero: bool = False) -> npt.NDArray[np.bool_]:
+    """NaN, inf and non-positive (or negative, with ``allow_zero``) values.  Written so NaN fails:
+    polars (and numpy) say ``NaN > 0`` is false only after ``nan_to_num``; nulls are NaN here."""
+    v = np.nan_to_num(values, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    return ~(np.isfinite(values) & ((v >= 0) if allow_zero else (v > 0)))
 
 
-def _drop(
-    mask: npt.NDArray[np.bool_], reasons: dict[str, int], keep: npt.NDArray[np.bool_], why: str
-) -> npt.NDArray[np.bool_]:
-    """Record the rows ``mask`` newly removes from ``keep`` under ``why``; returns the new keep."""
-    newly = int(np.count_nonzero(mask & keep))
-    if newly:
-        reasons[why] = reasons.get(why, 0) + newly
-    return keep & ~mask
+class _Rows:
+    """One chain file being read: its raw string table, the rows still kept, and how many rows
+    were dropped for which reason."""
+
+    def __init__(self, path: Path, required: tuple[str, ...]) -> None:
+        text = _read_text(path)
+        try:
+            raw = pl.read_csv(text.encode(), infer_schema_length=0)  # all columns as strings; typed later
+        except Exception as exc:
+            raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from None
+        missing = [c for c in required if c not in raw.columns]
+        if missing:
+            raise ValidationError("columns", missing, f"missing from {path.name}")
+        self.path, self.raw = path, raw
+        self.reasons: dict[str, int] = {}
+        self.keep = np.ones(raw.height, dtype=bool)
+        lengths = _row_lengths(path, text)
+        if lengths.size == raw.height:
+            self.drop(lengths < len(raw.columns), "row cut short")
+        self.names: list[str | None] = raw["instrument_name"].to_list()
+        self.options: list[Option | None] = []
+        for name in self.names:
+            inst = parse_instrument(name) if name is not None else None
+            if inst is not None and not isinstance(inst, Option):
+                raise ValidationError("instrument_name", name, "is not an option")
+            self.options.append(inst)
+        self.drop(np.array([o is None for o in self.options], dtype=bool), "no instrument_name")
+        self.expiry_ns = np.array([o.expiry_ns if o is not None else 0 for o in self.options], dtype=np.int64)
+        self.ts_ns = np.zeros(raw.height, dtype=np.int64)
+
+    def drop(self, mask: npt.NDArray[np.bool_], why: str) -> None:
+        """Drop the rows of ``mask`` still kept, counting them under ``why``."""
+        newly = int(np.count_nonzero(mask & self.keep))
+        if newly:
+            self.reasons[why] = self.reasons.get(why, 0) + newly
+        self.keep &= ~mask
+
+    def floats(self, column: str, scale: float = 1.0) -> npt.NDArray[np.float64]:
+        """``column`` as float64 / ``scale``; empty, null and unparsable cells are NaN."""
+        values = self.raw[column].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
+        return np.asarray(values, dtype=np.float64) / scale
+
+    def stamps(self, stamps: list[int | None], why: str) -> None:
+        """Snapshot times (None = unreadable, dropped under ``why``); rows at or after expiry are dropped."""
+        ok = np.array([t is not None for t in stamps], dtype=bool)
+        self.drop(~ok, why)
+        self.ts_ns = np.array([t if t is not None else 0 for t in stamps], dtype=np.int64)
+        self.drop(ok & (self.ts_ns >= self.expiry_ns), "timestamp at or after expiry")
+
+    def kept(self) -> tuple[npt.NDArray[np.intp], tuple[tuple[str, int], ...], dict[str, object]]:
+        """(kept row numbers, drop counts, the instrument columns of the kept rows); a file with no
+        row left is refused with the counts."""
+        dropped = tuple(sorted(self.reasons.items()))
+        if not self.keep.any():
+            detail = ", ".join(f"{n} {why}" for why, n in dropped)
+            raise ValidationError("path", str(self.path), f"no usable row: all {self.raw.height} dropped ({detail})")
+        rows = np.flatnonzero(self.keep)
+        opts = [o for o in (self.options[i] for i in rows.tolist()) if o is not None]
+        columns: dict[str, object] = {
+            "instrument": [self.names[i] for i in rows.tolist()],
+            "underlying": [o.underlying for o in opts],
+            "strike": np.array([float(o.strike) for o in opts]),
+            "expiry_ns": self.expiry_ns[rows],
+            "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in opts], dtype=np.int8),
+            "ts_ns": self.ts_ns[rows],
+            "T": (self.expiry_ns[rows] - self.ts_ns[rows]) / NS_PER_YEAR,
+        }
+        return rows, dropped, columns
 
 
 def load_deribit_chain(path: str | Path) -> OptionChain:
@@ -138,75 +201,27 @@ def load_deribit_chain(path: str | Path) -> OptionChain:
     null fail it: polars says ``NaN > 0`` is true, and nulls drop out of filters.)  A file with
     no good row left is refused.
     """
-    path = Path(path)
-    text = _read_text(path)
-    try:
-        raw = pl.read_csv(text.encode(), infer_schema_length=0)  # all columns as strings; typed below
-    except Exception as exc:
-        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from None
-    missing = [c for c in _REQUIRED if c not in raw.columns]
-    if missing:
-        raise ValidationError("columns", missing, f"missing from {path.name}")
-    reasons: dict[str, int] = {}
-    keep = np.ones(raw.height, dtype=bool)
-    lengths = _row_lengths(path, text)
-    if lengths.size == raw.height:
-        keep = _drop(lengths < len(raw.columns), reasons, keep, "row cut short")
-    names = raw["instrument_name"].to_list()
-    options: list[Option | None] = []
-    for name in names:
-        if name is None:
-            options.append(None)
-            continue
-        inst = parse_instrument(name)
-        if not isinstance(inst, Option):
-            raise ValidationError("instrument_name", name, "is not an option")
-        options.append(inst)
-    keep = _drop(np.array([o is None for o in options], dtype=bool), reasons, keep, "no instrument_name")
-    ms = [_ms(v) for v in raw["timestamp"].to_list()]
-    ts_ok = np.array([v is not None for v in ms], dtype=bool)
-    keep = _drop(~ts_ok, reasons, keep, "timestamp not a time in ms")
-    ts_ns = np.array([ms_to_ns(v) if v is not None else 0 for v in ms], dtype=np.int64)
-    expiry_ns = np.array([o.expiry_ns if o is not None else 0 for o in options], dtype=np.int64)
-    values = {n: raw[n].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy() for n in _REQUIRED[2:]}
-    under, mark, iv = values["underlying_price"], values["mark_price"], values["mark_iv"]
-    keep = _drop(
-        ~(_finite(under) & (np.nan_to_num(under, nan=-1.0) > 0)), reasons, keep, "underlying_price NaN/inf/<= 0"
+    r = _Rows(Path(path), _REQUIRED)
+    r.stamps([_ms_to_ns(v) for v in r.raw["timestamp"].to_list()], "timestamp not a time in ms")
+    under, mark, iv = r.floats("underlying_price"), r.floats("mark_price"), r.floats("mark_iv", 100.0)
+    r.drop(_bad(under), "underlying_price NaN/inf/<= 0")
+    r.drop(_bad(iv), "mark_iv NaN/empty/<= 0")
+    r.drop(_bad(mark, allow_zero=True), "mark_price NaN or < 0")
+    rows, dropped, columns = r.kept()
+    columns.update(
+        underlying_price=under[rows], index_price=r.floats("index_price")[rows], mark_price=mark[rows], mark_iv=iv[rows]
     )
-    keep = _drop(~(_finite(iv) & (np.nan_to_num(iv, nan=-1.0) > 0)), reasons, keep, "mark_iv NaN/empty/<= 0")
-    keep = _drop(~(_finite(mark) & (np.nan_to_num(mark, nan=-1.0) >= 0)), reasons, keep, "mark_price NaN or < 0")
-    keep = _drop(ts_ok & (ts_ns >= expiry_ns), reasons, keep, "timestamp at or after expiry")
-    dropped = tuple(sorted(reasons.items()))
-    if not keep.any():
-        detail = ", ".join(f"{n} {why}" for why, n in dropped)
-        raise ValidationError("path", str(path), f"no usable row: all {raw.height} dropped ({detail})")
-    rows = np.flatnonzero(keep)
-    kept = [options[i] for i in rows.tolist()]
-    opts = [o for o in kept if o is not None]
-    columns: dict[str, object] = {
-        "instrument": [names[i] for i in rows.tolist()],
-        "underlying": [o.underlying for o in opts],
-        "strike": np.array([float(o.strike) for o in opts]),
-        "expiry_ns": expiry_ns[rows],
-        "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in opts], dtype=np.int8),
-        "ts_ns": ts_ns[rows],
-        "T": (expiry_ns[rows] - ts_ns[rows]) / NS_PER_YEAR,
-        "underlying_price": under[rows],
-        "index_price": values["index_price"][rows],
-        "mark_price": mark[rows],
-        "mark_iv": iv[rows] / 100.0,
-    }
     for name in _OPTIONAL_FLOATS:
-        if name in raw.columns:
-            col = raw[name].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()[rows]
+        if name in r.raw.columns:
+            col = r.floats(name)[rows]
             if name in ("bid_iv", "ask_iv"):
-                col = np.where(np.nan_to_num(col, nan=-1.0) > 0, col / 100.0, np.nan)
+                col = np.where(_bad(col), np.nan, col / 100.0)
             columns[name.replace("greeks.", "venue_")] = col
-    if "underlying_index" in raw.columns:
-        idx = raw["underlying_index"].to_list()
+    if "underlying_index" in r.raw.columns:
+        idx = r.raw["underlying_index"].to_list()
         columns["underlying_index"] = [idx[i] for i in rows.tolist()]
     frame = pl.DataFrame(columns)
-    return OptionChain(frame.sort(["expiry_ns", "strike", "kind"]), str(path), dropped)
+    return OptionChain(frame.sort(["expiry_ns", "strike", "kind"]), str(r.path), dropped)
 
 
 _IV_GREEKS_COLUMNS = ("date", "instrument_name", "delta", "bid_iv", "ask_iv", "mark_iv")
@@ -235,70 +250,24 @@ def load_iv_greeks_csv(path: str | Path) -> OptionChain:
     Dropped and counted in :attr:`OptionChain.dropped`: rows cut short, an unreadable ``date``,
     a NaN/empty/non-positive ``mark_iv``, rows at or after the option's expiry.  A file with no
     good row left is refused."""
-    path = Path(path)
-    text = _read_text(path)
-    try:
-        raw = pl.read_csv(text.encode(), infer_schema_length=0)
-    except Exception as exc:
-        raise ValidationError("path", str(path), f"not a readable CSV ({type(exc).__name__})") from None
-    missing = [c for c in _IV_GREEKS_COLUMNS if c not in raw.columns]
-    if missing:
-        raise ValidationError("columns", missing, f"missing from {path.name}")
-    reasons: dict[str, int] = {}
-    keep = np.ones(raw.height, dtype=bool)
-    lengths = _row_lengths(path, text)
-    if lengths.size == raw.height:
-        keep = _drop(lengths < len(raw.columns), reasons, keep, "row cut short")
-    options: list[Option | None] = []
-    for name in raw["instrument_name"].to_list():
-        if name is None:
-            options.append(None)
-            continue
-        inst = parse_instrument(name)
-        if not isinstance(inst, Option):
-            raise ValidationError("instrument_name", name, "is not an option")
-        options.append(inst)
-    keep = _drop(np.array([o is None for o in options], dtype=bool), reasons, keep, "no instrument_name")
-    stamps = [_utc_date_ns(d) for d in raw["date"].to_list()]
-    ts_ok = np.array([t is not None for t in stamps], dtype=bool)
-    keep = _drop(~ts_ok, reasons, keep, "date not a date-time")
-    ts_ns = np.array([t if t is not None else 0 for t in stamps], dtype=np.int64)
-    expiry_ns = np.array([o.expiry_ns if o is not None else 0 for o in options], dtype=np.int64)
-
-    def pct(col: str) -> npt.NDArray[np.float64]:
-        return np.asarray(raw[col].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy() / 100.0)
-
-    iv = pct("mark_iv")
-    keep = _drop(~(_finite(iv) & (np.nan_to_num(iv, nan=-1.0) > 0)), reasons, keep, "mark_iv NaN/empty/<= 0")
-    keep = _drop(ts_ok & (ts_ns >= expiry_ns), reasons, keep, "timestamp at or after expiry")
-    dropped = tuple(sorted(reasons.items()))
-    if not keep.any():
-        detail = ", ".join(f"{n} {why}" for why, n in dropped)
-        raise ValidationError("path", str(path), f"no usable row: all {raw.height} dropped ({detail})")
-    rows = np.flatnonzero(keep)
-    opts = [o for o in (options[i] for i in rows.tolist()) if o is not None]
-    bid, ask = pct("bid_iv")[rows], pct("ask_iv")[rows]
+    r = _Rows(Path(path), _IV_GREEKS_COLUMNS)
+    r.stamps([_utc_date_ns(d) for d in r.raw["date"].to_list()], "date not a date-time")
+    iv = r.floats("mark_iv", 100.0)
+    r.drop(_bad(iv), "mark_iv NaN/empty/<= 0")
+    rows, dropped, columns = r.kept()
+    bid, ask = r.floats("bid_iv", 100.0)[rows], r.floats("ask_iv", 100.0)[rows]
     nan = np.full(rows.size, np.nan)
-    names = raw["instrument_name"].to_list()
-    frame = pl.DataFrame(
-        {
-            "instrument": [names[i] for i in rows.tolist()],
-            "underlying": [o.underlying for o in opts],
-            "strike": np.array([float(o.strike) for o in opts]),
-            "expiry_ns": expiry_ns[rows],
-            "kind": np.array([1 if o.kind is OptionKind.CALL else -1 for o in opts], dtype=np.int8),
-            "ts_ns": ts_ns[rows],
-            "T": (expiry_ns[rows] - ts_ns[rows]) / NS_PER_YEAR,
-            "underlying_price": nan,
-            "index_price": nan,
-            "mark_price": nan,
-            "mark_iv": iv[rows],
-            "bid_iv": np.where(np.nan_to_num(bid, nan=-1.0) > 0, bid, np.nan),
-            "ask_iv": np.where(np.nan_to_num(ask, nan=-1.0) > 0, ask, np.nan),
-            "venue_delta": raw["delta"].cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()[rows],
-        }
+    columns.update(
+        underlying_price=nan,
+        index_price=nan,
+        mark_price=nan,
+        mark_iv=iv[rows],
+        bid_iv=np.where(_bad(bid), np.nan, bid),
+        ask_iv=np.where(_bad(ask), np.nan, ask),
+        venue_delta=r.floats("delta")[rows],
     )
-    return OptionChain(frame.sort(["ts_ns", "expiry_ns", "strike", "kind"]), str(path), dropped)
+    frame = pl.DataFrame(columns)
+    return OptionChain(frame.sort(["ts_ns", "expiry_ns", "strike", "kind"]), str(r.path), dropped)
 
 
 def load_deribit_atm_iv(path: str | Path, min_days: float = 2.0, max_days: float = 45.0) -> PriceSeries:
