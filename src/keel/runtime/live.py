@@ -529,8 +529,10 @@ class LiveSession:
                     problems.append(f"{what}; deposit collateral or pass --allow-undercollateralized")
         if hedging:
             approvals = {cash.symbol: need_cash, asset.symbol: math.ceil((held + worst_buy) * asset.unit)}
-        else:  # other strategies: bounded by what the account holds (it cannot spend more)
-            approvals = {cash.symbol: bal[cash.symbol], asset.symbol: bal[asset.symbol]}
+        else:  # other strategies: bounded by the account's wealth in each token (at most +10% price move)
+            wealth_cash = bal[cash.symbol] + bal[asset.symbol] / asset.unit * spot * 1.1 * cash.unit
+            wealth_asset = bal[asset.symbol] + bal[cash.symbol] / cash.unit / (spot * 0.9) * asset.unit
+            approvals = {cash.symbol: math.ceil(wealth_cash), asset.symbol: math.ceil(wealth_asset)}
         sm.plan = {
             "blocks": self.opts.blocks, "spot": spot, "move": move, "worst_buy": worst_buy,
             "need": {cash.symbol: need_cash, asset.symbol: need_asset, "ETH": need_eth},
