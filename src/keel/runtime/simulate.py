@@ -404,7 +404,11 @@ def summarize(world: World, blocks_done: int, status: str) -> dict[str, Any]:
             "insurance_fund_end_usd": r(perp.insurance_fund),
             "funding_paid_by_longs_usd": r(world.crowd.longs_paid if world.crowd is not None else 0.0),
             "liquidator_fees_usd": r(sum(x.fee_usd for x in liq)),
-            "liquidation_rule": "keel.risk health_scan at the favourable oracle band edge; frozen on a halted oracle",
+            "liquidation_rule": (
+                "keel.risk health_scan decides at the favourable oracle band edge (frozen on a halted oracle); "
+                "close-outs by keel.risk LiquidationPolicy in the clearing house "
+                "(partial, Dutch auction, ADL, insurance)"
+            ),
             "liquidator_frozen_blocks": sum(x.frozen_blocks for x in world.liquidators),
         }
     return summary

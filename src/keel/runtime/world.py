@@ -317,7 +317,9 @@ def _perp_venue(world: World) -> None:
     perp.open("desk", pc.desk_collateral_usd, desk_side * pc.desk_collateral_usd * pc.desk_leverage / s0, s0)
     world.perp = perp
     world.crowd = world.add(PerpCrowd(perp, world.prices))
-    world.engine.on_action(Liquidate, PerpLiquidation(world.engine, perp, world.prices))
+    handler = PerpLiquidation(world.engine, perp, world.prices)
+    handler.oracle = world.oracle
+    world.engine.on_action(Liquidate, handler)
 
 
 class PerpLiquidation:
@@ -327,10 +329,12 @@ class PerpLiquidation:
         self.engine = engine
         self.perp = perp
         self.prices = prices
+        self.oracle: OracleActor | None = None  # its reading's band is re-checked by the venue
 
     def __call__(self, who: str, action: Liquidate) -> Any:
         ts = self.engine.clock.now_ns
-        result = self.perp.liquidate(action.owner, who, self.prices.price(ts), ts)
+        reading = self.oracle.reading if self.oracle is not None else None
+        result = self.perp.liquidate(action.owner, who, self.prices.price(ts), ts, reading=reading)
         self.engine.recorder.record(
             ts, who, "liquidation", action.owner, result.size, result.price, result.bad_debt_usd
         )
