@@ -502,7 +502,9 @@ def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 100 else f"{value:,.2f}"
+        if abs(value) >= 100:
+            return f"{value:,.2f}"
+        return f"{value:,.4f}".rstrip("0").rstrip(".")
     if isinstance(value, int):
         return f"{value:,}"
     if isinstance(value, list):
@@ -559,7 +561,9 @@ td,th{border-bottom:1px solid #eee;padding:3px 8px;text-align:left;vertical-alig
 th{background:#f3f3f3;font-weight:600;position:sticky;top:0}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 td.u{color:#666;white-space:nowrap}
-td.v{text-align:right;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+.card td:first-child{min-width:10em}
+td.v{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.t{text-align:right;overflow-wrap:anywhere}
 .scroll{overflow:auto;max-height:480px;border:1px solid #eee}
 table.blotter td{white-space:nowrap;font-size:.85rem}
 table.blotter td.detail{white-space:normal;min-width:14em}
@@ -579,11 +583,15 @@ def _pnl_table(pnl: Mapping[str, Any]) -> str:
     return f"<table class=pnl>{rows}<tr class=total><td>total</td><td class=n>{total:,.2f}</td></tr></table>"
 
 
+def _numeric(text: str) -> bool:
+    return text.replace(",", "").replace(".", "").replace("-", "").isdigit()
+
+
 def _sections_html(summary: Mapping[str, Any]) -> str:
     blocks = []
     for title, rows in summary_sections(summary):
         body = "".join(
-            f"<tr><td>{html.escape(label)}</td><td class=v>{html.escape(value)}</td>"
+            f"<tr><td>{html.escape(label)}</td><td class={'v' if _numeric(value) else 't'}>{html.escape(value)}</td>"
             f"<td class=u>{html.escape(unit)}</td></tr>"
             for label, value, unit in rows
         )
