@@ -58,7 +58,8 @@ def header(title: str, *packages: str) -> None:
 
         print(
             f"# numba threads {numba.get_num_threads()} of {numba.config.NUMBA_NUM_THREADS}, threading layer "
-            f"requested {numba.config.THREADING_LAYER!r}"
+            f"{numba.config.THREADING_LAYER!r}, priority {numba.config.THREADING_LAYER_PRIORITY} "
+            f"(keel.pricing.threads), OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}"
         )
     print(f"# load average (1/5/15 min) at start: {load_average()}  (machine shared with other jobs)")
     sys.stdout.flush()

@@ -1,26 +1,31 @@
-"""Engine throughput: 1,000,000 quote ticks through Keel's engine and through NautilusTrader, same ticks, same run.
+"""Engine throughput: 100k, 300k and 1M quote ticks through Keel's engine and NautilusTrader, same ticks, same run.
 
 Two strategies, written the idiomatic way on each side and doing the same work:
   (a) noop      — subscribes to quotes and does nothing;
-  (b) ema_cross — fast/slow EMA (10/20 ticks) of the mid; on every cross it flips a 1-unit
-                  position with a market order that fills at the touch of the simulated venue.
+  (b) ema_cross — fast/slow EMA (10/20 ticks) of the mid; on every cross it flips a position of
+                  ORDER_UNIT (1,000 units: the Nautilus test instrument's minimum trade size and
+                  lot) with a market order that fills at the touch of the simulated venue.
+                  Orders, fills and denials/rejections are counted and printed on both sides; a
+                  run where the two sides do not fill the same orders is reported as such.
 In both engines a simulated venue sees every tick (Keel: TouchFillVenue; Nautilus: its
 SimulatedExchange), so the venue's per-tick work is counted on both sides.  Each tick
 reaches the strategy one by one.  Timed: the engine run only (tick objects for Nautilus and
-arrays for Keel are built before the clock starts).  Reports medians of REPEATS and ratios.
+arrays for Keel are built before the clock starts).  Each size: the engines take turns for REPEATS
+rounds (min / median / max); the ratio and the scaling from 100k to 1M ticks are printed.
 
 Also times a simulated day of the ETH options desk (examples/eth_options_desk.toml: 7,200
 blocks of 12 s on the real 2024-01-05 path, v3 pool, arbitrageur, sandwich bot, noise traders,
 hedger, portfolio margin), warm (after one short run compiles and loads everything); no peer.
 
-Run: .venv/bin/python bench/engine.py [--ticks N] [--repeats R] [--skip-sim]
+Run: .venv/bin/python bench/engine.py [--sizes 100000,300000,1000000] [--repeats R] [--skip-sim]
 """
 
 from __future__ import annotations
 
 import argparse
-import platform
+import os
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -28,7 +33,11 @@ import numpy as np
 from keel.engine import Actor, Engine
 from keel.sim import MarketOrder, TouchFillVenue
 
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import Stats, header, load_average
+
 FAST, SLOW = 10, 20
+ORDER_UNIT = 1000  # Nautilus default_fx_ccy: min_quantity 1,000, lot size 1,000
 
 
 def make_ticks(n: int, seed: int = 7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -74,25 +83,27 @@ class KeelEmaCross(Actor):
             return
         if fast >= slow:
             if self.position <= 0.0:
-                self.ctx.submit(MarketOrder(instrument, 1.0 - self.position))
-                self.position = 1.0
+                self.ctx.submit(MarketOrder(instrument, ORDER_UNIT - self.position))
+                self.position = float(ORDER_UNIT)
                 self.orders += 1
         elif self.position >= 0.0:
-            self.ctx.submit(MarketOrder(instrument, -1.0 - self.position))
-            self.position = -1.0
+            self.ctx.submit(MarketOrder(instrument, -ORDER_UNIT - self.position))
+            self.position = -float(ORDER_UNIT)
             self.orders += 1
 
 
-def run_keel(kind: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> tuple[float, int]:
+def run_keel(kind: str, ts: np.ndarray, bid: np.ndarray, ask: np.ndarray) -> tuple[float, int, int, int]:
+    """(seconds, orders, fills, refused)."""
     engine = Engine(seed=1)
-    TouchFillVenue(engine)
+    venue = TouchFillVenue(engine)
     strategy: Actor = KeelNoop("noop") if kind == "noop" else KeelEmaCross()
     engine.add_actor(strategy)
     t0 = time.perf_counter()
     engine.replay_quotes("EUR/USD.SIM", ts, bid, ask)
     engine.stop()
     elapsed = time.perf_counter() - t0
-    return elapsed, getattr(strategy, "orders", 0)
+    orders = getattr(strategy, "orders", 0)
+    return elapsed, orders, venue.fills, orders - venue.fills
 
 
 # ------------------------------------------------------------------------------------- Nautilus
@@ -117,7 +128,8 @@ def nautilus_ticks(ts: np.ndarray, bid: np.ndarray, ask: np.ndarray):  # type: i
     return instrument, ticks
 
 
-def run_nautilus(kind: str, instrument, ticks) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def run_nautilus(kind: str, instrument, ticks) -> tuple[float, int, int, int]:  # type: ignore[no-untyped-def]
+    """(seconds, orders, fills, denied or rejected)."""
     from nautilus_trader.backtest.engine import BacktestEngine, BacktestEngineConfig
     from nautilus_trader.config import LoggingConfig, StrategyConfig
     from nautilus_trader.indicators import ExponentialMovingAverage
@@ -148,6 +160,17 @@ def run_nautilus(kind: str, instrument, ticks) -> tuple[float, int]:  # type: ig
             self.slow = ExponentialMovingAverage(SLOW, price_type=PriceType.MID)
             self.position = 0
             self.orders = 0
+            self.fills = 0
+            self.refused = 0
+
+        def on_order_filled(self, event) -> None:  # type: ignore[no-untyped-def]
+            self.fills += 1
+
+        def on_order_denied(self, event) -> None:  # type: ignore[no-untyped-def]
+            self.refused += 1
+
+        def on_order_rejected(self, event) -> None:  # type: ignore[no-untyped-def]
+            self.refused += 1
 
         def on_start(self) -> None:
             self.register_indicator_for_quote_ticks(self.config.instrument_id, self.fast)
@@ -164,11 +187,11 @@ def run_nautilus(kind: str, instrument, ticks) -> tuple[float, int]:  # type: ig
                 return
             if self.fast.value >= self.slow.value:
                 if self.position <= 0:
-                    self._trade(OrderSide.BUY, 1 - self.position)
-                    self.position = 1
+                    self._trade(OrderSide.BUY, ORDER_UNIT - self.position)
+                    self.position = ORDER_UNIT
             elif self.position >= 0:
-                self._trade(OrderSide.SELL, 1 + self.position)
-                self.position = -1
+                self._trade(OrderSide.SELL, ORDER_UNIT + self.position)
+                self.position = -ORDER_UNIT
 
     engine = BacktestEngine(BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR")))
     engine.add_venue(
@@ -187,35 +210,62 @@ def run_nautilus(kind: str, instrument, ticks) -> tuple[float, int]:  # type: ig
     engine.run()
     elapsed = time.perf_counter() - t0
     orders = strategy.orders
+    fills = getattr(strategy, "fills", 0)
+    refused = getattr(strategy, "refused", 0)
     engine.dispose()
-    return elapsed, orders
+    return elapsed, orders, fills, refused
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ticks", type=int, default=1_000_000)
+    parser.add_argument("--sizes", default="100000,300000,1000000")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big-repeats", type=int, default=2, help="rounds at 1M ticks and above")
     parser.add_argument("--skip-sim", action="store_true")
     args = parser.parse_args()
-    n = args.ticks
-    ts, bid, ask = make_ticks(n)
-    import nautilus_trader
-
-    print(f"engine throughput, {n:,} quote ticks, medians of {args.repeats} runs")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, nautilus_trader {nautilus_trader.__version__}")
-    instrument, ticks = nautilus_ticks(ts, bid, ask)
-    print(f"{'strategy':<10} {'keel ticks/s':>14} {'nautilus ticks/s':>17} {'ratio':>7} {'orders k/n':>14}")
-    for kind in ("noop", "ema_cross"):
-        keel_times, naut_times = [], []
-        keel_orders = naut_orders = 0
-        for _ in range(args.repeats):
-            elapsed, keel_orders = run_keel(kind, ts, bid, ask)
-            keel_times.append(elapsed)
-            elapsed, naut_orders = run_nautilus(kind, instrument, ticks)
-            naut_times.append(elapsed)
-        k = n / statistics.median(keel_times)
-        nt = n / statistics.median(naut_times)
-        print(f"{kind:<10} {k:>14,.0f} {nt:>17,.0f} {k / nt:>6.1f}x {keel_orders:>6}/{naut_orders:<6}")
+    sizes = [int(x) for x in args.sizes.split(",")]
+    header("engine throughput: Keel vs NautilusTrader", "numpy", "nautilus_trader")
+    ts_all, bid_all, ask_all = make_ticks(max(sizes))
+    print(f"order size {ORDER_UNIT} units (the instrument's minimum and lot); min / median / max over rounds\n")
+    print(
+        f"{'strategy':<10} {'ticks':>9} {'keel s':>22} {'nautilus s':>24} {'keel/s':>11} {'naut/s':>11} "
+        f"{'ratio':>7}  keel orders/fills/refused   nautilus orders/fills/refused"
+    )
+    medians: dict[tuple[str, int], tuple[float, float]] = {}
+    for n in sizes:
+        ts, bid, ask = ts_all[:n], bid_all[:n], ask_all[:n]
+        instrument, ticks = nautilus_ticks(ts, bid, ask)
+        rounds = args.big_repeats if n >= 1_000_000 else args.repeats
+        for kind in ("noop", "ema_cross"):
+            keel_times, naut_times = [], []
+            k_counts: tuple[int, ...] = ()
+            n_counts: tuple[int, ...] = ()
+            for _ in range(rounds):
+                elapsed, *kc = run_keel(kind, ts, bid, ask)
+                keel_times.append(elapsed)
+                k_counts = tuple(kc)
+                elapsed, *nc = run_nautilus(kind, instrument, ticks)
+                naut_times.append(elapsed)
+                n_counts = tuple(nc)
+            k, nt = Stats(keel_times), Stats(naut_times)
+            medians[(kind, n)] = (k.median, nt.median)
+            same = kind == "noop" or (k_counts[1] == n_counts[1] and n_counts[2] == 0)
+            print(
+                f"{kind:<10} {n:>9,} {k.fmt(1.0, 's'):>22} {nt.fmt(1.0, 's'):>24} {n / k.median:>11,.0f} "
+                f"{n / nt.median:>11,.0f} {nt.median / k.median:>6.1f}x  "
+                f"{'/'.join(str(c) for c in k_counts):>26}   {'/'.join(str(c) for c in n_counts):>29}"
+                + ("" if same else "  <-- NOT THE SAME FILLS")
+            )
+            sys.stdout.flush()
+        del ticks
+    lo, hi = min(sizes), max(sizes)
+    if hi > lo:
+        print(f"\nscaling {lo:,} -> {hi:,} ticks ({hi / lo:.0f}x the ticks): median time multiplied by")
+        for kind in ("noop", "ema_cross"):
+            k0, n0 = medians[(kind, lo)]
+            k1, n1 = medians[(kind, hi)]
+            print(f"  {kind:<10} keel {k1 / k0:6.1f}x   nautilus {n1 / n0:6.1f}x")
+    print(f"# load average at end: {load_average()}")
     if not args.skip_sim:
         sim_day(args.repeats)
 
@@ -223,19 +273,19 @@ def main() -> None:
 def sim_day(repeats: int) -> None:
     from pathlib import Path
 
+    from keel.runtime import run_simulation
     from keel.sim.config import load_config
-    from keel.runtime import run_scenario
 
     root = Path(__file__).resolve().parents[1]
     config = load_config(root / "examples" / "eth_options_desk.toml")
     warm = config.model_copy(update={"market": config.market.model_copy(update={"hours": 0.25})})
-    run_scenario(warm, root)
+    run_simulation(warm, root=root)
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        result = run_scenario(config, root)
+        summary = run_simulation(config, root=root)
         times.append(time.perf_counter() - t0)
-    blocks = result.summary["blocks"]
+    blocks = summary["blocks"]
     med = statistics.median(times)
     print(f"ETH desk, simulated day: {blocks} blocks in {med:.2f} s median ({blocks / med:,.0f} blocks/s)")
 

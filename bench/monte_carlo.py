@@ -2,8 +2,11 @@
 
 Case: arithmetic-average Asian call, 252 daily fixings over T = 1 (the last at T), 100,000 paths,
 S = K = 100, r = 5 %, q = 0, σ = 30 %, GBM.  Throughput is path-steps per second (paths × 252).
-Peers (same inputs, same run):
+Peers (same inputs, same run), compared like for like: Keel plain against numpy plain, Keel
+antithetic against numpy antithetic (same number of paths, mirrors counted); Keel on one thread
+(numpy's case) and on all cores.  Goal (#20): plain Keel >= 10x plain numpy on one thread.
   numpy        -- vectorized: standard normals in chunks of 10,000 paths, cumsum, exp, mean;
+                  and the same with antithetic pairs;
   numba+Gen    -- a numba parallel loop drawing from a NumPy Generator (one per block);
   QuantLib     -- MCDiscreteArithmeticAPEngine, pseudo-random, no control variate, no antithetic;
   Keel         -- keel.pricing.mc.price: plain, antithetic (the default), antithetic + geometric
@@ -22,14 +25,9 @@ import argparse
 import math
 import os
 
-# numba's OpenMP layer spin-waits at the end of each parallel region, which on a machine shared
-# with other busy processes costs the working thread its core; the workqueue layer sleeps instead
-# (measured 1.4-2.5x faster here). It applies to both numba engines below. Override with
-# NUMBA_THREADING_LAYER=omp to compare.
-os.environ.setdefault("NUMBA_THREADING_LAYER", "workqueue")
-
-import platform
-import statistics
+# The numba threading layer is Keel's library default (keel.pricing.threads: OpenMP with passive
+# waiting), not set here; the numba+Generator peer runs under the same layer.
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -41,6 +39,9 @@ from numba import njit, prange
 from numba.core.errors import NumbaTypeSafetyWarning
 
 from keel.pricing.mc import GBM, AsianArithmeticCall, gpu, price
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import Stats, header, load_average
 
 S0, K, R, Q, SIGMA, T, STEPS = 100.0, 100.0, 0.05, 0.0, 0.30, 1.0, 252
 warnings.filterwarnings("ignore", category=NumbaTypeSafetyWarning)  # prange index into the typed List
@@ -58,6 +59,25 @@ def numpy_asian(n_paths: int, seed: int) -> tuple[float, float]:
         pay[lo : lo + m] = np.maximum(S0 * np.exp(x).mean(axis=1) - K, 0.0)
     pay *= math.exp(-R * T)
     return float(pay.mean()), float(pay.std(ddof=1) / math.sqrt(n_paths))
+
+
+def numpy_asian_antithetic(n_paths: int, seed: int) -> tuple[float, float]:
+    """numpy with antithetic variates: n_paths / 2 normal draws, each path paired with its mirror
+    (n_paths paths in all, as Keel counts them); stderr over the pair averages."""
+    rng = np.random.default_rng(seed)
+    dt = T / STEPS
+    mu, sd = (R - Q - 0.5 * SIGMA**2) * dt, SIGMA * math.sqrt(dt)
+    half = n_paths // 2
+    pair = np.empty(half)
+    chunk = 5_000
+    for lo in range(0, half, chunk):
+        m = min(chunk, half - lo)
+        z = rng.standard_normal((m, STEPS))
+        up = np.maximum(S0 * np.exp(np.cumsum(mu + sd * z, axis=1)).mean(axis=1) - K, 0.0)
+        dn = np.maximum(S0 * np.exp(np.cumsum(mu - sd * z, axis=1)).mean(axis=1) - K, 0.0)
+        pair[lo : lo + m] = 0.5 * (up + dn)
+    pair *= math.exp(-R * T)
+    return float(pair.mean()), float(pair.std(ddof=1) / math.sqrt(half))
 
 
 @njit(parallel=True, cache=True)
@@ -126,8 +146,8 @@ def _one_thread(fn: Callable[[], tuple[float, float]]) -> tuple[float, float]:
 
 def _round_robin(
     cases: list[tuple[str, Callable[[int], tuple[float, float]], int]], repeats: int
-) -> list[tuple[float, float, float]]:
-    """Median seconds and last (price, stderr) per case; the cases take turns in every round so
+) -> list[tuple[Stats, float, float]]:
+    """Times and last (price, stderr) per case; the cases take turns in every round so
     that on a shared machine each one sees the same background load."""
     times: list[list[float]] = [[] for _ in cases]
     res: list[tuple[float, float]] = [(math.nan, math.nan)] * len(cases)
@@ -138,7 +158,7 @@ def _round_robin(
             t0 = time.perf_counter()
             res[k] = fn(1000 + rnd)
             times[k].append(time.perf_counter() - t0)
-    return [(statistics.median(t), p, se) for t, (p, se) in zip(times, res, strict=True)]
+    return [(Stats(t), p, se) for t, (p, se) in zip(times, res, strict=True)]
 
 
 def main() -> None:
@@ -149,13 +169,19 @@ def main() -> None:
     n = a.paths
     steps = n * STEPS
     cases: list[tuple[str, Callable[[int], tuple[float, float]], int]] = [
-        ("numpy (chunked, vectorized)", lambda s: numpy_asian(n, s), a.repeats),
-        ("numba loop + NumPy Generator", lambda s: numba_gen_asian(n, s), a.repeats),
+        ("numpy plain (1 thread)", lambda s: numpy_asian(n, s), a.repeats),
+        ("numpy antithetic (1 thread)", lambda s: numpy_asian_antithetic(n, s), a.repeats),
+        ("numba loop + NumPy Generator (all cores)", lambda s: numba_gen_asian(n, s), a.repeats),
         ("QuantLib MCDiscreteArithmeticAPEngine", lambda s: quantlib_asian(n, s), max(1, min(3, a.repeats))),
-        ("Keel plain", lambda s: keel_asian(n, s, antithetic=False), a.repeats),
-        ("Keel antithetic (default)", lambda s: keel_asian(n, s), a.repeats),
-        ("Keel antithetic + geometric CV", lambda s: keel_asian(n, s, control_variate="geometric"), a.repeats),
+        ("Keel plain, 1 thread", lambda s: _one_thread(lambda: keel_asian(n, s, antithetic=False)), a.repeats),
+        ("Keel plain, all cores", lambda s: keel_asian(n, s, antithetic=False), a.repeats),
         ("Keel antithetic, 1 thread", lambda s: _one_thread(lambda: keel_asian(n, s)), a.repeats),
+        ("Keel antithetic, all cores", lambda s: keel_asian(n, s), a.repeats),
+        (
+            "Keel antithetic + geometric CV, all cores",
+            lambda s: keel_asian(n, s, control_variate="geometric"),
+            a.repeats,
+        ),
     ]
     if gpu.cuda_available():
         cases.append(("Keel GPU (CuPy) antithetic", lambda s: keel_asian(n, s, backend="gpu"), a.repeats))
@@ -166,22 +192,30 @@ def main() -> None:
     keel_asian(2048, 0)
     if gpu.cuda_available():
         keel_asian(2048, 0, backend="gpu")
+    header("Monte Carlo: arithmetic Asian call", "numpy", "numba", "QuantLib")
+    print(f"numba layer used: {numba.threading_layer()}; CUDA: {gpu.cuda_available()}")
     print(
-        f"machine: {platform.machine()} {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"numpy {np.__version__}, numba {numba.__version__} ({numba.get_num_threads()} threads, "
-        f"{numba.threading_layer()} layer), "
-        f"QuantLib {ql.__version__}; CUDA: {gpu.cuda_available()}; "
-        f"load average at start {os.getloadavg()[0]:.1f} (shared machine)"
+        f"arithmetic Asian call, {STEPS} fixings, {n:,} paths (= {steps / 1e6:.1f} M path-steps), {a.repeats} rounds\n"
     )
-    print(f"arithmetic Asian call, {STEPS} fixings, {n:,} paths (= {steps / 1e6:.1f} M path-steps)\n")
-    print(f"{'engine':40s} {'median s':>9s} {'M path-steps/s':>15s} {'vs numpy':>9s}   price ± stderr")
-    base = None
-    for (name, _, _), (t, p, se) in zip(cases, _round_robin(cases, a.repeats), strict=True):
+    print(f"{'engine':44s} {'s min / median / max':>24s} {'M path-steps/s':>15s}   price ± stderr")
+    results = _round_robin(cases, a.repeats)
+    med: dict[str, float] = {}
+    for (name, _, _), (st, p, se) in zip(cases, results, strict=True):
         paths_here = 40 * n if "4M" in name else n
-        rate = paths_here * STEPS / t / 1e6
-        if base is None:
-            base = rate
-        print(f"{name:40s} {t:9.3f} {rate:15.1f} {rate / base:8.1f}x   {p:.4f} ± {se:.4f}")
+        med[name] = st.median
+        rate = paths_here * STEPS / st.median / 1e6
+        print(f"{name:44s} {st.fmt(1.0, 's'):>24s} {rate:15.1f}   {p:.4f} ± {se:.4f}")
+    plain1 = med["numpy plain (1 thread)"] / med["Keel plain, 1 thread"]
+    plain_all = med["numpy plain (1 thread)"] / med["Keel plain, all cores"]
+    anti1 = med["numpy antithetic (1 thread)"] / med["Keel antithetic, 1 thread"]
+    anti_all = med["numpy antithetic (1 thread)"] / med["Keel antithetic, all cores"]
+    print(
+        f"\nlike for like (same paths, same variance reduction, medians):\n"
+        f"  plain vs plain numpy:           1 thread {plain1:5.1f}x   all cores {plain_all:5.1f}x"
+        f"   GOAL >= 10x single-thread: {'MET' if plain1 >= 10 else 'MISSED'}\n"
+        f"  antithetic vs antithetic numpy: 1 thread {anti1:5.1f}x   all cores {anti_all:5.1f}x"
+    )
+    print(f"# load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

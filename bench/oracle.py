@@ -6,12 +6,13 @@ numpy implementation of the same algorithm, same inputs, same run.
       tick  = one source update + one read (the live case: a feed message arrives, a consumer reads);
       full  = all 8 sources updated + one read.
     Keel: ``Aggregator.update``/``read`` (one compiled kernel per read).
-    Straightforward: a dict of latest samples; each read builds arrays and uses np.median (MAD),
-    np.percentile (Pyth votes) and a Python TWAP list; the same staleness/outlier/quorum rules.
+    Straightforward peers, the same staleness/outlier/quorum/vote/TWAP rules: plain Python (sorted
+    lists; the strongest on 8-24 values, where numpy's per-call overhead dominates) and numpy
+    (np.median for the MAD, np.percentile for the Pyth votes).  Every contender runs the same ticks.
     Timed in batches of 2,000 ticks with perf_counter_ns; median over batches of ns per tick.
 (2) Replay of a day of minute data (1,440 ticks x 8 sources, the real ETH/USD minutes): Keel
     ``keel.oracle.replay.replay`` (vectorized) vs the Keel Aggregator tick by tick vs the
-    straightforward loop.  Median of repeats.
+    straightforward loops.  Round-robin rounds; min / median / max.
 
 The machine is shared with other jobs: read the ratios.
 Run: .venv/bin/python bench/oracle.py [--repeats R]
@@ -22,16 +23,18 @@ from __future__ import annotations
 import argparse
 import bisect
 import math
-import platform
-import statistics
+import sys
 import time
 from pathlib import Path
 
-import numba
+import numba  # noqa: F401
 import numpy as np
 
 from keel.oracle import Aggregator, AggregatorConfig
 from keel.oracle.replay import load_uniswap_rel_price, replay
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import Stats, header, interleaved, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 REL = (
@@ -119,6 +122,47 @@ class NumpyAggregator:
         return agg, float(conf), "ok" if keep.all() and len(fresh) == N_SRC else "degraded"
 
 
+def _median(v: list[float]) -> float:
+    """``np.median`` of a sorted list."""
+    n = len(v)
+    h = n // 2
+    return v[h] if n % 2 else 0.5 * (v[h - 1] + v[h])
+
+
+def _aicdf(v: list[float], q: float) -> float:
+    """``np.percentile(v, 100 q, method="averaged_inverted_cdf")`` of a sorted list."""
+    g = len(v) * q
+    j = int(g)
+    if g > j:
+        return v[j]
+    return v[0] if j == 0 else 0.5 * (v[j - 1] + v[j])
+
+
+class PlainAggregator(NumpyAggregator):
+    """The same algorithm in plain Python (sorted lists, no numpy): on 8-24 values per read the
+    numpy call overhead dominates, so this is the stronger straightforward peer (#20)."""
+
+    def read(self, now: int) -> tuple[float, float, str]:
+        fresh = [(p, c) for p, t, c in self.samples.values() if now - t <= self.max_age]
+        if len(fresh) < self.quorum:
+            return math.nan, math.nan, "halted"
+        ps = sorted(p for p, _ in fresh)
+        med = _median(ps)
+        mad = _median(sorted(abs(p - med) for p in ps))
+        lim = max(self.k * 1.4826 * mad, self.floor * med)
+        kept = [(p, c) for p, c in fresh if abs(p - med) <= lim]
+        if len(kept) < self.quorum:
+            return math.nan, math.nan, "halted"
+        votes = sorted([p - c for p, c in kept] + [p for p, _ in kept] + [p + c for p, c in kept])
+        agg = _median(votes)
+        conf = max(agg - _aicdf(votes, 0.25), _aicdf(votes, 0.75) - agg)
+        twap = self._twap(now)
+        self._push(now, agg)
+        if twap == twap and abs(agg - twap) > self.band * twap:
+            return math.nan, math.nan, "halted"
+        return agg, conf, "ok" if len(kept) == len(fresh) == N_SRC else "degraded"
+
+
 def make_stream(n: int, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
     _, eth, _, _ = load_uniswap_rel_price(REL)
     rng = np.random.default_rng(seed)
@@ -133,16 +177,17 @@ def config() -> AggregatorConfig:
     return AggregatorConfig.uniform(IDS, max_age_ns=60 * S, quorum=5)
 
 
-def naive() -> NumpyAggregator:
+def naive(kind: str = "numpy") -> NumpyAggregator:
     c = config()
-    return NumpyAggregator(60 * S, 5, c.outlier_mad_k, c.outlier_min_bps, c.breaker_band_bps, c.twap_window_ns)
+    cls = PlainAggregator if kind == "plain" else NumpyAggregator
+    return cls(60 * S, 5, c.outlier_mad_k, c.outlier_min_bps, c.breaker_band_bps, c.twap_window_ns)
 
 
 def per_tick(kind: str, impl: str, ts: np.ndarray, px: np.ndarray, batch: int) -> tuple[list[float], list[float]]:
     """(wall ns per tick, CPU ns per tick) for each batch."""
     ts_l = ts.tolist()
     px_l = px.tolist()
-    agg = Aggregator(config()) if impl == "keel" else naive()
+    agg = Aggregator(config()) if impl == "keel" else naive(impl)
     for j, sid in enumerate(IDS):  # prime every source
         agg.update(sid, px_l[0][j], ts_l[0])
     agg.read(ts_l[0])
@@ -169,9 +214,9 @@ def per_tick(kind: str, impl: str, ts: np.ndarray, px: np.ndarray, batch: int) -
     return wall, cpu
 
 
-def check_same_prices(ts: np.ndarray, px: np.ndarray) -> float:
-    """Largest relative difference between Keel and the numpy version on the first 3,000 ticks."""
-    k, v = Aggregator(config()), naive()
+def check_same_prices(ts: np.ndarray, px: np.ndarray, kind: str) -> float:
+    """Largest relative difference between Keel and a straightforward version on the first 3,000 ticks."""
+    k, v = Aggregator(config()), naive(kind)
     worst = 0.0
     for i in range(3000):
         for j, sid in enumerate(IDS):
@@ -183,7 +228,7 @@ def check_same_prices(ts: np.ndarray, px: np.ndarray) -> float:
     return worst
 
 
-def replay_day(repeats: int) -> dict[str, float]:
+def replay_day(repeats: int) -> dict[str, Stats]:
     ts, eth, _, _ = load_uniswap_rel_price(REL)
     rng = np.random.default_rng(3)
     px = eth[:, None] * (1 + rng.normal(0, 3e-4, (len(ts), N_SRC)))
@@ -201,10 +246,8 @@ def replay_day(repeats: int) -> dict[str, float]:
                     agg.update(IDS[j], row[j], now)
             agg.read(now)
 
-    def numpy_loop() -> None:
-        agg = NumpyAggregator(
-            180 * S, 5, cfg.outlier_mad_k, cfg.outlier_min_bps, cfg.breaker_band_bps, cfg.twap_window_ns
-        )
+    def loop(cls: type[NumpyAggregator]) -> None:
+        agg = cls(180 * S, 5, cfg.outlier_mad_k, cfg.outlier_min_bps, cfg.breaker_band_bps, cfg.twap_window_ns)
         for i, now in enumerate(ts_l):
             row = px_l[i]
             for j in range(N_SRC):
@@ -212,19 +255,15 @@ def replay_day(repeats: int) -> dict[str, float]:
                     agg.update(IDS[j], row[j], now)
             agg.read(now)
 
-    out: dict[str, float] = {}
-    for name, fn in (
-        ("keel replay (vectorized)", lambda: replay(cfg, ts, px)),
-        ("keel Aggregator loop", keel_loop),
-        ("numpy loop", numpy_loop),
-    ):
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t0)
-        out[name] = statistics.median(times)
-    return out
+    return interleaved(
+        {
+            "keel replay (vectorized)": lambda: replay(cfg, ts, px),
+            "keel Aggregator loop": keel_loop,
+            "plain Python loop": lambda: loop(PlainAggregator),
+            "numpy loop": lambda: loop(NumpyAggregator),
+        },
+        repeats,
+    )
 
 
 def main() -> None:
@@ -232,26 +271,31 @@ def main() -> None:
     ap.add_argument("--ticks", type=int, default=60_000)
     ap.add_argument("--repeats", type=int, default=7)
     args = ap.parse_args()
-    print(f"python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}", platform.machine())
-    print("machine shared with other jobs: absolute numbers depressed, read the ratios")
+    header("oracle aggregation: Keel vs the same algorithm in plain Python and in numpy", "numpy", "numba")
     ts, px = make_stream(args.ticks)
     warm = Aggregator(config())
     warm.update("s0", 1.0, 0)
     warm.read(0)
-    print(f"Keel vs numpy price agreement on 3,000 ticks: max rel diff {check_same_prices(ts, px):.1e}")
-    print("\n(1) per tick, 8 sources (ns per tick, median over batches of 2,000 ticks; wall and CPU time)")
-    print(f"{'case':<22}{'clock':<6}{'keel':>10}{'numpy':>12}{'numpy/keel':>12}")
+    for kind in ("plain", "numpy"):
+        print(f"Keel vs {kind} price agreement on 3,000 ticks: max rel diff {check_same_prices(ts, px, kind):.1e}")
+    print(
+        f"\n(1) per tick, 8 sources, {args.ticks:,} ticks on every side (ns per tick, min / median / max over "
+        "batches of 2,000 ticks; wall and CPU time)"
+    )
+    print(f"{'case':<18}{'clock':<6}{'keel':>30}{'plain Python':>30}{'numpy':>30}{'plain/keel':>11}{'numpy/keel':>11}")
     for kind, label in (("tick", "1 update + read"), ("full", "8 updates + read")):
-        kw, kc = per_tick(kind, "keel", ts, px, 2000)
-        vw, vc = per_tick(kind, "numpy", ts[:20_000], px[:20_000], 2000)
-        for clock, k_ns, v_ns in (("wall", kw, vw), ("cpu", kc, vc)):
-            k, v = statistics.median(k_ns), statistics.median(v_ns)
-            print(f"{label:<22}{clock:<6}{k:>10.0f}{v:>12.0f}{v / k:>11.1f}x")
-    print(f"\n(2) replay of one day of minute data, 1,440 ticks x {N_SRC} sources (median of {args.repeats})")
+        runs = {impl: per_tick(kind, impl, ts, px, 2000) for impl in ("keel", "plain", "numpy")}
+        for c, clock in enumerate(("wall", "cpu")):
+            st = {impl: Stats(runs[impl][c]) for impl in runs}
+            cells = "".join(f"  {st[i].min:>8.0f} /{st[i].median:>8.0f} /{st[i].max:>8.0f}" for i in runs)
+            k = st["keel"].median
+            print(f"{label:<18}{clock:<6}{cells}{st['plain'].median / k:>10.1f}x{st['numpy'].median / k:>10.1f}x")
+    print(f"\n(2) replay of one day of minute data, 1,440 ticks x {N_SRC} sources ({args.repeats} rounds, round-robin)")
     res = replay_day(args.repeats)
-    base = res["keel replay (vectorized)"]
-    for name, sec in res.items():
-        print(f"{name:<34}{sec * 1e3:>10.2f} ms{sec / base:>10.1f}x")
+    base = res["keel replay (vectorized)"].median
+    for name, st in res.items():
+        print(f"{name:<34}{st.fmt():>28}{st.median / base:>10.1f}x")
+    print(f"# load average at end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Inverse (coin-settled, Deribit) options: :func:`inverse_price`, :func:`inverse_g
 """
 
 from keel.pricing import mc as mc
+from keel.pricing import threads as threads  # numba threading defaults (before any kernel runs)
 from keel.pricing.api import (
     Greeks,
     ImpliedVolError,
