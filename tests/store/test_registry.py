@@ -119,13 +119,17 @@ def test_output_paths_checked_before_work(tmp_path: Path) -> None:
 
 CHILD = textwrap.dedent(
     """
-    import os, sys, time
+    import importlib.util, os, sys, time
     from pathlib import Path
-    import keel.runtime.registry as reg
+
+    # the registry module alone (keel.runtime's package init would load the whole simulator)
+    spec = importlib.util.spec_from_file_location("registry", sys.argv[4])
+    reg = sys.modules["registry"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reg)
 
     def step(label):
         print(label, flush=True)
-        time.sleep(0.3)
+        time.sleep(0.1)
 
     real_rename, real_replace = os.rename, os.replace
 
@@ -163,8 +167,9 @@ CHILD = textwrap.dedent(
 )
 def test_sigkill_at_any_moment_leaves_a_complete_run(kill_at: str, tmp_path: Path) -> None:
     write_run(tmp_path, "demo", "r0", _write_three("previous"))
+    registry = Path(write_run.__code__.co_filename)
     proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(tmp_path), "r1", "new"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", CHILD, str(tmp_path), "r1", "new", str(registry)], stdout=subprocess.PIPE, text=True
     )
     assert proc.stdout is not None
     for line in proc.stdout:

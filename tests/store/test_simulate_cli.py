@@ -115,8 +115,9 @@ def test_bad_out_is_refused_before_any_work(tmp_path: Path, capsys: pytest.Captu
     assert a_file.read_text() == "x"
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments_leaves_previous_or_new_complete_run(tmp_path: Path) -> None:
-    cfg = _config(tmp_path)
+    cfg = _config(tmp_path, hours=0.1)
     out = tmp_path / "runs"
     cmd = [sys.executable, "-m", "keel", "simulate", str(cfg), "--out", str(out), "--quiet"]
     t0 = time.perf_counter()
@@ -124,7 +125,7 @@ def test_sigkill_at_random_moments_leaves_previous_or_new_complete_run(tmp_path:
     full = time.perf_counter() - t0
     root = out / "eth_options_desk"
     previous = (root / "latest" / "summary.json").read_bytes()
-    for fraction in (0.3, 0.7, 0.9, 0.97, 1.0):
+    for fraction in (0.5, 0.9, 1.0):
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(full * fraction)
         os.kill(proc.pid, signal.SIGKILL)
