@@ -18,6 +18,7 @@ into fixed chunks and reduces them in a fixed order.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import numba
 
@@ -29,9 +30,10 @@ LAYER_PRIORITY = ["omp", "tbb", "workqueue"]
 def configure_threading() -> None:
     """Apply the defaults above (idempotent; a no-op for whatever the user already set)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # read by libgomp when the first kernel launches
-    if "NUMBA_THREADING_LAYER" in os.environ or numba.config.THREADING_LAYER != "default":
+    config: Any = numba.config  # numba's config attributes are set at runtime (untyped)
+    if "NUMBA_THREADING_LAYER" in os.environ or config.THREADING_LAYER != "default":
         return
-    numba.config.THREADING_LAYER_PRIORITY = list(LAYER_PRIORITY)
+    config.THREADING_LAYER_PRIORITY = list(LAYER_PRIORITY)
 
 
 configure_threading()
