@@ -166,3 +166,16 @@ def test_alerts_config_checks_webhook_urls(tmp_path: Path) -> None:
         load_config(short_config(tmp_path, hours=0.1, extra='[alerts]\nwebhooks = ["file:///etc/passwd"]\n'))
     with pytest.raises(ConfigError, match=r"alerts\.margin_ratio_below"):
         load_config(short_config(tmp_path, hours=0.1, extra="[alerts]\nmargin_ratio_below = -1\n"))
+
+
+def test_readme_alerts_example_is_a_valid_section() -> None:
+    import re
+    import tomllib
+
+    from tests.service.support import ROOT
+
+    text = (ROOT / "README.md").read_text()
+    block = re.search(r"```toml\n(\[alerts\].*?)```", text, flags=re.DOTALL)
+    assert block is not None
+    section = AlertsConfig.model_validate(tomllib.loads(block.group(1))["alerts"])
+    assert section.margin_ratio_below == 1.3 and section.webhooks == ["http://127.0.0.1:9000/keel"]
