@@ -54,6 +54,7 @@ def test_inverted_range_and_bad_blocks(tmp_path: Path, capsys: pytest.CaptureFix
     _nothing_written(catalog)
 
 
+@pytest.mark.hardhat
 def test_non_pool_addresses(chain5k: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = tmp_path / "cat"
     base = ["ingest", "--rpc", chain5k.url, "--from", "0", "--catalog", str(catalog), "--confirmations", "0"]
@@ -69,6 +70,7 @@ def test_non_pool_addresses(chain5k: Chain, tmp_path: Path, capsys: pytest.Captu
     _nothing_written(catalog)
 
 
+@pytest.mark.hardhat
 def test_corrupt_parquet_file_is_named(chain5k: Chain, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     catalog = tmp_path / "cat"
     pool = chain5k.pools[0]
@@ -123,6 +125,7 @@ class _FlakyNode:
             return web.Response(body=await r.read(), status=r.status, content_type="application/json")
 
 
+@pytest.mark.hardhat
 def test_adaptive_ranges_retries_and_backoff(chain5k: Chain, tmp_path: Path) -> None:
     flaky = _FlakyNode(chain5k.url, max_logs_span=8)
     direct = Catalog(tmp_path / "direct")

@@ -7,10 +7,14 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from keel.chain import ChainClient, pool_state_diff, read_pool_state
 from keel.chain.ingest import ingest
 from keel.marketdata.catalog import Catalog
 from tests.ingest.conftest import REBUILD_EVENTS, Chain, run
+
+pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
 
 
 async def _chain_states(url: str, pools: list[tuple[str, str]], blocks: list[int]) -> dict[tuple[str, int], object]:

@@ -11,11 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from keel.chain import ChainClient, pool_state_diff, read_pool_state
 from keel.chain.ingest import ingest
 from keel.marketdata.catalog import Catalog
 from tests.ingest.chaingen import generate
 from tests.ingest.conftest import ROOT, Chain, rpc, run
+
+pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
 
 _NOT_POOL_EVENTS = {
     "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef",  # v2 LP Transfer

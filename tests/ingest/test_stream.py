@@ -23,7 +23,7 @@ from tests.ingest.chaingen import generate
 from tests.ingest.conftest import ROOT, Chain, rpc, run
 from tests.service_support import NATS_URL
 
-pytestmark = pytest.mark.usefixtures("nats_stream_name")
+pytestmark = [pytest.mark.usefixtures("nats_stream_name"), pytest.mark.hardhat, pytest.mark.slow]
 
 
 async def _delete_stream(name: str) -> None:

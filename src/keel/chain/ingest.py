@@ -17,7 +17,10 @@ JSON-RPC batches (hash, parent hash, timestamp, base fee) and appends both to th
   and is the commit point; an interrupted ingest restarts at ``next_block`` after removing any file
   beyond it: no gap, no duplicate.
 * ``follow=True`` keeps polling the head and ingesting newly confirmed blocks until ``stop`` is set;
-  ``on_commit`` receives each committed chunk's rows (how ``--publish`` streams them).
+  ``on_commit`` receives each chunk's rows just before its commit (how ``--publish`` streams them: a crash
+  in between publishes them again, and the stream drops the repeats by message id).
+* **Compaction.**  Every ``compact_every`` chunks, and at the end, each pool's small per-chunk files of a
+  day are merged into one (:meth:`Catalog.compact`).
 """
 
 from __future__ import annotations
@@ -272,6 +275,7 @@ class _Job:
     reorgs: int = 0
     events: int = 0
     blocks: int = 0
+    chunks: int = 0
 
     async def headers(self, lo: int, hi: int) -> list[dict[str, Any]]:
         blocks = await self.rpc.batch(
@@ -348,13 +352,16 @@ class _Job:
         }
         tip = str(headers[-1]["hash"])
         names = [*_EVENT_COLUMNS, "tx_hash", "tx_index", "log_index", "event", *_ALL_PARAMS]
+        ordered = {k: sorted(v, key=lambda r: (r["block_number"], r["log_index"])) for k, v in rows.items()}
+        if on_commit is not None:  # published before the commit: a crash in between re-publishes (deduplicated)
+            for meta in due:
+                if ordered[meta.address.lower()]:
+                    await on_commit(self.chain_id, meta, ordered[meta.address.lower()])
         for meta in due:
             key = meta.address.lower()
-            pool_rows = sorted(rows[key], key=lambda r: (r["block_number"], r["log_index"]))
-            self.metas[key] = self.catalog.write_chunk(meta, _columns(pool_rows, names), block_cols, lo, hi, tip)
-            self.events += len(pool_rows)
-            if on_commit is not None and pool_rows:
-                await on_commit(self.chain_id, self.metas[key], pool_rows)
+            self.metas[key] = self.catalog.write_chunk(meta, _columns(ordered[key], names), block_cols, lo, hi, tip)
+            self.events += len(ordered[key])
+        self.chunks += 1
         self.blocks += hi - lo + 1
         return True
 
@@ -382,6 +389,7 @@ async def ingest(
     stop: asyncio.Event | None = None,
     rpc_timeout_s: float = 30.0,
     rpc_attempts: int = 5,
+    compact_every: int = 256,
 ) -> IngestResult:
     """Ingest ``pools``' events for blocks ``from_block..to_block`` (None: the confirmed head) into ``catalog``.
 
@@ -485,6 +493,10 @@ async def ingest(
                             reorgs=job.reorgs,
                         )
                     )
+                if job.chunks >= compact_every:
+                    for meta in job.metas.values():
+                        cat.compact(meta.chain_id, meta.address)
+                    job.chunks = 0
                 if stop is not None and stop.is_set():
                     break
             if not follow or (stop is not None and stop.is_set()):
@@ -496,6 +508,8 @@ async def ingest(
             if stop is not None and stop.is_set():
                 break
             head = _hex(await rpc.call("eth_blockNumber", []))
+        for meta in job.metas.values():
+            cat.compact(meta.chain_id, meta.address)
         return IngestResult(
             chain_id=chain_id,
             pools=list(job.metas.values()),

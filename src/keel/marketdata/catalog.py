@@ -300,7 +300,36 @@ class Catalog:
                 if m and m.group(1) == kind:
                     out.append((int(m.group(2)), int(m.group(3)), f))
         out.sort()
-        return out
+        # a file whose block range lies inside another's of the same day was merged into it by compact()
+        # (the merged file is written before the parts are deleted): read the merged one only
+        kept = []
+        for lo, hi, f in out:
+            inside = any(g.parent == f.parent and a <= lo and hi <= b and (a, b) != (lo, hi) for a, b, g in out)
+            if not inside:
+                kept.append((lo, hi, f))
+        return kept
+
+    def compact(self, chain_id: int, pool: str) -> int:
+        """Merge each day's files of the pool into one per kind (atomic: the merged file is written first and
+        hides its parts, which are then deleted); returns how many files were merged away."""
+        merged = 0
+        for kind in ("events", "blocks"):
+            by_day: dict[Path, list[tuple[int, int, Path]]] = {}
+            for lo, hi, f in self._files(chain_id, pool, kind):
+                by_day.setdefault(f.parent, []).append((lo, hi, f))
+            for day, parts in by_day.items():
+                if len(parts) < 2:
+                    continue
+                lo, hi = min(p[0] for p in parts), max(p[1] for p in parts)
+                try:
+                    table = pa.concat_tables([pq.read_table(f) for _, _, f in parts])
+                except Exception as exc:  # a damaged file: leave the day as it is, name it
+                    raise CatalogError(f"catalog folder {str(day)!r}: cannot compact ({str(exc)[:80]})") from None
+                _atomic_parquet(day / f"{kind}-{lo:012d}-{hi:012d}.parquet", table)
+                for _, _, f in parts:
+                    f.unlink()
+                merged += len(parts)
+        return merged
 
     # ---- metadata -------------------------------------------------------------------------------
     def pools(self) -> list[PoolMeta]:
