@@ -274,8 +274,12 @@ class LiveEnvironment:
     async def advance(self, *, mine: bool, timeout_s: float = 120.0, poll_s: float = 0.5) -> None:
         """The next block: mine one (a local test chain, ``block_time_ns`` later) or wait for it; then sync."""
         last = self._block_number
-        if mine:
-            await self.client.rpc("evm_increaseTime", [max(1, self._block_time_ns // NS_PER_SECOND)])
+        if mine:  # exactly one block time after the last synced block, as a simulated chain produces blocks
+            step_s = max(1, self._block_time_ns // NS_PER_SECOND)
+            try:
+                await self.client.rpc("evm_setNextBlockTimestamp", [self._now_ns // NS_PER_SECOND + step_s])
+            except ChainError:  # blocks mined since (our own transactions) are already later: just move on
+                await self.client.rpc("evm_increaseTime", [step_s])
             await self.client.rpc("evm_mine")
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s

@@ -317,11 +317,6 @@ class LiveSession:
         for p in o.pools[1:]:
             if {t.symbol for t in self.env.tokens[p.name]} != {self.cash.symbol, self.asset.symbol}:
                 raise ValidationError(f"pool {p.name}", p.address, "does not trade the main pool's tokens")
-        from keel.sim.config import parse_utc
-
-        if o.anchor_to_chain:  # the engine runs the config's clock: market.start is the chain's time now
-            self.shift_ns = self.env.chain_now_ns - parse_utc(self.config.market.start)
-            self.env.time_shift_ns = self.shift_ns
 
     def _check_expiries(self) -> None:
         """Every option expiry of the world must be after the chain's time (engine clock)."""
@@ -377,6 +372,11 @@ class LiveSession:
         if c.desk is not None:  # the book is funded from the chain below, not from desk.initial_usd
             c = c.model_copy(update={"desk": c.desk.model_copy(update={"initial_usd": 0.0})})
         env = self.env
+        if self.opts.anchor_to_chain:  # the engine runs the config's clock: market.start is the chain's time now
+            from keel.sim.config import parse_utc
+
+            self.shift_ns = env.chain_now_ns - parse_utc(c.market.start)
+            env.time_shift_ns = self.shift_ns
         engine = Engine(seed=c.seed, start_ns=env.now_ns)
         env.engine = engine
         engine.on_action(Tx, self._submit)
