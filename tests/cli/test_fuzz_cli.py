@@ -497,3 +497,9 @@ def test_console_script_one_line_no_traceback(argv: list[str], names: tuple[str,
     names = tuple(str(binary) if n == "BINARY" else n for n in names)
     proc = subprocess.run([sys.executable, "-m", "keel", *argv], capture_output=True, text=True, timeout=120)
     assert_refused(proc.returncode, proc.stderr, *names)
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**70), "nan"])
+def test_simulate_bad_seed(seed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["simulate", str(EXAMPLE), "--seed", seed, "--out", str(tmp_path), "--quiet"], capsys)
+    assert_refused(code, err, "seed")

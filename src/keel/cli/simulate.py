@@ -34,6 +34,10 @@ def simulate_command(
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="with --serve: TCP port"),
 ) -> None:
     """Run a derivatives book through a simulated chain; write report.html, events.parquet, summary.json."""
+    if seed is not None and not 0 <= seed < 2**63:
+        from keel.errors import ValidationError
+
+        raise ValidationError("--seed", seed, "must be in [0, 2**63)")
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
