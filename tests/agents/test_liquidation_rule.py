@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from keel.agents.liquidator import Liquidate, Liquidator, accounts_to_liquidate
+from keel.domain import Perpetual, Settlement
 from keel.engine import Block, Engine
 from keel.oracle import OracleReading, OracleStatus
-from tests.sim.test_paths_perp import _venue
+from keel.risk.perpetual import PerpVenue
+
+
+def _venue(rate: float = 0.0001) -> PerpVenue:
+    inst = Perpetual("BTC", "USD", Settlement.LINEAR)
+    eight_h = inst.funding_interval_ns
+    return PerpVenue("perp", inst, np.array([eight_h, 2 * eight_h]), np.array([rate, -rate]), 0.005, 0.01, 1000.0)
 
 
 def _reading(price: float, conf: float, status: OracleStatus = OracleStatus.OK) -> OracleReading:

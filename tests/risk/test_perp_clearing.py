@@ -126,3 +126,40 @@ def test_crash_example_clears_through_the_house_and_balances_after_every_block()
     assert perp["insurance_fund_end_usd"] == pytest.approx(
         perp["insurance_fund_start_usd"] - perp["bad_debt_usd"], abs=1e5
     )
+
+
+def test_the_desk_book_is_a_view_of_its_clearing_house_account() -> None:
+    from keel.agents.book import OPTIONS_COUNTERPARTY, DeskBook
+    from keel.domain import NS_PER_DAY, Option, OptionKind, Token
+
+    usdc, weth = Token("USDC", 6), Token("WETH", 18)
+    book = DeskBook(usdc, weth, cash=1_000_000 * 10**6)
+    t0 = 1_704_412_800 * 10**9  # 2024-01-05 00:00 UTC
+    odd = Option("ETH", "2300", t0 + 7 * NS_PER_DAY + 123, OptionKind.CALL, "USD", Settlement.LINEAR)
+    listed = Option("ETH", "2400", t0 + 7 * NS_PER_DAY + 8 * 3600 * 10**9, OptionKind.PUT, "USD", Settlement.LINEAR)
+    book.add_option(odd, -10.0, 20.125)
+    book.add_option(listed, 5.0, 101.5)
+    assert book.house.ledger.balance("desk", "USD") == 201_250_000 - 507_500_000  # exact premium
+    assert sorted(book.options) == ["ETH_USD-12JAN24-2300-C@" + str(odd.expiry_ns), "ETH_USD-12JAN24-2400-P"]
+    assert {p.name: p.quantity for p in book.house.positions(OPTIONS_COUNTERPARTY)} == {
+        "ETH_USD-12JAN24-2300-C@" + str(odd.expiry_ns): 10.0,
+        "ETH_USD-12JAN24-2400-P": -5.0,
+    }
+    book.book_swap(usdc, 2_270 * 10**6, 10**18)
+    assert (book.cash, book.asset, book.hedge_trades) == (997_730 * 10**6, 10**18, 1)
+    book.book_swap(weth, 2 * 10**18, 4_500 * 10**6)  # holds 1 WETH, sells 2: short 1 WETH, a recorded debt
+    assert book.asset == -(10**18) and book.house.ledger.debt("desk", "WETH") == 10**18
+    book.book_swap(usdc, 2_300 * 10**6, 10**18)  # bought back: the debt is repaid
+    assert book.asset == 0 and book.house.ledger.debt("desk", "WETH") == 0
+    before = book.house.ledger.state()
+    with pytest.raises(ValidationError):
+        book.book_swap(weth, -1, 4_000 * 10**6)  # refused, nothing changes
+    assert book.house.ledger.state() == before
+    # the odd expiry settles at its own time (not 08:00 of the day), in the house
+    assert book.expire(odd.expiry_ns - 1, 2_350.0) == 0.0
+    paid = book.expire(odd.expiry_ns, 2_350.0)
+    assert paid == pytest.approx(-10 * 50.0) and sorted(book.options) == ["ETH_USD-12JAN24-2400-P"]
+    assert book.expire(listed.expiry_ns, 2_350.0) == pytest.approx(5 * 50.0) and not book.options
+    assert book.premium_cash_usd == pytest.approx(201.25 - 507.5 - 500.0 + 250.0)
+    assert book.house.imbalance() == 0 and book.ledger_imbalance() == 0
+    assert book.house.solvency_violations() == ()

@@ -457,27 +457,22 @@ class DeltaHedger(Actor):
         spot = float(self.spot(message.ts_ns))
         eth_usd = spot if book.asset_token.symbol in ("WETH", "ETH") else float(self.spot(message.ts_ns))
         gas_usd = message.fee_wei / 1e18 * eth_usd
-        book.gas_usd += gas_usd
+        book.add_costs(gas_usd=gas_usd)
         if not message.status:
             self.ctx.record("hedge_reverted", self.venue_name, 0.0, spot, value=gas_usd, detail=message.revert_reason)
             return
+        book.book_swap(message.token_in, message.amount_in, message.amount_out)
         if message.token_in == book.cash_token.symbol:
-            book.cash -= message.amount_in
-            book.asset += message.amount_out
             qty = message.amount_out / book.asset_token.unit
             paid = message.amount_in / book.cash_token.unit
             slippage = paid - qty * spot
             mev = message.mev_loss / book.asset_token.unit * spot
         else:
-            book.asset -= message.amount_in
-            book.cash += message.amount_out
             qty = -message.amount_in / book.asset_token.unit
             got = message.amount_out / book.cash_token.unit
             slippage = -qty * spot - got
             mev = message.mev_loss / book.cash_token.unit
-        book.mev_loss_usd += mev
-        book.slippage_usd += slippage - mev
-        book.hedge_trades += 1
+        book.add_costs(mev_loss_usd=mev, slippage_usd=slippage - mev)
         self.ctx.record("hedge_fill", self.venue_name, qty, spot, value=slippage, detail=f"gas_usd={gas_usd:.4f}")
         if qty != 0.0:
             cash_moved = message.amount_in if message.token_in == book.cash_token.symbol else message.amount_out

@@ -94,10 +94,6 @@ class _Account:
     margin: MarginModel | None = None
 
 
-def _frac(x: float | Decimal | Fraction | int) -> Fraction:
-    return x if isinstance(x, Fraction) else Fraction(x)
-
-
 def _is_real(x: object) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
 
@@ -1054,3 +1050,17 @@ class ClearingHouse:
         or the first trade's price before any mark); ``None`` for an instrument never traded."""
         self._instrument(name)
         return self._ref.get(name)
+
+    def list_instrument(self, name: str, instrument: Instrument) -> None:
+        """Trade ``instrument`` under ``name`` (instead of parsing the name): for instruments a
+        Deribit name cannot carry exactly, e.g. an option expiring at another time than 08:00 UTC.
+        Listing the same name again with a different instrument is refused."""
+        if not isinstance(name, str) or not name:
+            raise ValidationError("name", name, "must be a non-empty instrument name")
+        if isinstance(instrument, Spot) or not isinstance(instrument, Option | Future | Perpetual):
+            raise ValidationError("instrument", instrument, "must be an option, future or perpetual")
+        self._asset(settlement_asset(instrument))
+        listed = self._instruments.get(name)
+        if listed is not None and listed != instrument:
+            raise ValidationError("name", name, f"already lists {listed}")
+        self._instruments[name] = instrument

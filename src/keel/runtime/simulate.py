@@ -280,6 +280,8 @@ def ledger_imbalance(world: World) -> int:
     book, hedger = world.book, world.hedger
     env = world.environment
     total = world.perp.ledger_imbalance() if world.perp is not None else 0
+    if book is not None:
+        total += book.ledger_imbalance()
     if book is None or hedger is None or hedger.name not in world.funded:
         return total
     for token, held in ((book.cash_token.symbol, book.cash), (book.asset_token.symbol, book.asset)):

@@ -433,8 +433,7 @@ def build_portfolio_manager(world: World, name: str, params: Any) -> PortfolioMa
         first_expiry_ns=first_expiry if first_expiry > world.start_ns else None,
     )
     if d.strategy == "covered_call":
-        book.asset += int(d.contracts * WETH.unit)
-        book.cash -= int(d.contracts * world.s0 * USDC.unit)
+        book.book_swap(USDC, int(d.contracts * world.s0 * USDC.unit), int(d.contracts * WETH.unit), hedge=False)
     world.portfolio_manager = pm
     return pm
 
