@@ -92,6 +92,9 @@ def run_command(
     report: Path | None = typer.Option(None, "--report", help="write the summary JSON here"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON on stdout (progress on stderr)"),
     run_id: str = typer.Option("", "--run-id", help="run id for a new journal (default: time + random)"),
+    db: str | None = typer.Option(
+        None, "--db", help="keep the journal in the state store at this URL (one writer per account), not --journal"
+    ),
 ) -> None:
     """Run the config's hedging agent live: `keel run --live --rpc URL examples/NAME.toml`."""
     if not live:
@@ -139,6 +142,7 @@ def run_command(
         kill_switch=kill_switch,
         report=report,
         run_id=run_id or None,
+        db=db,
         prompt=lambda text: getpass.getpass(text),
         echo=echo,
     )

@@ -124,6 +124,7 @@ class LiveOptions:
     echo: Callable[[str], None] = print
     on_step: Callable[[str, str], None] | None = None  # TransactionManager.on_step (observers, fault tests)
     root: Path = Path(".")  # where the config's relative data paths are resolved (as `keel simulate`)
+    db: str | None = None  # a state-store URL: the journal lives there (keel.store.StoreJournal) instead of a file
     handle_signals: bool = True
 
 
@@ -269,21 +270,29 @@ class LiveSession:
             archived = archive_journal(o.journal)
             if archived is not None:
                 self.echo(f"journal  archived {o.journal} -> {archived.name}")
-        journal = TxJournal(o.journal)
-        self.journal = journal
         run_id = o.run_id or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        journal: Journal
+        if o.db is not None:  # the state store's journal: a lease gives one writer per account and chain
+            from keel.store import open_store
+            from keel.store.journal import StoreJournal
+
+            store = open_store(o.db)
+            journal = StoreJournal(store, signer.address, self.client.chain_id, run_id, name=self.config.name)
+        else:
+            journal = TxJournal(o.journal)
+        self.journal = journal
         binding = journal.bind(JournalBinding(self.client.chain_id, genesis, signer.address, run_id))
         self.summary.chain_id = self.client.chain_id
         self.summary.account = signer.address
         self.summary.run_id = binding.run_id
-        self.summary.journal = str(o.journal)
+        self.summary.journal = journal.where
         self.tm = await TransactionManager.open(self.client, signer, journal, o.gas_policy or GasPolicy())
         self.tm.on_rebroadcast = self._rebroadcast
         self.tm.on_step = o.on_step
         self.echo(f"chain id {self.client.chain_id} at {self.client.endpoint}")
         self.echo(f"account  {signer.address}")
         resumed = "resumed" if journal.notes("session") else "new"
-        self.echo(f"journal  {o.journal}")
+        self.echo(f"journal  {journal.where}")
         self.echo(f"run      {binding.run_id} ({resumed})")
 
     def _rebroadcast(self, intent: str, tx_hash: str, why: str) -> None:
@@ -584,7 +593,7 @@ class LiveSession:
                 "intent": intent, "status": status, "token_in": meta["token_in"], "token_out": meta["token_out"],
                 "amount_in": int(meta["amount_in"]) if status == "filled" else 0,
                 "amount_out": amount_out, "predicted_out": int(meta["predicted_out"]) if status == "filled" else 0,
-                "tx_hash": tx_hash,
+                "tx_hash": tx_hash, "block": self.env.block_number if self.env is not None else -1,
             },
         )  # fmt: skip
 
@@ -624,7 +633,12 @@ class LiveSession:
         self.summary.external_deposits = deposits
         drift = {k: chain[k] - expected[k] for k in chain}  # deposits (or adopted external spending)
         self.predicted = {k: predicted_base.get(k, 0) + predicted_fx.get(k, 0) + drift[k] for k in chain}
-        self.journal.note("baseline", {"actual": chain, "predicted": self.predicted, "fills": len(fills)})
+        decimals = {sym: tok.decimals for sym, tok in self.env.all_tokens().items()}
+        self.journal.note(
+            "baseline",
+            {"actual": chain, "predicted": self.predicted, "fills": len(fills), "block": self.env.block_number,
+             "decimals": decimals},
+        )  # fmt: skip
         self.fill_notes_seen = len(fills)
 
     # ---- 8: approvals ---------------------------------------------------------------------------------
