@@ -8,9 +8,12 @@ hold a core at the end of every parallel region, which on a busy machine takes i
 still working; passive waiting gives it back.  OpenMP is also safe to launch from several Python
 threads at once (a service), which the workqueue layer is not.
 
-So, unless the user chose otherwise (``NUMBA_THREADING_LAYER``, ``OMP_WAIT_POLICY`` in the
-environment, or ``numba.config.THREADING_LAYER`` set before this import): layer priority
-OpenMP, then TBB, then workqueue (the first one available), and ``OMP_WAIT_POLICY=PASSIVE``.
+So, unless the user chose otherwise (``NUMBA_THREADING_LAYER``, ``NUMBA_THREADING_LAYER_PRIORITY``
+or ``OMP_WAIT_POLICY`` in the environment, or ``numba.config.THREADING_LAYER`` set first): layer
+priority OpenMP, then TBB, then workqueue (the first one available), and
+``OMP_WAIT_POLICY=PASSIVE``.  ``import keel`` puts both into the environment (so kernels in any
+layer get them, even without keel.pricing); this module re-applies the priority when numba was
+imported before keel.
 Results do not depend on the layer or the thread count: every parallel kernel splits its work
 into fixed chunks and reduces them in a fixed order.
 """
@@ -33,7 +36,8 @@ def configure_threading() -> None:
     config: Any = numba.config  # numba's config attributes are set at runtime (untyped)
     if "NUMBA_THREADING_LAYER" in os.environ or config.THREADING_LAYER != "default":
         return
-    config.THREADING_LAYER_PRIORITY = list(LAYER_PRIORITY)
+    # `import keel` put the default into the environment (before numba read it, unless numba came first)
+    config.THREADING_LAYER_PRIORITY = os.environ.get("NUMBA_THREADING_LAYER_PRIORITY", " ".join(LAYER_PRIORITY)).split()
 
 
 configure_threading()
