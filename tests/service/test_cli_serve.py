@@ -101,3 +101,24 @@ def test_serve_refuses_a_missing_store_and_a_short_token(
     assert main(["serve", "--db", f"sqlite:///{tmp_path / 'x.db'}", "--port", str(free_port())]) == 2
     err = capsys.readouterr().err
     assert "KEEL_SERVE_TOKEN" in err and "16 characters" in err and "short" not in err  # never echoes the token
+
+
+def test_serve_refuses_a_busy_port_and_a_foreign_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from keel.cli import main
+    from keel.store import open_store
+
+    open_store(f"sqlite:///{tmp_path / 'keel.db'}").close()
+    monkeypatch.setenv("KEEL_SERVE_TOKEN", "a-token-of-sufficient-length")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--db", f"sqlite:///{tmp_path / 'keel.db'}", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --host/--port='127.0.0.1:{port}': cannot listen there") and err.count("\n") == 1
+    assert main(["serve", "--db", f"sqlite:///{tmp_path / 'keel.db'}", "--host", "no-such-host.invalid"]) == 2
+    assert "--host='no-such-host.invalid'" in capsys.readouterr().err

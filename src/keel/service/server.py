@@ -35,6 +35,23 @@ def resolve_token(token: str | None = None) -> tuple[str, bool]:
     return secrets.token_urlsafe(24), True
 
 
+def _check_bindable(host: str, port: int) -> None:
+    """One clear line when ``host:port`` cannot be listened on (instead of uvicorn's log and exit)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ConfigError("--host", host, f"not an address of this machine ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            raise ConfigError("--host/--port", f"{host}:{port}", f"cannot listen there: {exc.strerror}") from None
+
+
 class ServiceThread:
     """A uvicorn server on its own thread; :meth:`stop` shuts it down."""
 
@@ -52,13 +69,14 @@ class ServiceThread:
         return f"http://{host}:{self.port}"
 
     def start(self, timeout_s: float = 15.0) -> ServiceThread:
+        _check_bindable(self.host, self.port)
         self.thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
             if not self.thread.is_alive():
-                raise ConfigError("port", self.port, f"cannot serve on {self.host}:{self.port} (in use?)")
+                raise ConfigError("--port", self.port, f"cannot serve on {self.host}:{self.port}")
             if time.monotonic() > deadline:
-                raise ConfigError("port", self.port, f"the server did not start within {timeout_s:g} s")
+                raise ConfigError("--port", self.port, f"the server did not start within {timeout_s:g} s")
             time.sleep(0.02)
         return self
 
