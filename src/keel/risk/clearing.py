@@ -1064,3 +1064,23 @@ class ClearingHouse:
         if listed is not None and listed != instrument:
             raise ValidationError("name", name, f"already lists {listed}")
         self._instruments[name] = instrument
+
+    def settle_with(self, counterparty: str, asset: str, flows: Mapping[str, int], reason: str) -> None:
+        """Settle exact amounts between accounts and one ``counterparty`` account (e.g. funding a
+        venue accrues per account against the market maker on the other side of every position):
+        ``flows[account] > 0`` is paid by the account to the counterparty, ``< 0`` received.
+        Everything is validated before any transfer; settlement may create recorded debt."""
+        self._acc(counterparty)
+        self._asset(asset)
+        if not isinstance(reason, str) or not reason:
+            raise ValidationError("reason", reason, "must be a non-empty string")
+        checked: list[tuple[str, int]] = []
+        for aid, amount in sorted(flows.items()):
+            self._acc(aid)
+            if aid == counterparty:
+                raise ValidationError("flows", aid, "an account cannot settle with itself")
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise ValidationError(f"flows[{aid}]", amount, "must be an int in base units")
+            checked.append((aid, amount))
+        for aid, amount in checked:
+            self.ledger.transfer_signed(aid, counterparty, asset, amount, reason, allow_debt=True)

@@ -10,9 +10,10 @@ fund, ADL and bad debt resolved by the waterfall).  ``house.imbalance() == 0`` a
 
 Funding uses real Binance rates: the rate of the settlement that closes the interval containing
 ``t`` accrues continuously, ``size · mark · rate · dt / interval`` per account (longs pay when
-the rate is positive).  Accruals are kept per unit of position and settled into the ledger
-every ``settle_every_ns`` (with variation margin) and before any close-out, so a scan between
-settlements sees ``equity = balance + size·(mark − ref) − pending funding``.
+the rate is positive).  Accruals are settled into the ledger (each account against the maker,
+in exact base units) every ``settle_every_ns`` and before any close-out that touches the
+account; positions are carried at the house's reference price (unsettled variation margin is
+part of equity), so a scan sees ``equity = balance + size·(mark − ref) − pending funding``.
 
 For the vectorized health scan (:func:`keel.agents.accounts_to_liquidate`) the venue mirrors
 each owner's state in float64 arrays ``size``, ``collateral`` (balance less pending funding, USD)
@@ -133,8 +134,9 @@ class PerpVenue:
         self.collateral = np.zeros(0)
         self.entry = np.zeros(0)
         self.funding_paid = np.zeros(0)
-        self._pending = np.zeros(0)  # funding accrued per account, not yet settled (USD, + = owes)
-        self._pending_per_unit = 0.0  # the same accrual per unit of position, for the settlement
+        self._pending = np.zeros(0)  # funding accrued per owner, not yet settled (USD, + = owes)
+        self._funding_index = 0.0  # funding accrued per unit of long position since the start (USD)
+        self._liquidator_index: dict[str, float] = {}  # a liquidator's funding index at its last settlement
         self._last_settle_ns: int | None = None
         self._mark = 0.0
         self.liquidations: list[LiquidationResult] = []
@@ -171,19 +173,23 @@ class PerpVenue:
         self.house.open_account(liquidator, liquidator=True)
         cap = self.liquidator_capital_usd if capital_usd is None else capital_usd
         self.house.deposit(liquidator, "USD", _usd(cap, "liquidator_capital_usd"))
+        self._liquidator_index[liquidator] = self._funding_index
+
+    def _quantity(self, account: str) -> float:
+        pos = {p.name: p for p in self.house.positions(account)}.get(self.symbol)
+        return pos.quantity if pos is not None else 0.0
 
     def _sync(self, rows: Sequence[int] | None = None) -> None:
         """Re-read size, collateral (balance − pending funding) and entry (house ref) of owners."""
         idx = range(len(self.owners)) if rows is None else rows
         unit = USD.unit
+        ref = self.house.reference_price(self.symbol)
+        entry = float(ref) if ref is not None else self._mark
         for i in idx:
             owner = self.owners[i]
-            pos = {p.name: p for p in self.house.positions(owner)}.get(self.symbol)
-            bal = self.house.ledger.balance(owner, "USD") / unit
-            self.size[i] = pos.quantity if pos is not None else 0.0
-            self.collateral[i] = bal - self._pending[i]
-            ref = self.house.reference_price(self.symbol)
-            self.entry[i] = float(ref) if ref is not None else self._mark
+            self.size[i] = self._quantity(owner)
+            self.collateral[i] = self.house.ledger.balance(owner, "USD") / unit - self._pending[i]
+            self.entry[i] = entry
 
     # ------------------------------------------------------------------ funding -------
     def rate_at(self, ts_ns: int) -> float:
@@ -193,39 +199,46 @@ class PerpVenue:
 
     def accrue_funding(self, start_ns: int, end_ns: int, mark: float) -> float:
         """Accrue funding from ``start_ns`` to ``end_ns`` at ``mark``; returns the total paid by longs
-        (USD).  Settles funding and variation margin into the house every ``settle_every_ns``."""
+        (USD).  Pending funding is settled into the house every ``settle_every_ns``."""
         if self._last_settle_ns is None:
             self._last_settle_ns = start_ns
         if end_ns <= start_ns or len(self.owners) == 0:
             return 0.0
         rate = self.rate_at(end_ns)
-        frac = (end_ns - start_ns) / self.instrument.funding_interval_ns
-        payment = self.size * mark * rate * frac
-        self._pending_per_unit += mark * rate * frac
+        per_unit = mark * rate * (end_ns - start_ns) / self.instrument.funding_interval_ns
+        payment = self.size * per_unit
+        self._funding_index += per_unit
         self.collateral -= payment
         self.funding_paid += payment
         self._pending += payment
         self._mark = mark
         if end_ns - self._last_settle_ns >= self.settle_every_ns:
-            self.settle(end_ns, mark)
+            self.settle(end_ns)
         return float(payment[self.size > 0].sum())
 
-    def settle(self, ts_ns: int, mark: float) -> None:
-        """Settle pending funding and variation margin at ``mark`` into the house's ledger.
-
-        Positions change only in close-outs, which settle first, so the funding pending since
-        the last settlement is the same amount per unit of position for every account: one
-        house funding payment at that per-unit rate settles all of them exactly as accrued
-        (to the ledger's rounding)."""
-        market = MarketState(ts_ns, {self.instrument.underlying: mark})
-        if self._pending_per_unit != 0.0:
-            self.house.pay_funding(self.symbol, self._pending_per_unit / mark, market)
-        self.house.mark(market, (self.symbol,))
-        self._pending[:] = 0.0
-        self._pending_per_unit = 0.0
-        self._last_settle_ns = ts_ns
-        self._mark = mark
-        self._sync()
+    def settle(self, ts_ns: int, owners: Sequence[str] | None = None) -> None:
+        """Settle pending funding into the house's ledger, each account against the maker (on the
+        other side of every position, so the flows are the zero-sum funding exchange), in exact
+        base units: every owner (or only ``owners``) and every liquidator.  The mirrors do not
+        move: ``collateral`` already counted the pending funding (to the ledger's rounding)."""
+        flows: dict[str, int] = {}
+        rows = range(len(self.owners)) if owners is None else [self._index[o] for o in owners]
+        for i in rows:
+            if self._pending[i] != 0.0:
+                flows[self.owners[i]] = round(float(self._pending[i]) * USD.unit)
+        for liq, since in self._liquidator_index.items():
+            q = self._quantity(liq)
+            if q != 0.0 and since != self._funding_index:
+                flows[liq] = round(q * (self._funding_index - since) * USD.unit)
+        flows = {a: v for a, v in flows.items() if v != 0}
+        if flows:
+            self.house.settle_with(MAKER, "USD", flows, f"funding {self.symbol}")
+        for i in rows:
+            self._pending[i] = 0.0
+        for liq in self._liquidator_index:
+            self._liquidator_index[liq] = self._funding_index
+        if owners is None:
+            self._last_settle_ns = ts_ns
 
     # ------------------------------------------------------------------ risk ----------
     def equity(self, mark: float) -> npt.NDArray[np.float64]:
@@ -273,8 +286,8 @@ class PerpVenue:
         if not (math.isfinite(mark) and mark > 0):
             raise ValidationError("mark", mark, "must be a finite positive price")
         self.register_liquidator(liquidator)
-        if self._pending.any() or self._mark != mark:
-            self.settle(ts_ns, mark)
+        self._mark = mark
+        self.settle(ts_ns, [owner])  # the owner's and the liquidators' positions may change
         und = self.instrument.underlying
         band = (mark, mark)
         if reading is not None and reading.usable and math.isfinite(reading.confidence):
@@ -284,8 +297,13 @@ class PerpVenue:
         ins0, bad0 = self.house.ledger.balance(INSURANCE, "USD"), self.house.bad_debt_usd
         paid0 = self.house.insurance_paid_usd
         records = tuple(self.house.liquidate_account(owner, market, {und: band}))
-        touched = {r.account_id for r in records} | {r.counterparty for r in records}
-        self._sync(sorted(self._index[a] for a in touched if a in self._index))
+        touched = sorted(
+            a for a in {r.account_id for r in records} | {r.counterparty for r in records} if a in self._index
+        )
+        # other owners whose positions changed (auto-deleveraging): their pending funding accrued
+        # on the old size, settle it now; then re-read every touched owner
+        self.settle(ts_ns, [a for a in touched if a != owner])
+        self._sync([self._index[a] for a in touched])
         mine = [r for r in records if r.account_id == owner and r.instrument == self.symbol]
         closed = -sum(r.quantity for r in mine)
         price = sum(abs(r.quantity) * r.price for r in mine) / max(sum(abs(r.quantity) for r in mine), 1e-300)
