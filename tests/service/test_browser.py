@@ -74,6 +74,19 @@ def test_report_renders_offline_and_fits_600px(browser: Any, tmp_path: Path) -> 
     assert (tmp_path / "report_600.png").stat().st_size > 10_000
 
 
+class _Throttle:
+    """A subscriber that holds each block 5 ms, so that even a fast machine cannot finish 7,200 blocks in under 36 s."""
+
+    def on_event(self, topic: str, event: object) -> None:
+        pass
+
+    def on_snapshot(self, snapshot: object) -> None:
+        time.sleep(0.005)
+
+    def on_end(self, summary: dict[str, Any]) -> None:
+        pass
+
+
 def test_dashboard_follows_a_run_and_the_kill_switch_needs_the_token(browser: Any, tmp_path: Path) -> None:
     from keel.service import simulate_with_service
     from keel.sim.config import load_config
@@ -91,7 +104,9 @@ def test_dashboard_follows_a_run_and_the_kill_switch_needs_the_token(browser: An
 
     def run() -> None:
         try:
-            box["summary"] = simulate_with_service(config, port=port, token=TOKEN, store=store, on_ready=on_ready)
+            box["summary"] = simulate_with_service(
+                config, port=port, token=TOKEN, store=store, on_ready=on_ready, subscribers=[_Throttle()]
+            )
         except BaseException as exc:  # surfaced below
             box["error"] = exc
             ready.set()
@@ -136,4 +151,3 @@ def test_dashboard_follows_a_run_and_the_kill_switch_needs_the_token(browser: An
     assert outside == []  # the dashboard loads nothing from outside the service
     page.close()
     store.close()
-    time.sleep(0)  # the service thread has stopped with the run
