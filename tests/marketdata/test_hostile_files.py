@@ -206,3 +206,16 @@ def test_bad_funding_and_pool_files(tmp_path: Path) -> None:
     empty.write_text(KHEAD + "\n")
     with pytest.raises(ValidationError, match="has no data rows"):
         load_binance_klines(empty)
+
+
+def test_keel_surface_reports_dropped_rows_and_placeholder_expiries(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from keel.cli import main
+
+    text = ETH_0209.read_text().splitlines()
+    text.append(_row(2400, "C", "-0.5", "80.0"))  # 8 of the header's 34 fields: a row cut short
+    hostile = tmp_path / "eth.csv"
+    hostile.write_text("\n".join(text) + "\n")
+    assert main(["surface", str(hostile), "--png", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr().out
+    assert "dropped 1 bad row(s) of eth.csv:" in out
+    assert "skipped expiry 2021-02-26: every mark IV is 80.00% (a flat placeholder, not a smile)" in out

@@ -99,6 +99,9 @@ def surface_command(
         f"{path.name} snapshot {where} ({ns_to_datetime(surface.ts_ns):%Y-%m-%d %H:%M} UTC): "
         f"{surface.underlying} SVI fit"
     )
+    if chain.n_dropped:
+        reasons = ", ".join(f"{n} {why}" for why, n in chain.dropped)
+        echo(f"dropped {chain.n_dropped} bad row(s) of {path.name}: {reasons}")
     echo("fit error vs mark IVs in vol points (wRMSE: weighted like the fit; in b/a: share of two-way quotes inside)")
     head = f"{'expiry':<11}{'T (d)':>8}{'forward':>22}{'venue F':>12}{'n':>4}{'wRMSE':>7}{'RMSE':>7}{'max':>7}"
     echo(head + f"{'in b/a':>8}{'min g':>10}  butterfly")

@@ -108,6 +108,7 @@ class World:
     accountant: Accountant | None = None
     initial_equity: float = 0.0
     funded: dict[str, dict[str, int]] = field(default_factory=dict)  # holder -> token -> base units at the start
+    pool_prices: dict[str, PoolPrice] = field(default_factory=dict)
 
     @property
     def needs_pools(self) -> bool:
@@ -118,6 +119,13 @@ class World:
         """USD earned (+) or paid (−) against the mark by the desk's option trades."""
         pm, mm = self.portfolio_manager, self.market_maker
         return (pm.edge_usd if pm is not None else 0.0) + (mm.edge_usd if mm is not None else 0.0)
+
+    def pool_price(self, venue: Any) -> PoolPrice:
+        """One shared USD-price feed per pool (recomputed once per pool state, whoever asks)."""
+        feed = self.pool_prices.get(venue.name)
+        if feed is None:
+            feed = self.pool_prices[venue.name] = PoolPrice(venue)
+        return feed
 
     def add(self, actor: Any) -> Any:
         self.engine.add_actor(actor)
@@ -253,7 +261,7 @@ def build_oracle(world: World) -> None:
                 if explicit:
                     raise ConfigError(f"oracle.sources.{i}.feed", src.feed, "no such pool in this world")
                 continue  # the default pool source, in a world without pools
-            feed = PoolPrice(venue)
+            feed = world.pool_price(venue)
         sources[src.name] = SourceConfig(
             weight=src.weight, max_age_ns=int(src.max_age_s * NS_PER_SECOND), default_confidence_bps=src.confidence_bps
         )
@@ -576,6 +584,7 @@ def _reporting(world: World) -> None:
             world.option_edge,
             world.initial_equity,
             world.s0,
+            world.pool_price(world.pool) if world.pool is not None else None,
         )
     )
 

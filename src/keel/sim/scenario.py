@@ -272,6 +272,7 @@ class Accountant(Actor):
         edge: Callable[[], float],
         initial_equity: float,
         start_spot: float,
+        pool_price: PoolPrice | None = None,
     ) -> None:
         super().__init__("accountant")
         self.book, self.options, self.oracle, self.ref, self.pool, self.perp = (
@@ -283,7 +284,7 @@ class Accountant(Actor):
             perp,
         )
         self.risk = risk
-        self._pool_price = PoolPrice(pool) if pool is not None else None
+        self._pool_price = pool_price if pool_price is not None else PoolPrice(pool) if pool is not None else None
         self.edge = edge
         self.parts = dict.fromkeys(PNL_PARTS, 0.0)
         self.rows: dict[str, list[float]] = {
@@ -542,6 +543,8 @@ def fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dict
         "fitted_expiries": len(fitted.slices),
         "expiries": used,
     }
+    if chain.n_dropped:  # bad rows the loader dropped (#21), by reason
+        info["dropped_rows"] = dict(chain.dropped)
     return SviSurface(tuple(slices), as_of_ns=start), info
 
 
