@@ -168,3 +168,39 @@ def test_republished_events_are_deduplicated(chain5k: Chain, tmp_path: Path, nat
     finally:
         run(_delete_stream(nats_stream_name))
     assert (published, duplicates, consumed) == (len(rows), len(rows), len(rows))
+
+
+def test_reorg_message_drops_orphaned_rows(nats_stream_name: str) -> None:
+    from keel.marketdata.catalog import PoolMeta, consume_rows
+
+    meta = PoolMeta(
+        chain_id=31337, address="0x" + "cd" * 20, kind="uniswap_v2", token0="0x" + "01" * 20, token1="0x" + "02" * 20,
+        token0_symbol="USDC", token1_symbol="WETH", token0_decimals=6, token1_decimals=18, fee=3000, tick_spacing=0,
+        from_block=1, next_block=1,
+    )  # fmt: skip
+
+    def rows(blocks: range, branch: str) -> list[dict[str, object]]:
+        return [
+            {"block_number": b, "block_hash": f"0x{branch}{b:063x}", "log_index": 0, "ts_ns": b * 10**9} for b in blocks
+        ]
+
+    async def scenario() -> list[dict[str, object]]:
+        url = f"{NATS_URL}/{nats_stream_name}"
+        pub = await EventPublisher.connect(url)
+        try:
+            await pub.publish_rows(meta.chain_id, meta, rows(range(1, 11), "a"))
+            await pub.publish_reorg(meta.chain_id, meta, 6, "0xold")
+            await pub.publish_reorg(meta.chain_id, meta, 6, "0xold")  # told twice (a crash): one message
+            await pub.publish_rows(meta.chain_id, meta, rows(range(6, 13), "b"))
+            _, got = await consume_rows(url, meta.chain_id, meta.address, idle_timeout_s=1)
+            return got
+        finally:
+            await pub.close()
+
+    try:
+        got = asyncio.run(scenario())
+    finally:
+        run(_delete_stream(nats_stream_name))
+    assert [(r["block_number"], str(r["block_hash"])[2]) for r in got] == [(b, "a") for b in range(1, 6)] + [
+        (b, "b") for b in range(6, 13)
+    ]

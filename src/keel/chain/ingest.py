@@ -19,6 +19,8 @@ JSON-RPC batches (hash, parent hash, timestamp, base fee) and appends both to th
 * ``follow=True`` keeps polling the head and ingesting newly confirmed blocks until ``stop`` is set;
   ``on_commit`` receives each chunk's rows just before its commit (how ``--publish`` streams them: a crash
   in between publishes them again, and the stream drops the repeats by message id).
+  ``on_reorg`` is told each pool's fork block before a rewind (``--publish`` sends it down the stream, so
+  consumers drop the orphaned rows).
 * **Compaction.**  Every ``compact_every`` chunks, and at the end, each pool's small per-chunk files of a
   day are merged into one (:meth:`Catalog.compact`).
 """
@@ -92,6 +94,7 @@ class IngestResult:
 _GROW_AFTER = 4  # successful chunks in a row before the range doubles
 ProgressFn = Callable[[IngestProgress], None]
 CommitFn = Callable[[int, PoolMeta, list[dict[str, Any]]], Awaitable[None]]
+ReorgFn = Callable[[int, PoolMeta, int, str], Awaitable[None]]  # chain id, pool, fork block, orphaned tip hash
 
 
 def _hex(value: Any) -> int:
@@ -272,6 +275,7 @@ class _Job:
     min_span: int
     max_span: int
     header_batch: int
+    on_reorg: ReorgFn | None = None
     reorgs: int = 0
     events: int = 0
     blocks: int = 0
@@ -314,6 +318,10 @@ class _Job:
         """Rewind every pool to the fork point; returns it."""
         forks = [await self.find_fork(m) for m in self.metas.values() if m.next_block > m.from_block]
         fork = min(forks) if forks else min(m.next_block for m in self.metas.values())
+        if self.on_reorg is not None:  # told before the rewind: a crash in between tells again (same message id)
+            for meta in self.metas.values():
+                if meta.next_block > fork:
+                    await self.on_reorg(self.chain_id, meta, fork, meta.tip_hash)
         for key, meta in list(self.metas.items()):
             parent = self.catalog.stored_hash(meta.chain_id, meta.address, fork - 1) or ""
             self.metas[key] = self.catalog.rewind(meta.chain_id, meta.address, fork, parent)
@@ -386,6 +394,7 @@ async def ingest(
     header_batch: int = 200,
     progress: ProgressFn | None = None,
     on_commit: CommitFn | None = None,
+    on_reorg: ReorgFn | None = None,
     stop: asyncio.Event | None = None,
     rpc_timeout_s: float = 30.0,
     rpc_attempts: int = 5,
@@ -436,7 +445,7 @@ async def ingest(
         for meta in metas.values():
             if cat.meta(meta.chain_id, meta.address) is None:
                 cat.write_meta(meta)
-        job = _Job(rpc, cat, chain_id, metas, span, min_span, max_span, header_batch)
+        job = _Job(rpc, cat, chain_id, metas, span, min_span, max_span, header_batch, on_reorg=on_reorg)
         start_cursor = min(m.next_block for m in metas.values())
         rate_t0, rate_b0 = time.monotonic(), 0
         while True:

@@ -114,6 +114,7 @@ def ingest_command(
                     max_span=max(span, max_span),
                     progress=show,
                     on_commit=publisher.publish_rows if publisher is not None else None,
+                    on_reorg=publisher.publish_reorg if publisher is not None else None,
                     stop=stop,
                 )
             finally:

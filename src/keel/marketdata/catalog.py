@@ -908,6 +908,8 @@ async def consume_rows(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """The pool's messages from the start of the stream: (pool description, rows in stream order).
 
+    A reorg message (``{"reorg": fork_block}``) drops the rows received so far from that block on.
+
     Stops at the first row stamped at or after ``until_ts_ns`` (not included), or when nothing arrives for
     ``idle_timeout_s`` (then with ``until_ts_ns`` given it raises: the window was not covered).
     """
@@ -938,6 +940,11 @@ async def consume_rows(
                     ) from None
                 break
             data = json.loads(msg.data)
+            if "reorg" in data:  # the ingester rewound the pool: rows from the fork block on are orphaned
+                fork = int(data["reorg"])
+                rows = [r for r in rows if int(r["block_number"]) < fork]
+                seen = {(str(r["block_hash"]), int(r["log_index"])) for r in rows}
+                continue
             row = data.pop("row")
             head = data
             if until_ts_ns is not None and int(row["ts_ns"]) >= until_ts_ns:

@@ -96,6 +96,14 @@ class EventPublisher:
             else:
                 self.published += 1
 
+    async def publish_reorg(self, chain_id: int, meta: PoolMeta, fork_block: int, orphaned_tip: str) -> None:
+        """Tell consumers that the pool's rows from ``fork_block`` on were orphaned by a reorg (they drop them;
+        the new chain's rows follow)."""
+        subject = _subject(self.stream, chain_id, meta.address)
+        msg_id = f"{chain_id}:{meta.address.lower()}:reorg:{fork_block}:{orphaned_tip}"
+        payload = json.dumps({"chain_id": chain_id, "pool": meta.address, "reorg": fork_block}).encode()
+        await self.js.publish(subject, payload, headers={"Nats-Msg-Id": msg_id})
+
     async def close(self) -> None:
         await self.nc.drain()
 
