@@ -185,3 +185,14 @@ def test_readme_alerts_example_is_a_valid_section() -> None:
     assert block is not None
     section = AlertsConfig.model_validate(tomllib.loads(block.group(1))["alerts"])
     assert section.margin_ratio_below == 1.3 and section.webhooks == ["http://127.0.0.1:9000/keel"]
+
+
+def test_the_kill_switch_notifies(receiver: Receiver) -> None:
+    monitor = AlertMonitor(AlertsConfig(webhooks=[receiver.url]), "r")
+    monitor.on_snapshot(snapshot(1))
+    monitor.on_end({"status": "killed"})  # delivers before returning
+    assert [a.kind for a in monitor.alerts] == ["killed"] and len(receiver.posts) == 1
+    assert receiver.posts[0][1]["alert"]["severity"] == "critical"
+    finished = AlertMonitor(AlertsConfig(webhooks=[receiver.url]), "r2")
+    finished.on_end({"status": "completed"})
+    assert finished.alerts == [] and len(receiver.posts) == 1

@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 class Alert:
     """One fired alert.  ``alert_id`` (``RUN:SEQ``) is unique and sent as the webhook's idempotency key.
 
-    ``kind``: ``margin_ratio``, ``oracle_halted``, ``hedge_failed``, ``drawdown``, ``tx_stuck``;
+    ``kind``: ``margin_ratio``, ``oracle_halted``, ``hedge_failed``, ``drawdown``, ``tx_stuck``, ``killed``;
     ``severity``: ``warning`` or ``critical``; ``value``: the measured figure (ratio, USD, blocks)."""
 
     alert_id: str
@@ -255,6 +255,9 @@ class AlertMonitor:
                     )
 
     def on_end(self, summary: dict[str, Any]) -> None:
+        """The kill switch notifies: a killed run fires a ``killed`` alert; then queued webhooks are delivered."""
+        if summary.get("status") == "killed":
+            self._fire("killed", "critical", "run stopped by the kill switch: no new transactions", None)
         self.webhooks.close()
 
     # -- firing ---------------------------------------------------------------------------------
