@@ -133,6 +133,11 @@ class StoreRecorder:
             self._hand_over(batch)
 
     # ---- rows (tuples in the column order of keel.store.store.ROW_COLUMNS) ------------------------
+    def add_row(self, kind: str, row: tuple[Any, ...]) -> None:
+        """A row already in column order (``ROW_COLUMNS[kind]``, without ``run_id``): NaN as None, amounts as
+        exact ints (the caller's duty; the typed methods below check them)."""
+        self._add(kind, row)
+
     def record(
         self,
         ts_ns: int,

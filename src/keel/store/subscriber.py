@@ -19,7 +19,7 @@ from typing import Any
 from keel.engine.pipeline import BlockSnapshot, FillEvent, IntentStated, TxSubmitted
 from keel.engine.transactions import Receipt
 from keel.store.recorder import StoreRecorder
-from keel.store.types import FillRow, IntentRow, OracleRow, PnlRow, PositionRow, RiskRow
+from keel.store.types import FillRow, IntentRow, OracleRow
 
 __all__ = ["POSITION_DECIMALS", "StoreSubscriber"]
 
@@ -49,20 +49,14 @@ def _fields(event: object) -> dict[str, Any]:
     return {n: getattr(event, n) for n in names}
 
 
-def _clean(x: Any) -> Any:
-    if isinstance(x, float):
-        return x if math.isfinite(x) else str(x)
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_clean(v) for v in x]
-    return x
-
-
 def _units(quantity: float, decimals: int = POSITION_DECIMALS) -> int:
     if not math.isfinite(quantity):
         return 0
     return int((Decimal(repr(float(quantity))) * (10**decimals)).to_integral_value())
+
+
+def _f(x: float) -> float | None:
+    return None if x != x else float(x)
 
 
 def _num(x: Any) -> float:
@@ -81,6 +75,7 @@ class StoreSubscriber:
         self._fills: dict[str, int] = {}
         self._tx_intents: dict[int, IntentRow] = {}
         self._last_positions: dict[str, int] = {}
+        self._last_raw: dict[str, float] = {}
         self.summary: dict[str, Any] | None = None
 
     # ---- RunSubscriber ----------------------------------------------------------------------------
@@ -88,7 +83,8 @@ class StoreSubscriber:
         fields = _fields(event)
         ts = int(fields.get("ts_ns", 0) or 0)
         source = str(fields.get("agent") or fields.get("sender") or topic)
-        detail = json.dumps(_clean(fields), sort_keys=True, separators=(",", ":"), default=_json_default)
+        # fields in declaration order; tuples as lists, str enums as their value, NaN/inf as JSON's extension tokens
+        detail = json.dumps(fields, separators=(",", ":"), default=_json_default)
         self.recorder.record(
             ts,
             source,
@@ -182,30 +178,27 @@ class StoreSubscriber:
 
     def on_snapshot(self, snapshot: BlockSnapshot) -> None:
         b, ts = snapshot.block_number, snapshot.ts_ns
-        rec = self.recorder
-        held = {name: _units(q) for name, q in snapshot.positions}
-        for name in self._last_positions.keys() - held.keys():
-            held[name] = 0  # closed since the previous block
-        for name in sorted(held):
-            if self._last_positions.get(name) != held[name]:  # only what changed: positions "as of" a block
-                rec.position(PositionRow(b, ts, self.account, name, held[name], POSITION_DECIMALS))
-        self._last_positions = {k: v for k, v in held.items() if v != 0}
-        rec.risk(
-            RiskRow(
-                b,
-                ts,
-                self.account,
-                snapshot.equity_usd,
-                math.nan,
-                math.nan,
-                snapshot.margin_ratio,
-                snapshot.net_delta,
-                snapshot.health,
-            )
-        )
-        for component in sorted(snapshot.pnl):
-            rec.pnl(PnlRow(b, ts, component, float(snapshot.pnl[component])))
-        rec.oracle(
+        add = self.recorder.add_row
+        raw = self._last_raw
+        changed = {name: q for name, q in snapshot.positions if raw.get(name) != q}
+        gone = [name for name in raw if name not in {n for n, _ in snapshot.positions}]
+        if changed or gone:
+            for name in gone:
+                changed[name] = 0.0  # closed since the previous block
+            for name in sorted(changed):
+                units = _units(changed[name])
+                if self._last_positions.get(name, 0) != units:  # only what changed: positions "as of" a block
+                    add("positions", (b, ts, self.account, name, units, POSITION_DECIMALS))
+                self._last_positions[name] = units
+                raw[name] = changed[name]
+            for name in gone:
+                del raw[name]
+                self._last_positions.pop(name, None)
+        ratio, delta = _f(snapshot.margin_ratio), _f(snapshot.net_delta)
+        add("risk", (b, ts, self.account, _f(snapshot.equity_usd), None, None, ratio, delta, snapshot.health))
+        for component, usd in sorted(snapshot.pnl.items()):
+            add("pnl", (b, ts, component, _f(usd)))
+        self.recorder.oracle(
             OracleRow(ts, b, "aggregate", snapshot.oracle_price, snapshot.oracle_confidence, snapshot.oracle_status)
         )
 
@@ -220,6 +213,7 @@ class StoreSubscriber:
             "fills": dict(self._fills),
             "tx_intents": {k: dataclasses.asdict(v) for k, v in self._tx_intents.items()},
             "last_positions": dict(self._last_positions),
+            "last_raw": dict(self._last_raw),
             "event_seq": self.recorder.event_seq,
             "oracle_seq": self.recorder.oracle_seq,
             "alert_seq": self.recorder.alert_seq,
@@ -229,6 +223,7 @@ class StoreSubscriber:
         self._fills = dict(state["fills"])
         self._tx_intents = {int(k): IntentRow(**v) for k, v in state["tx_intents"].items()}
         self._last_positions = dict(state["last_positions"])
+        self._last_raw = dict(state["last_raw"])
         self.recorder.event_seq = int(state["event_seq"])
         self.recorder.oracle_seq = int(state["oracle_seq"])
         self.recorder.alert_seq = int(state["alert_seq"])
