@@ -93,7 +93,8 @@ def test_dashboard_follows_a_run_and_the_kill_switch_needs_the_token(browser: An
     from keel.store import open_store
 
     store = open_store(f"sqlite:///{tmp_path / 'keel.db'}")
-    config = load_config(short_config(tmp_path, hours=24.0))  # 7,200 blocks: long enough to watch, killed early
+    config_path = short_config(tmp_path, hours=24.0)  # 7,200 blocks: long enough to watch, killed early
+    config = load_config(config_path)
     port = free_port()
     ready = threading.Event()
     box: dict[str, Any] = {}
@@ -105,7 +106,14 @@ def test_dashboard_follows_a_run_and_the_kill_switch_needs_the_token(browser: An
     def run() -> None:
         try:
             box["summary"] = simulate_with_service(
-                config, port=port, token=TOKEN, store=store, on_ready=on_ready, subscribers=[_Throttle()]
+                config,
+                config_path=config_path,
+                out=tmp_path / "runs",
+                port=port,
+                token=TOKEN,
+                store=store,
+                on_ready=on_ready,
+                subscribers=[_Throttle()],
             )
         except BaseException as exc:  # surfaced below
             box["error"] = exc

@@ -7,7 +7,6 @@ run through its ``keel.engine.pipeline.RunControl``, honoured at block boundarie
 
 from __future__ import annotations
 
-import inspect
 import os
 import secrets
 import threading
@@ -102,15 +101,6 @@ def _thresholds(config: Any) -> dict[str, float]:
     return lines
 
 
-def _recorded_supports_service() -> bool:
-    try:
-        from keel.runtime.registry import simulate_recorded
-    except ImportError:
-        return False
-    params = inspect.signature(simulate_recorded).parameters
-    return all(name in params for name in ("subscribers", "control", "run_id"))
-
-
 def simulate_with_service(
     config: Any,
     *,
@@ -130,12 +120,11 @@ def simulate_with_service(
 
     The dashboard at ``http://HOST:PORT/`` shows the run while it steps; the kill switch stops it at
     the next block (summary status ``killed``).  With ``store`` (a ``keel.store.Store``) the run is
-    recorded there too and ends with its status (``finished``, ``killed`` or ``failed``): through
-    ``keel.runtime.registry.simulate_recorded`` (run folder under ``out``) when ``config_path`` is
-    given, else directly.  ``keep_serving`` (optional) is polled after the run ends; the service stays
-    up while it returns True (``keel simulate --serve`` waits for Ctrl-C)."""
+    recorded there too by ``keel.runtime.registry.simulate_recorded`` (run folder under ``out``; it
+    needs ``config_path``) and ends there with its status (``finished``, ``killed`` or ``failed``).
+    ``keep_serving`` (optional) is polled after the run ends; the service stays up while it returns True."""
     from keel.engine.pipeline import RunControl
-    from keel.runtime.alerts import AlertMonitor, store_sink
+    from keel.runtime.alerts import AlertMonitor
     from keel.store import new_run_id
 
     run_id = new_run_id()
@@ -154,21 +143,22 @@ def simulate_with_service(
         if on_ready is not None:
             on_ready(service, live)
         try:
-            if store is not None and config_path is not None and _recorded_supports_service():
+            if store is not None:
                 from keel.runtime.registry import simulate_recorded
 
-                service_args: dict[str, Any] = {"subscribers": subs, "control": control, "run_id": run_id}
+                if config_path is None:
+                    raise ValueError("a run recorded in the store needs its config_path (the store keeps its text)")
                 recorded = simulate_recorded(
                     config_path,
                     out=out if out is not None else Path("runs"),
                     db=store.url,
                     seed=seed,
                     root=root,
-                    **service_args,
+                    subscribers=subs,
+                    control=control,
+                    run_id=run_id,
                 )
                 summary = recorded.summary
-            elif store is not None:
-                summary = _simulate_into_store(config, store, run_id, subs, control, seed, root, monitor, store_sink)
             else:
                 from keel.runtime import run_simulation
 
@@ -183,43 +173,6 @@ def simulate_with_service(
         return dict(summary)
     finally:
         service.stop()
-
-
-def _simulate_into_store(
-    config: Any,
-    store: Any,
-    run_id: str,
-    subs: list[Any],
-    control: Any,
-    seed: int | None,
-    root: Path | None,
-    monitor: Any | None,
-    store_sink: Callable[[Any], Callable[[Any], None]],
-) -> dict[str, Any]:
-    """A run recorded in the store without a run folder: the store's subscriber beside the service's."""
-    import json
-
-    from keel.runtime import run_simulation
-    from keel.store import StoreRecorder
-    from keel.store.subscriber import StoreSubscriber
-
-    effective_seed = seed if seed is not None else int(config.seed)
-    text = json.dumps(config.model_dump(mode="json", by_alias=True), sort_keys=True)
-    store.create_run(config.name, config_text=text, mode="sim", seed=effective_seed, run_id=run_id)
-    recorder = StoreRecorder(store, run_id)
-    if monitor is not None:
-        monitor.sinks.append(store_sink(recorder))
-    try:
-        summary = run_simulation(
-            config, seed=seed, subscribers=[StoreSubscriber(recorder), *subs], control=control, root=root
-        )
-        recorder.close()
-    except BaseException:
-        store.finish_run(run_id, "failed")
-        raise
-    status = "finished" if summary.get("status", "completed") == "completed" else "killed"
-    store.finish_run(run_id, status, summary_json=json.dumps(summary, sort_keys=True, allow_nan=False))
-    return dict(summary)
 
 
 @contextmanager
