@@ -6,7 +6,7 @@
    ``w3.eth.get_block`` for each block that has logs, the same decoder, the same event rows written to
    one Parquet file per pool).  Runs interleaved, min/median/max.
 2. Catalog query time for the shipped USDC/WETH day (6,046 swaps): ``Catalog.events(..., event="Swap")``
-   and ``catalog_series`` against reading the demeter CSV (polars ``read_csv`` + filter, and
+   and ``keel.sim.paths.catalog_path`` against reading the demeter CSV (polars ``read_csv`` + filter, and
    ``keel.sim.paths.uniswap_swap_path``, the ``uniswap_swaps`` market's loader).
 
     .venv/bin/python bench/ingest.py [--events 5000] [--repeats 5]
@@ -163,11 +163,11 @@ def bench_ingest(n_events: int, repeats: int, work: Path) -> dict[str, Any]:
 def bench_query(repeats: int) -> dict[str, Any]:
     import polars as pl
 
-    from keel.marketdata.catalog import Catalog, catalog_series
-    from keel.sim.paths import uniswap_swap_path
+    from keel.marketdata.catalog import Catalog
+    from keel.sim.paths import catalog_path, uniswap_swap_path
 
     start, end = 1704412800 * 10**9, 1704499200 * 10**9
-    out: dict[str, list[float]] = {"catalog_events": [], "csv_polars": [], "catalog_series": [], "csv_loader": []}
+    out: dict[str, list[float]] = {"catalog_events": [], "csv_polars": [], "catalog_path": [], "csv_loader": []}
     n = {}
     for _ in range(repeats):
         t = time.perf_counter()
@@ -179,9 +179,9 @@ def bench_query(repeats: int) -> dict[str, Any]:
         out["csv_polars"].append(time.perf_counter() - t)
         n["csv_polars"] = csv.height
         t = time.perf_counter()
-        s = catalog_series(ROOT / "data" / "catalog", 1, POOL, start, end, base="ETH")
-        out["catalog_series"].append(time.perf_counter() - t)
-        n["catalog_series"] = len(s)
+        s = catalog_path(ROOT / "data" / "catalog", 1, POOL, start, end, base="ETH")
+        out["catalog_path"].append(time.perf_counter() - t)
+        n["catalog_path"] = len(s)
         t = time.perf_counter()
         p = uniswap_swap_path(DAY / f"{STEM}.tick.csv")
         out["csv_loader"].append(time.perf_counter() - t)
@@ -193,11 +193,14 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--events", type=int, default=5000)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--query-only", action="store_true", help="only the catalog-vs-CSV query timings")
     args = ap.parse_args()
     load_before = os.getloadavg()
     query = bench_query(max(args.repeats, 7))
-    with tempfile.TemporaryDirectory(prefix="keel-bench-ingest-") as tmp:
-        ingest_result = bench_ingest(args.events, args.repeats, Path(tmp))
+    ingest_result: dict[str, Any] = {}
+    if not args.query_only:
+        with tempfile.TemporaryDirectory(prefix="keel-bench-ingest-") as tmp:
+            ingest_result = bench_ingest(args.events, args.repeats, Path(tmp))
     import polars
     import pyarrow
     import web3
@@ -211,7 +214,8 @@ def main() -> None:
         "ingest": ingest_result,
         "query": query,
     }
-    out = ROOT / "bench" / "results" / f"ingest-{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = ROOT / "bench" / "results" / f"ingest{'-query' if args.query_only else ''}-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from keel.errors import ConfigError
-from keel.marketdata.catalog import Catalog, catalog_series, import_demeter_raw
-from keel.sim.paths import uniswap_swap_path
+from keel.marketdata.catalog import Catalog, catalog_swaps, import_demeter_raw
+from keel.sim.paths import catalog_path, uniswap_swap_path
 from tests.ingest.conftest import ROOT
 
 DAY = ROOT / "data" / "uniswap_v3_usdc_weth_005_2024-01-05"
@@ -36,20 +36,21 @@ def test_committed_slice_is_the_raw_file_decoded(tmp_path: Path) -> None:
 
 
 def test_catalog_path_equals_the_uniswap_swaps_path() -> None:
-    series = catalog_series(ROOT / "data" / "catalog", 1, POOL, START, END, base="ETH")
+    series = catalog_path(ROOT / "data" / "catalog", 1, POOL, START, END, base="ETH")
     reference = uniswap_swap_path(DAY / f"{STEM}.tick.csv")
     assert np.array_equal(series.ts_ns, reference.ts_ns) and np.array_equal(series.price, reference.price)
+    assert series.source == f"catalog chain 1 pool {Catalog(ROOT / 'data' / 'catalog').find(POOL).address}"
 
 
 def test_catalog_market_errors_name_the_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="market.catalog"):
-        catalog_series(tmp_path / "nothing", 1, POOL, START, END)
+        catalog_swaps(tmp_path / "nothing", 1, POOL, START, END)
     with pytest.raises(ConfigError, match="market.pool"):
-        catalog_series(ROOT / "data" / "catalog", 1, "0x" + "11" * 20, START, END)
+        catalog_swaps(ROOT / "data" / "catalog", 1, "0x" + "11" * 20, START, END)
     with pytest.raises(ConfigError, match="market.start"):
-        catalog_series(ROOT / "data" / "catalog", 1, POOL, START + 3 * 86_400 * 10**9, END + 3 * 86_400 * 10**9)
+        catalog_swaps(ROOT / "data" / "catalog", 1, POOL, START + 3 * 86_400 * 10**9, END + 3 * 86_400 * 10**9)
     with pytest.raises(ConfigError, match="market.hours"):
-        catalog_series(ROOT / "data" / "catalog", 1, POOL, START, END + 86_400 * 10**9)
+        catalog_swaps(ROOT / "data" / "catalog", 1, POOL, START, END + 86_400 * 10**9)
 
 
 def test_example_runs_the_same_on_the_catalog(tmp_path: Path) -> None:

@@ -56,16 +56,16 @@ __all__ = [
     "V2_PAIR_EVENTS",
     "Catalog",
     "CatalogError",
+    "CatalogSwaps",
     "PoolMeta",
     "StreamError",
     "catalog_from_stream",
-    "catalog_series",
+    "catalog_swaps",
     "column_name",
     "consume_rows",
     "import_demeter_raw",
     "nats_connect",
     "parse_nats_url",
-    "prices_from_rows",
 ]
 
 NS_PER_SECOND = 1_000_000_000
@@ -585,25 +585,6 @@ class Catalog:
             pool_obj = Pool.from_state(snap, token0=t0, token1=t1, block_timestamp=snap.ts_ns // NS_PER_SECOND)
         return _Replay(meta.next_block, meta.from_block - 1, 0, pool_obj, (0, 0))
 
-    # ---- market paths ---------------------------------------------------------------------------
-    def swap_prices(
-        self,
-        chain_id: int,
-        pool: str,
-        start: int | str | dt.datetime | None = None,
-        end: int | str | dt.datetime | None = None,
-        *,
-        base: str | None = None,
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], str]:
-        """Price after every swap in ``[start, end)``: (ts_ns, price, name of the quote per base).
-
-        ``base``: the token priced (symbol; 'ETH' matches 'WETH'); default token1, priced in token0
-        (for USDC/WETH: USD per ETH, as the ``uniswap_swaps`` market reads the demeter files).
-        """
-        meta = self._require(chain_id, pool)
-        df = self.events(chain_id, pool, start, end, event="Swap" if meta.kind == "uniswap_v3" else "Sync")
-        return prices_from_rows(df, meta, base=base)
-
     # ---- admin ----------------------------------------------------------------------------------
     def remove_pool(self, chain_id: int, pool: str) -> None:
         """Delete a pool's directory (``pool.json`` first, so a half-deleted pool is invisible)."""
@@ -617,39 +598,35 @@ class Catalog:
                 yield f
 
 
-def prices_from_rows(
-    df: pl.DataFrame, meta: PoolMeta, *, base: str | None = None
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], str]:
-    """(ts_ns, price, "QUOTE/BASE") after each v3 ``Swap`` (v2 ``Sync``) row of ``df``, in row order.
+@dataclass(frozen=True, slots=True)
+class CatalogSwaps:
+    """A pool's price-setting events in order, exact: v3 ``Swap`` (``sqrt_price_x96``) or v2 ``Sync``
+    (``reserve0``/``reserve1``), each at ``ts_ns`` (int ns UTC).  Prices are made from these by
+    :func:`keel.sim.paths.catalog_path` with :mod:`keel.oracle.dex` (the one converter)."""
 
-    ``base``: the token priced (symbol; 'ETH' matches 'WETH'); default token1 priced in token0 (for
-    USDC/WETH: USD per ETH, as the ``uniswap_swaps`` market reads the demeter files).
-    """
-    wanted = "Swap" if meta.kind == "uniswap_v3" else "Sync"
-    df = df.filter(pl.col("event") == wanted)
-    ts = df["ts_ns"].to_numpy().astype(np.int64)
-    invert = False
-    if base is not None:
-        names = {meta.token0_symbol.upper(): 0, meta.token1_symbol.upper(): 1}
-        key = base.upper()
-        pos = names.get(key, names.get("W" + key))
-        if pos is None:
-            raise ValidationError("base", base, f"is neither {meta.token0_symbol} nor {meta.token1_symbol}")
-        invert = pos == 0
-    d0, d1 = meta.token0_decimals, meta.token1_decimals
-    prices: list[float] = []
-    # exact rationals, one rounding (Python's int / int is correctly rounded): the same floats as
-    # keel.oracle.dex.price_from_sqrt_price_x96, which the uniswap_swaps market uses
+    meta: PoolMeta
+    ts_ns: npt.NDArray[np.int64]
+    sqrt_price_x96: tuple[int, ...] = ()
+    reserve0: tuple[int, ...] = ()
+    reserve1: tuple[int, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.ts_ns)
+
+
+def _swaps_of(df: pl.DataFrame, meta: PoolMeta) -> CatalogSwaps:
     if meta.kind == "uniswap_v3":
-        for s in df["sqrt_price_x96"].to_list():
-            num, den = int(s) ** 2 * 10**d0, Q96 * Q96 * 10**d1  # token1 per token0 = num / den
-            prices.append(num / den if invert else den / num)
-    else:
-        for r0, r1 in zip(df["reserve0"].to_list(), df["reserve1"].to_list(), strict=True):
-            num, den = int(r1) * 10**d0, int(r0) * 10**d1  # token1 per token0
-            prices.append(num / den if invert else den / num)
-    quote, priced = (meta.token1_symbol, meta.token0_symbol) if invert else (meta.token0_symbol, meta.token1_symbol)
-    return ts, np.asarray(prices, dtype=np.float64), f"{quote}/{priced}"
+        df = df.filter(pl.col("event") == "Swap")
+        return CatalogSwaps(
+            meta, df["ts_ns"].to_numpy().astype(np.int64), tuple(int(v) for v in df["sqrt_price_x96"].to_list())
+        )
+    df = df.filter(pl.col("event") == "Sync")
+    return CatalogSwaps(
+        meta,
+        df["ts_ns"].to_numpy().astype(np.int64),
+        reserve0=tuple(int(v) for v in df["reserve0"].to_list()),
+        reserve1=tuple(int(v) for v in df["reserve1"].to_list()),
+    )
 
 
 def _rows(columns: Mapping[str, Sequence[Any]]) -> int:
@@ -811,17 +788,15 @@ def import_demeter_raw(
     return catalog.write_chunk(meta, events, blocks, first, last, "")
 
 
-def catalog_series(
-    folder: str | Path, chain_id: int, pool: str, start_ns: int, end_ns: int, *, base: str | None = None
-) -> Any:
-    """The ``market.kind = "catalog"`` path: a :class:`keel.marketdata.PriceSeries` of the price after each swap
-    in ``[start_ns, end_ns)``, led by the last swap before ``start_ns`` (the price in force at the start).
+def catalog_swaps(folder: str | Path, chain_id: int, pool: str, start_ns: int, end_ns: int) -> CatalogSwaps:
+    """The ``market.kind = "catalog"`` events: the pool's price-setting events in ``[start_ns, end_ns)``, led by
+    the last one before ``start_ns`` (the price in force at the start).  ``folder`` may be a catalog directory
+    or ``nats://HOST:PORT/STREAM`` (the ingester's stream, read into a temporary catalog first).
 
     Problems are :class:`keel.errors.ConfigError` naming ``market.catalog``, ``market.pool``, ``market.start``
     or ``market.hours``.
     """
     from keel.errors import ConfigError
-    from keel.marketdata.series import PriceSeries
 
     text = str(folder)
     if "nats:/" in text:  # the market from the ingester's stream, through a catalog of our own
@@ -832,7 +807,7 @@ def catalog_series(
                 catalog_from_stream(url, chain_id, pool, end_ns, tmp)
             except KeelError as exc:
                 raise ConfigError("market.catalog", url, str(exc)) from None
-            return catalog_series(tmp, chain_id, pool, start_ns, end_ns, base=base)
+            return catalog_swaps(tmp, chain_id, pool, start_ns, end_ns)
     cat = Catalog(folder)
     if not cat.path.is_dir():
         raise ConfigError("market.catalog", str(folder), "no such catalog directory")
@@ -842,8 +817,8 @@ def catalog_series(
         raise ConfigError("market.pool", pool, str(exc)) from None
     if meta is None:
         raise ConfigError("market.pool", pool, f"not in catalog {str(folder)!r} on chain {chain_id}")
-    df = cat.events(chain_id, pool, None, end_ns, event="Swap" if meta.kind == "uniswap_v3" else "Sync")
-    ts, px, name = prices_from_rows(df, meta, base=base)
+    swaps = _swaps_of(cat.events(chain_id, pool, None, end_ns), meta)
+    ts = swaps.ts_ns
     if len(ts) == 0 or int(ts[-1]) < start_ns:
         covers = "no swaps" if len(ts) == 0 else f"swaps up to {_iso(int(ts[-1]))}"
         raise ConfigError("market.start", _iso(start_ns), f"the catalog has {covers} for pool {meta.address}")
@@ -854,9 +829,7 @@ def catalog_series(
     last_ns = int(str(headers["block_timestamp"].max())) * NS_PER_SECOND if headers.height else 0
     if headers.height and last_ns < end_ns - 3600 * NS_PER_SECOND:
         raise ConfigError("market.hours", _iso(end_ns), f"the run ends past the catalog (pool {meta.address})")
-    return PriceSeries(
-        f"{meta.address} {name}", ts[first:], px[first:], source=f"catalog chain {meta.chain_id} pool {meta.address}"
-    )
+    return CatalogSwaps(meta, ts[first:], swaps.sqrt_price_x96[first:], swaps.reserve0[first:], swaps.reserve1[first:])
 
 
 def _iso(ns: int) -> str:

@@ -21,6 +21,7 @@ from keel.oracle.dex import price_from_sqrt_price_x96
 
 __all__ = [
     "MarketPath",
+    "catalog_path",
     "replay_path",
     "synthetic_path",
     "uniswap_swap_path",
@@ -38,6 +39,38 @@ def uniswap_swap_path(tick_csv: str | Path, token0_decimals: int = 6, token1_dec
         [price_from_sqrt_price_x96(s, token0_decimals, token1_decimals, invert=True) for s in swaps.sqrt_price_x96]
     )
     return PriceSeries(swaps.name, swaps.ts_ns, px, source=swaps.source)
+
+
+def catalog_path(
+    folder: str | Path, chain_id: int, pool: str, start_ns: int, end_ns: int, base: str | None = None
+) -> PriceSeries:
+    """``market.kind = "catalog"``: the price after each swap of ``pool`` in ``[start_ns, end_ns)`` (led by the
+    last one before the start) from a keel ingest catalog or its NATS stream
+    (:func:`keel.marketdata.catalog.catalog_swaps`).  ``base``: the token priced (symbol, 'ETH' matches 'WETH'),
+    in the other; default token1 in token0 (USD per ETH for USDC/WETH, as :func:`uniswap_swap_path`)."""
+    from fractions import Fraction
+
+    from keel.marketdata.catalog import catalog_swaps
+
+    swaps = catalog_swaps(folder, chain_id, pool, start_ns, end_ns)
+    meta = swaps.meta
+    names = {meta.token0_symbol.upper(): 0, meta.token1_symbol.upper(): 1}
+    priced = 1 if base is None else names.get(base.upper(), names.get("W" + base.upper()))
+    if priced is None:
+        raise ConfigError("market.asset", base, f"is neither {meta.token0_symbol} nor {meta.token1_symbol}")
+    d0, d1 = meta.token0_decimals, meta.token1_decimals
+    if meta.kind == "uniswap_v3":
+        px = [price_from_sqrt_price_x96(s, d0, d1, invert=priced == 1) for s in swaps.sqrt_price_x96]
+    else:  # token1 per token0 = (r1 / 10**d1) / (r0 / 10**d0), one rounding
+        ratios = [Fraction(r1 * 10**d0, r0 * 10**d1) for r0, r1 in zip(swaps.reserve0, swaps.reserve1, strict=True)]
+        px = [float(1 / q) if priced == 1 else float(q) for q in ratios]
+    quote, asset = (meta.token0_symbol, meta.token1_symbol) if priced == 1 else (meta.token1_symbol, meta.token0_symbol)
+    return PriceSeries(
+        f"{meta.address} {quote}/{asset}",
+        swaps.ts_ns,
+        np.asarray(px, dtype=np.float64),
+        source=f"catalog chain {meta.chain_id} pool {meta.address}",
+    )
 
 
 def replay_path(kind: str, path: str | Path, start_ns: int, end_ns: int) -> PriceSeries:

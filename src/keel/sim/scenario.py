@@ -88,12 +88,11 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
     if m.kind in ("uniswap_swaps", "binance_klines"):
         return replay_path(m.kind, resolve(m.file), start, start + horizon)
     if m.kind == "catalog":
-        from keel.marketdata.catalog import catalog_series
+        from keel.sim.paths import catalog_path
 
         assert m.pool is not None
         folder = Path(m.catalog) if Path(m.catalog).is_absolute() else root / m.catalog
-        series: MarketPath = catalog_series(folder, m.chain_id, m.pool, start, start + horizon, base=m.asset)
-        return series
+        return catalog_path(folder, m.chain_id, m.pool, start, start + horizon, base=m.asset)
     from keel.pricing import mc
 
     steps = max(int(m.hours * 60), 1)  # one point a minute
