@@ -124,3 +124,45 @@ def test_kill_switch_present_at_start_refuses(tmp_path: Path, capsys: pytest.Cap
     argv = live_argv("http://127.0.0.1:9", tmp_path / "ks.json", addresses, tmp_path / "j.jsonl", "--blocks", "1")
     assert main([*argv, "--kill-switch", str(switch)]) == 2
     assert "kill_switch" in capsys.readouterr().err and not (tmp_path / "j.jsonl").exists()
+
+
+def test_journaled_transaction_past_its_deadline_is_dropped_never_sent(
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path
+) -> None:
+    """Signed and journaled, never broadcast (the process died); the chain's clock passes its deadline: on restart
+    it is marked dropped and never sent, and its nonce is used by the next transaction."""
+    from keel.chain import KeystoreSigner, TxRequest, write_keystore
+
+    keystore = tmp_path / "ks.json"
+    address = write_keystore(keystore, "0x" + "e1" * 32, "pw", iterations=2**10)
+    journal = tmp_path / "j.jsonl"
+
+    async def go() -> None:
+        client = await ChainClient.connect(hardhat.url, expected_chain_id=31337)
+        await client.rpc("hardhat_setBalance", [address, hex(10**19)])
+        genesis = await client.genesis_hash()
+        head = await client.get_block("latest")
+        j = TxJournal(journal)
+        j.bind(JournalBinding(31337, genesis, address, "r"))
+        tm = await TransactionManager.open(client, KeystoreSigner(keystore, password="pw"), j, GasPolicy())
+        deadline = int(head["timestamp"]) + 60
+        await tm.prepare("late", TxRequest(to=clean_chain.deployer, value=7), deadline_s=deadline)
+        j.close()  # "killed": journaled, not sent
+        await client.rpc("evm_increaseTime", [600])
+        await client.rpc("evm_mine")
+        j2 = TxJournal(journal)
+        j2.bind(JournalBinding(31337, genesis, address, "r"))
+        tm2 = await TransactionManager.open(client, KeystoreSigner(keystore, password="pw"), j2, GasPolicy())
+        assert await tm2.recover() == []
+        assert j2.intents["late"].status == "dropped" and tm2.rebroadcasts == []
+        assert await client.nonce(address, "latest") == 0  # never sent
+        r = await tm2.send("next", TxRequest(to=clean_chain.deployer, value=1))
+        assert r.status == 1 and j2.intents["next"].nonce == 0  # the freed nonce is used
+        j2.close()
+        await client.close()
+
+    run(go())
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    dropped = [r for r in records if r["event"] == "dropped"]
+    assert len(dropped) == 1 and "deadline" in dropped[0]["reason"]
+    assert not [r for r in records if r["event"] in ("sent", "rebroadcast") and r["intent"] == "late"]

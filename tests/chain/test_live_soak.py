@@ -37,10 +37,13 @@ WORKER = Path(__file__).with_name("live_soak_worker.py")
 
 
 def _soak_config(tmp: Path) -> Path:
-    """The example desk with one-minute blocks and a narrow fixed band."""
+    """The example desk with one-minute blocks, a narrow fixed band and the pool as its oracle."""
     text = CONFIG.read_text()
     text = text.replace("block_time_s = 12", "block_time_s = 60")
     text = text.replace('policy = "whalley_wilmott"', 'policy = "fixed"\nband = 0.5')
+    cex = 'name = "cex"             # the reference market (the real path)\nfeed = "reference"\nweight = 2.0'
+    assert cex in text
+    text = text.replace(cex, 'name = "cex"\nfeed = "pool"\nweight = 2.0')  # the pool moves: the desk re-hedges
     path = tmp / "soak.toml"
     path.write_text(text)
     return path
