@@ -31,6 +31,7 @@ def snapshot(block: int, *, ratio: float = 1.8, status: str = "ok", total: float
         oracle_confidence=1.5 if status != "halted" else math.nan,
         oracle_status=status,
         equity_usd=1e6 + pnl["total"],
+        base_fee_gwei=20.0 + (block % 7),
     )
 
 

@@ -59,6 +59,7 @@ def test_rest_answers_state_of_a_live_run(served: tuple[TestClient, object, obje
     charts = client.get(f"{base}/charts").json()
     assert charts["blocks"] == 30 and set(charts["figures"]) == {"pnl", "delta", "margin", "base_fee", "price"}
     assert any(t["name"] == "oracle confidence band" for t in charts["figures"]["price"]["data"])
+    assert charts["figures"]["base_fee"]["data"][0]["y"][:3] == [20.0, 21.0, 22.0]
 
 
 @pytest.mark.parametrize(
