@@ -175,3 +175,20 @@ def test_run_control_stops_and_pauses_at_block_boundaries() -> None:
     assert {s.agent for s in paused} >= {"hedger", "portfolio_manager", "noise"}
     sent = [t.block_number for t in watcher.of(TxSubmitted) if t.sender in ("hedger", "noise")]
     assert not [b for b in sent if 31 <= b <= 60] and [b for b in sent if b > 60]
+
+
+def test_the_execution_controllers_halted_guard_fires_on_a_working_order() -> None:
+    # children reach the builders 30 s after submission: an order stays working for a few blocks
+    sources = [
+        {"name": "cex", "feed": "reference", "weight": 2.0, "max_age_s": 6},
+        {"name": "pool", "feed": "pool", "weight": 1.0, "max_age_s": 6},
+    ]
+    base = _desk(hours=0.5, chain={"block_time_s": 12, "latency_ms": 30_000}, oracle={"sources": sources})
+    collector = Collector()
+    run_simulation(validate_config(base), subscribers=[collector])
+    first = min(i.block_number for i in collector.of(IntentStated) if i.accepted)
+    halted = {**base, "oracle": {"sources": sources, "outages": [{"start_block": first + 1, "blocks": 2}]}}
+    summary = run_simulation(validate_config(halted))
+    # the hedger skipped its decision, and the working order was shown the halted price: the controller skipped it
+    assert summary["oracle_halted_blocks"] == 2
+    assert summary["hedge_intents"]["skips"].get("oracle", 0) >= 1
