@@ -145,7 +145,8 @@ def test_second_live_process_on_the_account_refuses(
             with open_store(postgres_url) as store:
                 lease = store.lease(f"{account.lower()}@31337")
             time.sleep(0.5)
-        assert lease is not None, "the first live run never took the account"
+        err = tmp_path / "child-error.txt"
+        assert lease is not None, err.read_text() if err.exists() else f"no lease; holder exit {holder.exitcode}"
         config = load_config(CONFIG)
         pools = [LivePool("uniswap_v3_usdc_weth", "uniswap_v3", tb.pool("uniswap_v3", config.pool.fee).address, 500)]
         opts = LiveOptions(

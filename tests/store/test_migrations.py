@@ -65,3 +65,15 @@ def test_newer_schema_is_refused_and_nothing_written(store_url: str) -> None:
             assert set(sa.inspect(conn).get_table_names()) == {"keel_alembic_version"}
     finally:
         engine.dispose()
+
+
+def test_processes_opening_a_fresh_database_together_migrate_once(store_url: str) -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from keel.store import open_store; open_store(sys.argv[1]).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code, store_url], stderr=subprocess.PIPE) for _ in range(4)]
+    errors = [p.communicate()[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    with open_store(store_url) as store:
+        assert store.runs() == []

@@ -890,8 +890,14 @@ def open_store(url: str | None = None, *, create: bool = True) -> Store:
             rev = migrate.check_revision(conn, repr(shown))
             conn.rollback()
         if rev != migrate.head_revision():
-            with engine.begin() as conn:
-                migrate.upgrade(conn)
+            # One migrator at a time (two processes opening a fresh database together): PostgreSQL takes an
+            # advisory lock, SQLite the write lock (BEGIN IMMEDIATE); the revision is read again under it.
+            sqlite = engine.dialect.name == "sqlite"
+            with (engine.execution_options(immediate=True) if sqlite else engine).begin() as conn:
+                if not sqlite:
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7254810915)"))
+                if migrate.check_revision(conn, repr(shown)) != migrate.head_revision():
+                    migrate.upgrade(conn)
     except StoreError:
         engine.dispose()
         raise
