@@ -127,10 +127,12 @@ def test_underfunded_and_undercollateralized_refused_before_any_signature(
     err = capsys.readouterr().err
     assert "vault collateral 0.00 USDC < maintenance margin" in err and "--allow-undercollateralized" in err
     assert nonce(hardhat.url, account2) == 0
-    # explicitly allowed: it trades, and says so
-    assert main([*argv, "--allow-undercollateralized"]) == 0
-    assert "WARNING  vault collateral" in capsys.readouterr().out
+    # explicitly allowed: it trades, and says so (and --approve-max gives the routers unlimited allowances)
+    assert main([*argv, "--allow-undercollateralized", "--approve-max"]) == 0
+    out = capsys.readouterr().out
+    assert "WARNING  vault collateral" in out and "unlimited (--approve-max)" in out
     assert nonce(hardhat.url, account2) > 0
+    assert allowance(hardhat.url, tb.usdc, account2, tb.swap_router) >= 2**255
 
 
 class _OutOfGas(GasPolicy):
