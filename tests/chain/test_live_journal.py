@@ -166,3 +166,49 @@ def test_journaled_transaction_past_its_deadline_is_dropped_never_sent(
     dropped = [r for r in records if r["event"] == "dropped"]
     assert len(dropped) == 1 and "deadline" in dropped[0]["reason"]
     assert not [r for r in records if r["event"] in ("sent", "rebroadcast") and r["intent"] == "late"]
+
+
+def test_reconciliation_adopts_external_tx_and_stops_on_rewritten_chain(
+    hardhat: Any,
+    clean_chain: TestbedAddresses,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from keel.chain import KeystoreSigner, TxRequest
+    from tests.chain.live_support import rpc
+
+    monkeypatch.setenv("KEEL_KEYSTORE_PASSWORD", PASSWORD)
+    tb = clean_chain
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "f3" * 32)
+    addresses = tmp_path / "addresses.json"
+    addresses.write_text(tb.to_json())
+    journal = tmp_path / "journal.jsonl"
+    argv = live_argv(hardhat.url, keystore, addresses, journal, "--anchor-to-chain", "--blocks", "1")
+    snapshot = rpc(hardhat.url, "evm_snapshot")
+    assert main(argv) == 0
+    capsys.readouterr()
+
+    async def outside() -> None:  # the same key used elsewhere: a transaction the journal never saw
+        client = await ChainClient.connect(hardhat.url)
+        tm = await TransactionManager.open(client, KeystoreSigner(keystore, password=PASSWORD), TxJournal(None))
+        await tm.send("elsewhere", TxRequest(to=tb.deployer, value=1))
+        await client.close()
+
+    run(outside())
+    before = nonce(hardhat.url, account)
+    assert main([*argv, "--json"]) == 0
+    out = capsys.readouterr()
+    assert json.loads(out.out)["external_txs"] == 1
+    assert f"external tx nonce {before - 1} " in out.err and "(adopted)" in out.err
+    records = [json.loads(x) for x in journal.read_text().splitlines()]
+    assert [r["nonce"] for r in records if r["event"] == "external"] == [before - 1]
+
+    # the chain is rewritten under the journal (same genesis): journaled mined transactions are gone
+    assert rpc(hardhat.url, "evm_revert", snapshot) is True
+    text = journal.read_text()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "the chain was reset or rewritten" in err and err.count("\n") == 1
+    assert nonce(hardhat.url, account) == 2  # nothing sent (the two vault-deposit transactions of the funding)
+    assert journal.read_text().startswith(text)
