@@ -103,6 +103,10 @@ def run_command(
         )
     if not rpc:
         raise ValidationError("--rpc", rpc, "live mode needs the node's JSON-RPC URL")
+    if report is not None:  # checked before anything is signed, not after the trades
+        from keel.runtime.registry import check_output_file
+
+        check_output_file(report, "--report")
     import asyncio
     import getpass
 
