@@ -53,6 +53,7 @@ from keel.sim.scenario import (
     Accountant,
     DeskRiskInputs,
     MarketDataActor,
+    OptionExpiry,
     PerpCrowd,
     PoolPrice,
     ReferencePrices,
@@ -409,6 +410,8 @@ def build_margin(world: World) -> None:
 
         max_delta = {} if config.desk.max_delta is None else {config.market.asset: config.desk.max_delta}
         monitor = RiskMonitor(MonitorThresholds(max_delta=max_delta, reduce_only_ratio=config.desk.reduce_only_ratio))
+    if world.book is not None and world.options is not None and world.oracle is not None:
+        world.add(OptionExpiry(world.book, world.oracle))  # expiries settle before risk is measured
     every = config.desk.margin_every_blocks if config.desk is not None else (25 if config.market_maker else 1)
     inputs = DeskRiskInputs(world.book, world.options, world.perp)
     world.risk = world.add(RiskActor("risk", "desk", inputs, world.margin_model, monitor, every))

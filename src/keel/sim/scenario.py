@@ -4,6 +4,7 @@ the desk's risk inputs and the accountant (the REPORTING actor), and the run's r
 ``keel.runtime.build_world`` wires them (one builder per config section) and
 ``keel.runtime.run_simulation`` runs them; nothing here wires a world.
 
+Option legs are settled at expiry by the ``OptionExpiry`` actor (stage RISK, before the risk actor).
 The accountant (stage REPORTING, the last actor each block) only records: it attributes each
 block's change in desk equity to theta, gamma, vega, delta, hedging slippage, gas, MEV loss,
 funding and option edge; the remainder (higher-order terms) is ``other``, so the parts sum to the
@@ -41,6 +42,7 @@ __all__ = [
     "Accountant",
     "DeskRiskInputs",
     "MarketDataActor",
+    "OptionExpiry",
     "PerpCrowd",
     "PoolPrice",
     "ReferencePrices",
@@ -354,8 +356,6 @@ class Accountant(Actor):
     def on_block(self, block: Block) -> None:
         ts = block.ts_ns
         spot = float(self.oracle.price(ts))
-        if self.book is not None and self.options is not None:
-            self.book.expire(ts, spot)
         equity = self.equity(spot, ts)
         costs = self._costs()
         legs = self._legs(spot, ts)
@@ -451,6 +451,21 @@ class Accountant(Actor):
             base_fee_gwei=block.base_fee_wei / GWEI,
         )
         self.ctx.publish(SNAPSHOTS, snapshot)
+
+
+class OptionExpiry(Actor):
+    """Stage RISK, before the risk actor: cash-settles the desk's option legs that expired by the
+    block's time at the oracle's last usable price (so risk, agents and reporting see the settled book)."""
+
+    stage = Stage.RISK
+
+    def __init__(self, book: DeskBook, oracle: OracleActor) -> None:
+        super().__init__("option_expiry")
+        self.book = book
+        self.oracle = oracle
+
+    def on_block(self, block: Block) -> None:
+        self.book.expire(block.ts_ns, float(self.oracle.price(block.ts_ns)))
 
 
 class PerpCrowd(Actor):
