@@ -21,6 +21,8 @@ import pytest
 
 from keel.chain import TestbedAddresses
 from keel.chain.environment import LivePool
+from keel.runtime.live import LiveOptions, run_live  # imported once here: the forked runs inherit it
+from keel.sim.config import load_config
 from keel.store import open_store
 from tests.chain.conftest import clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
 from tests.chain.live_support import CONFIG, PASSWORD, funded_account, nonce, rpc, token_balance
@@ -35,9 +37,6 @@ def _child(url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, 
     """One live run in a forked process with the store journal; SIGKILLs itself at the ``nth`` ``step``."""
     code = 3
     try:
-        from keel.runtime.live import LiveOptions, run_live
-        from keel.sim.config import load_config
-
         tb = TestbedAddresses.from_json(tb_json)
         seen = [0]
 
@@ -129,9 +128,6 @@ def test_second_live_process_on_the_account_refuses(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
-    from keel.runtime.live import LiveOptions, run_live
-    from keel.sim.config import load_config
-
     tb = clean_chain
     keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7d" * 32)
     holder = multiprocessing.get_context("fork").Process(

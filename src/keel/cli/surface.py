@@ -90,7 +90,9 @@ def surface_command(
     from keel.domain import NS_PER_DAY, NS_PER_YEAR, ns_to_datetime
     from keel.marketdata import load_chain_file
     from keel.pricing.surface import fit_surface
+    from keel.runtime.registry import check_output_file
 
+    check_output_file(png if png is not None else Path("runs") / f"surface_{path.stem}.png", "--png", (".png",))
     chain = load_chain_file(path)
     surface = fit_surface(chain, weighting=weighting, snapshot=snapshot)
     echo = typer.echo

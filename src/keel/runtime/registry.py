@@ -64,9 +64,11 @@ def check_run_name(name: Any, key: str = "name") -> str:
     return name
 
 
-def _writable_dir(path: Path, option: str) -> None:
-    """``path`` is (or can be created as) a writable folder: walk up to the nearest existing ancestor."""
+def _writable_dir(path: Path, option: str, shown: Path | None = None) -> None:
+    """``path`` is (or can be created as) a writable folder: walk up to the nearest existing ancestor.
+    Errors name ``shown`` (the user's value) when given."""
     probe = path
+    path = shown if shown is not None else path
     while not probe.exists():
         if probe.is_symlink():
             raise ValidationError(option, str(path), f"{probe} is a broken symlink")
@@ -102,7 +104,7 @@ def check_output_file(path: Path, option: str, suffixes: tuple[str, ...] = ()) -
         raise ValidationError(option, str(path), f"must end in {' or '.join(suffixes)}")
     if path.exists() and not os.access(path, os.W_OK):
         raise ValidationError(option, str(path), "is not writable")
-    _writable_dir(path.parent if str(path.parent) else Path("."), option)
+    _writable_dir(path.parent if str(path.parent) else Path("."), option, path)
     return path
 
 
