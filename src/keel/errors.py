@@ -15,7 +15,6 @@ __all__ = [
     "ExecutionError",
     "InstrumentNameError",
     "KeelError",
-    "OracleError",
     "PricingError",
     "RiskError",
     "ValidationError",
@@ -55,10 +54,6 @@ class ConfigError(ValidationError):
 
 class PricingError(KeelError):
     """A pricing request that has no answer (e.g. a price outside no-arbitrage bounds)."""
-
-
-class OracleError(KeelError):
-    """The oracle cannot give a usable price."""
 
 
 class RiskError(KeelError):
