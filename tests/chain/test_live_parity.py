@@ -1,4 +1,4 @@
-"""Parity: one config and one scripted market (a seeded GBM path; the testbed's pool as the simulator's pool) run
+"""Parity (intents and route hedging): one config and one scripted market (a seeded GBM path; the testbed's pool as the simulator's pool) run
 for 50 blocks in the simulator (keel.sim.ChainSim) and on the Hardhat testbed through the live environment
 (keel run --live's session); both worlds come from keel.runtime.build_world, and the agents' decisions (every
 hedge's block, size and direction, the price and the delta it was decided on) are identical."""
@@ -61,7 +61,8 @@ initial_usd = 5000000
 margin = "portfolio"
 
 [hedge]
-mode = "route"
+mode = "MODE"
+max_cost_bps = 150
 router = false
 policy = "fixed"
 band = 2.0
@@ -76,11 +77,12 @@ noise_swaps_per_block = 0
 
 
 def _decisions(events: list[dict[str, Any]]) -> list[tuple[int, float, float, float]]:
-    """(engine time, signed asset quantity, oracle price, net delta) of every hedge the agent sent."""
+    """(kind, engine time, signed asset quantity, oracle price, net delta) of every hedge the agent decided
+    (intents: each ``hedge_intent`` and the children sent for it; route: each swap sent)."""
     return [
-        (int(e["ts_ns"]), float(e["quantity"]), float(e["price"]), float(e["value"]))
+        (str(e["kind"]), int(e["ts_ns"]), float(e["quantity"]), float(e["price"]), float(e["value"]))
         for e in events
-        if e["kind"] == "hedge_submitted"
+        if e["kind"] in ("hedge_intent", "hedge_submitted")
     ]
 
 
@@ -92,12 +94,13 @@ async def _pool_state(url: str, address: str) -> Any:
         await client.close()
 
 
+@pytest.mark.parametrize("mode", ["intents", "route"])
 def test_same_config_same_decisions_in_simulation_and_live(
-    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path, mode: str
 ) -> None:
     tb = clean_chain
     path = tmp_path / "parity.toml"
-    path.write_text(CONFIG)
+    path.write_text(CONFIG.replace("MODE", mode))
     config = load_config(path)
     keystore, _account = funded_account(
         hardhat.url, tb, tmp_path, "0x" + "d5" * 32, usdc=5_000_000 * USDC, vault=12_000_000 * USDC
@@ -136,11 +139,11 @@ def test_same_config_same_decisions_in_simulation_and_live(
 
     sim, on_chain = _decisions(sim_events), _decisions(live.events)
     assert len(sim) >= 10, "the scripted market must make the desk hedge many times, both ways"
-    assert {q > 0 for _t, q, _p, _d in sim} == {True, False}
+    assert {q > 0 for _k, _t, q, _p, _d in sim} == {True, False}
     assert sim == on_chain
     # the fills agree too, hedge by hedge (exact amounts from the simulator's receipts and the chain's); a hedge
     # sent in the last block is filled live at once, but in the simulator only in block 51, which is not run
     sim_fills = [(e["quantity"], e["price"]) for e in sim_events if e["kind"] == "hedge_fill"]
     live_fills = [(e["quantity"], e["price"]) for e in live.events if e["kind"] == "hedge_fill"]
-    last = sum(1 for t, *_ in sim if t == start + BLOCKS * block_ns)
+    last = sum(1 for k, t, *_ in sim if k == "hedge_submitted" and t == start + BLOCKS * block_ns)
     assert live_fills[: len(sim_fills)] == sim_fills and len(live_fills) == len(sim_fills) + last
