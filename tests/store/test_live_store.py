@@ -13,6 +13,8 @@ import multiprocessing
 import os
 import random
 import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -24,13 +26,15 @@ from keel.chain.environment import LivePool
 from keel.runtime.live import LiveOptions, run_live  # imported once here: the forked runs inherit it
 from keel.sim.config import load_config
 from keel.store import open_store
-from tests.chain.conftest import clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
-from tests.chain.live_support import CONFIG, PASSWORD, funded_account, nonce, rpc, token_balance
+from tests.chain.conftest import ROOT, clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
+from tests.chain.conftest import run as run_async
+from tests.chain.live_support import CONFIG, PASSWORD, USDC, funded_account, nonce, rpc, token_balance
 
 pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
 
 RUNS = 20
 STEPS = ("signed", "sent", "mined")
+WORKER = Path(__file__).with_name("live_store_worker.py")
 
 
 def _child(url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, nth: int, blocks: int) -> None:
@@ -69,27 +73,46 @@ def test_soak_postgres_store_sigkill_restart(
     postgres_url: str,
     tmp_path: Path,
 ) -> None:
+    from tests.chain.test_live_soak import _move_market, _soak_config
+
     tb = clean_chain
-    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7c" * 32)
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7c" * 32, vault=20_000_000 * USDC)
     start_nonce = nonce(hardhat.url, account)
+    config = _soak_config(tmp_path)
+    addresses = tmp_path / "addresses.json"
+    addresses.write_text(tb.to_json())
     rng = random.Random(15)
-    ctx = multiprocessing.get_context("fork")
-    killed = 0
-    for i in range(RUNS + 1):
-        last = i == RUNS
-        step, nth = (STEPS[0], 10**9) if last else (rng.choice(STEPS), rng.randint(1, 4))
-        args = (hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), step, nth, 4 if last else 3)
-        p = ctx.Process(target=_child, args=args)
-        p.start()
-        p.join(timeout=180)
-        assert p.exitcode is not None, "a live run hung"
-        err = tmp_path / "child-error.txt"
-        assert p.exitcode in (0, -signal.SIGKILL), err.read_text() if err.exists() else p.exitcode
-        killed += p.exitcode == -signal.SIGKILL
-        if not last and rng.random() < 0.3:  # the process stays dead past every journaled deadline
-            rpc(hardhat.url, "evm_increaseTime", 600)
-            rpc(hardhat.url, "evm_mine")
-    assert killed >= RUNS // 2
+    worker = [sys.executable, str(WORKER), hardhat.url, str(addresses), str(config), str(keystore), postgres_url]
+    zygote = subprocess.Popen(
+        [*worker, PASSWORD, str(tmp_path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT
+    )
+    assert zygote.stdin is not None and zygote.stdout is not None
+    killed, exits, kinds = 0, [], set()
+    try:
+        for i in range(RUNS + 1):
+            last = i == RUNS
+            step, nth = (STEPS[0], 10**9) if last else (rng.choice(STEPS), rng.randint(1, 2))
+            zygote.stdin.write(f"{step} {nth} 2\n")
+            zygote.stdin.flush()
+            answer = zygote.stdout.readline().split()
+            assert answer[:1] == ["EXIT"], answer
+            code = int(answer[1])
+            exits.append(code)
+            err = tmp_path / "child-error.txt"
+            assert code in (0, -signal.SIGKILL), err.read_text() if err.exists() else code
+            killed += code == -signal.SIGKILL
+            if code == -signal.SIGKILL:
+                kinds.add(step)
+            if not (code == -signal.SIGKILL and step == "signed"):  # nothing journaled waits to be sent
+                run_async(_move_market(hardhat.url, tb, i))
+            if not last and rng.random() < 0.3:  # the process stays dead past every journaled deadline
+                rpc(hardhat.url, "evm_increaseTime", 3 * 3600)
+                rpc(hardhat.url, "evm_mine")
+    finally:
+        zygote.stdin.close()
+        zygote.wait(timeout=60)
+    assert killed >= RUNS * 3 // 4, exits  # the seeded kill points are reached
+    assert kinds == set(STEPS)
     assert not (tmp_path / "unused.jsonl").exists()  # the journal lived in the store
 
     with open_store(postgres_url) as store:
