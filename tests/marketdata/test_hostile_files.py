@@ -172,7 +172,7 @@ def test_kline_series_conventions() -> None:
     assert len(k) == 130
     at_open, at_end = k.closes(at="open"), k.closes(at="end")
     assert np.all(at_end.ts_ns - at_open.ts_ns == 60 * 10**9)  # close time + 1 ms = next minute's open
-    assert at_open.ts_ns.dtype == np.int64 and at_open.step_ns == 60 * 10**9
+    assert at_open.ts_ns.dtype == np.int64 and np.all(np.diff(at_open.ts_ns) == 60 * 10**9)
     path = k.path()
     assert len(path) == 4 * 130 and path.price.min() == 101516.5
 

@@ -55,11 +55,6 @@ class PriceSeries:
     def end_ns(self) -> int:
         return int(self.ts_ns[-1])
 
-    @property
-    def step_ns(self) -> int:
-        """Spacing of the first two observations (0 for a single one); even for minute series."""
-        return int(self.ts_ns[1] - self.ts_ns[0]) if len(self.ts_ns) > 1 else 0
-
     def sample(self, grid_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """Price at each grid time (last observation at or before it)."""
         idx = np.searchsorted(self.ts_ns, grid_ns, side="right") - 1
