@@ -222,8 +222,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--big-repeats", type=int, default=2, help="rounds at 1M ticks and above")
     parser.add_argument("--skip-sim", action="store_true")
+    parser.add_argument("--keel-only", action="store_true", help="Keel alone, sizes interleaved (its scaling)")
     args = parser.parse_args()
     sizes = [int(x) for x in args.sizes.split(",")]
+    if args.keel_only:
+        keel_scaling(sizes, args.repeats)
+        return
     header("engine throughput: Keel vs NautilusTrader", "numpy", "nautilus_trader")
     ts_all, bid_all, ask_all = make_ticks(max(sizes))
     print(f"order size {ORDER_UNIT} units (the instrument's minimum and lot); min / median / max over rounds\n")
@@ -268,6 +272,27 @@ def main() -> None:
     print(f"# load average at end: {load_average()}")
     if not args.skip_sim:
         sim_day(args.repeats)
+
+
+def keel_scaling(sizes: list[int], repeats: int) -> None:
+    """Keel alone at every size, the sizes taking turns in each round (load hits them alike)."""
+    header("engine: Keel alone, sizes interleaved (scaling)", "numpy")
+    ts, bid, ask = make_ticks(max(sizes))
+    times: dict[tuple[str, int], list[float]] = {}
+    counts: dict[tuple[str, int], list[int]] = {}
+    for _ in range(repeats):
+        for n in sizes:
+            for kind in ("noop", "ema_cross"):
+                elapsed, *c = run_keel(kind, ts[:n], bid[:n], ask[:n])
+                times.setdefault((kind, n), []).append(elapsed)
+                counts[(kind, n)] = c
+    for (kind, n), t in sorted(times.items()):
+        st = Stats(t)
+        print(
+            f"{kind:<10} {n:>9,} {st.fmt(1.0, 's')}  {n / st.median:,.0f} ticks/s  "
+            f"orders/fills/refused {'/'.join(map(str, counts[(kind, n)]))}"
+        )
+    print(f"# load average at end: {load_average()}")
 
 
 def sim_day(repeats: int) -> None:

@@ -503,3 +503,21 @@ def test_console_script_one_line_no_traceback(argv: list[str], names: tuple[str,
 def test_simulate_bad_seed(seed: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["simulate", str(EXAMPLE), "--seed", seed, "--out", str(tmp_path), "--quiet"], capsys)
     assert_refused(code, err, "seed")
+
+
+def test_hostile_journal_files(tmp_path: Path) -> None:
+    """The live journal (`keel run --live --journal FILE`): a hostile file is one ChainError naming it."""
+    from keel.chain import TxJournal
+    from keel.errors import KeelError
+
+    cases = {**hostile_bytes(), "not_records": b'[1]\n{"x": 1}\n', "nested": b"[" * 5000 + b"\n{}\n"}
+    for kind, data in cases.items():
+        if kind in ("empty",):
+            continue  # an empty journal is a fresh one
+        path = write(tmp_path, f"{kind}.jsonl", data)
+        with pytest.raises(KeelError, match=f"{kind}.jsonl") as exc:
+            TxJournal(path)
+        assert "\n" not in str(exc.value)
+        with pytest.raises(KeelError) as again:  # the refusal released the file lock
+            TxJournal(path)
+        assert "in use" not in str(again.value)

@@ -223,7 +223,12 @@ class TxJournal:
             self._fh.close()
             self._fh = None
             raise ChainError(f"journal={str(self.path)!r}: in use by another process") from None
-        self._replay()
+        try:
+            self._replay()
+        except BaseException:
+            self._fh.close()  # also releases the lock
+            self._fh = None
+            raise
 
     def __repr__(self) -> str:
         return f"TxJournal({str(self.path)!r}, {len(self.intents)} intents)"
@@ -401,17 +406,23 @@ class TxJournal:
     def _replay(self) -> None:
         assert self._fh is not None
         self._fh.seek(0)
-        lines = self._fh.read().splitlines()
+        try:
+            lines = self._fh.read().splitlines()
+        except UnicodeDecodeError as exc:
+            raise ChainError(f"journal={str(self.path)!r}: not UTF-8 text (byte {exc.start}), not a journal") from None
         for i, line in enumerate(lines):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 if i == len(lines) - 1:
                     break  # a torn last line from a crash mid-write: the action it announced never ran
                 raise ChainError(f"journal={str(self.path)!r}: corrupt line {i + 1}") from None
-            self._apply(record)
+            try:
+                self._apply(record)
+            except (KeyError, TypeError, ValueError, AttributeError):
+                raise ChainError(f"journal={str(self.path)!r}: line {i + 1} is not a journal record") from None
         self._fh.seek(0, os.SEEK_END)
 
     def _apply(self, r: dict[str, Any]) -> None:
