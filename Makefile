@@ -53,6 +53,9 @@ $(BENCH_STAMP): $(PY_STAMP) requirements-bench.lock
 
 bench: setup $(BENCH_STAMP)
 	@mkdir -p bench/results
+	@test -x bench/.venv-degenbot/bin/python || ($(PYTHON) -m venv bench/.venv-degenbot && \
+	  bench/.venv-degenbot/bin/python -m pip install -q -r bench/requirements-degenbot.txt) || \
+	  echo "degenbot venv not built (bench/requirements-degenbot.txt): bench/amm.py runs without that peer"
 	@for b in bench/[a-z]*.py; do \
 	  out=bench/results/$$(basename $$b .py)-$$(date -u +%Y%m%dT%H%M%SZ).txt; echo "== $$b -> $$out"; \
 	  $(BIN)/python $$b > $$out 2>&1; rc=$$?; cat $$out; [ $$rc -eq 0 ] || exit 1; done
