@@ -113,3 +113,22 @@ def test_column_names() -> None:
         "sqrt_price_x96", "tick_lower", "amount0_in", "recipient", "fee_protocol0_old",
     ]  # fmt: skip
     assert not is_range_error("execution reverted")
+
+
+def test_time_queries_across_a_day_boundary(tmp_path: Path) -> None:
+    cat = Catalog(tmp_path / "cat")
+    meta = _meta()
+    cat.write_meta(meta)
+    ev, hd = _chunk(100, 119)
+    midnight = 1_700_006_400  # 2023-11-15T00:00:00Z
+    ts = [midnight - 60 + 12 * i for i in range(20)]
+    ev.update(block_timestamp=ts, ts_ns=[t * 10**9 for t in ts])
+    hd.update(block_timestamp=ts)
+    cat.write_chunk(meta, ev, hd, 100, 119, "0x")
+    days = sorted(p.name for p in cat.pool_dir(5, POOL).glob("day=*"))
+    assert days == ["day=2023-11-14", "day=2023-11-15"]
+    after = cat.events(5, POOL, midnight * 10**9, None)
+    before = cat.events(5, POOL, None, "2023-11-15T00:00:00Z")
+    assert after["block_timestamp"].min() == midnight and before["block_timestamp"].max() == midnight - 12
+    assert after.height + before.height == 20
+    assert cat.events(5, POOL, "2023-11-14T23:59:30Z", "2023-11-15T00:00:30Z").height == 5

@@ -438,11 +438,29 @@ class Catalog:
         return new
 
     # ---- reading --------------------------------------------------------------------------------
-    def _read(self, chain_id: int, pool: str, kind: str, meta: PoolMeta, lo: int, hi: int) -> pl.DataFrame:
-        """Rows with block_number in [lo, hi) ∩ coverage, ordered by (block_number, log_index)."""
+    def _read(
+        self,
+        chain_id: int,
+        pool: str,
+        kind: str,
+        meta: PoolMeta,
+        lo: int,
+        hi: int,
+        days: tuple[str | None, str | None] = (None, None),
+    ) -> pl.DataFrame:
+        """Rows with block_number in [lo, hi) ∩ coverage, ordered by (block_number, log_index); ``days``
+        (first, last 'YYYY-MM-DD', inclusive) skips the other day partitions without opening them."""
         lo, hi = max(lo, meta.from_block), min(hi, meta.next_block)
         schema = EVENT_SCHEMA if kind == "events" else BLOCK_SCHEMA
-        files = [f for a, b, f in self._files(chain_id, pool, kind) if a < hi and b >= lo]
+        first_day, last_day = days
+        files = [
+            f
+            for a, b, f in self._files(chain_id, pool, kind)
+            if a < hi
+            and b >= lo
+            and (first_day is None or f.parent.name[4:] >= first_day)
+            and (last_day is None or f.parent.name[4:] <= last_day)
+        ]
         if not files or lo >= hi:
             return pl.DataFrame(pa.Table.from_pylist([], schema=schema))
         frames = []
@@ -484,7 +502,11 @@ class Catalog:
             s, e = _to_ns(start, "start"), _to_ns(end, "end")
             if s is not None and e is not None and e < s:
                 raise ValidationError("end", end, "is before start")
-            df = self._read(chain_id, pool, "events", meta, meta.from_block, meta.next_block)
+            days = (
+                None if s is None else _day(s // NS_PER_SECOND),
+                None if e is None else _day(max(e - 1, 0) // NS_PER_SECOND),
+            )
+            df = self._read(chain_id, pool, "events", meta, meta.from_block, meta.next_block, days)
             if s is not None:
                 df = df.filter(pl.col("ts_ns") >= s)
             if e is not None:
