@@ -106,6 +106,8 @@ def _check_every_block(name: str, full_every: int) -> dict[str, object]:
         assert ledger_imbalance(world) == 0, f"{name}: ledger imbalance after block {blocks}"
         if world.perp is not None and blocks % full_every == 0:
             _balanced(world.perp)
+        if world.book is not None and blocks % full_every == 0:
+            assert world.book.house.imbalance() == 0 and world.book.house.solvency_violations() == ()
     if world.perp is not None:
         _balanced(world.perp)
     summary = sim.finish()
