@@ -42,6 +42,7 @@ test: lint $(CHROMIUM)
 # Install order: see requirements-bench.lock (py_lets_be_rational pinned to 1.0.1 and force-reinstalled last).
 # Each bench's output (machine, versions, load average included) is also kept in bench/results/NAME-<UTC>.txt.
 BENCH_STAMP := $(VENV)/.keel-bench-installed
+BENCHES ?= $(wildcard bench/[a-z]*.py)  # e.g. make bench BENCHES="bench/pricing.py bench/cli_startup.py"
 PIP := $(BIN)/python -m pip install -q --disable-pip-version-check
 
 $(BENCH_STAMP): $(PY_STAMP) requirements-bench.lock
@@ -56,7 +57,7 @@ bench: setup $(BENCH_STAMP)
 	@test -x bench/.venv-degenbot/bin/python || ($(PYTHON) -m venv bench/.venv-degenbot && \
 	  bench/.venv-degenbot/bin/python -m pip install -q -r bench/requirements-degenbot.txt) || \
 	  echo "degenbot venv not built (bench/requirements-degenbot.txt): bench/amm.py runs without that peer"
-	@for b in bench/[a-z]*.py; do \
+	@for b in $(BENCHES); do \
 	  out=bench/results/$$(basename $$b .py)-$$(date -u +%Y%m%dT%H%M%SZ).txt; echo "== $$b -> $$out"; \
 	  $(BIN)/python $$b > $$out 2>&1; rc=$$?; cat $$out; [ $$rc -eq 0 ] || exit 1; done
 
