@@ -192,3 +192,16 @@ def test_the_execution_controllers_halted_guard_fires_on_a_working_order() -> No
     # the hedger skipped its decision, and the working order was shown the halted price: the controller skipped it
     assert summary["oracle_halted_blocks"] == 2
     assert summary["hedge_intents"]["skips"].get("oracle", 0) >= 1
+
+
+def test_a_user_strategy_run_checkpoints_and_resumes_identically() -> None:
+    from keel.sim.config import load_config
+
+    config = load_config(ROOT / "examples" / "custom_strategy.toml")
+    config = config.model_copy(update={"market": config.market.model_copy(update={"hours": 0.5})})
+    whole = summary_json(run_simulation(config, root=ROOT))
+    sim = Simulation(config, root=ROOT)
+    sim.step(40)
+    resumed = Simulation.restore(sim.checkpoint(), root=ROOT)
+    assert summary_json(resumed.run()) == whole
+    assert json.loads(whole)["agents"]["rebalancer"]["trades"] >= 1

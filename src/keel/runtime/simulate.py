@@ -22,6 +22,7 @@ import copyreg
 import dataclasses
 import math
 import pickle
+import sys
 import types
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -217,12 +218,31 @@ class Simulation:
             self._attach(held[0], held[1])
 
     @classmethod
-    def restore(cls, data: bytes, *, subscribers: Iterable[Any] = (), control: RunControl | None = None) -> Simulation:
-        """Continue a run from :meth:`checkpoint` bytes (only load checkpoints you wrote: this unpickles)."""
+    def restore(
+        cls,
+        data: bytes,
+        *,
+        subscribers: Iterable[Any] = (),
+        control: RunControl | None = None,
+        root: Path | None = None,
+    ) -> Simulation:
+        """Continue a run from :meth:`checkpoint` bytes (only load checkpoints you wrote: this unpickles).
+
+        ``root``: the config's root, searched for user strategy modules (``[[agents]]``) that are not
+        importable otherwise, as when the run was built."""
+        added = str(root.resolve()) if root is not None else None
+        if added is not None:
+            sys.path.insert(0, added)
         try:
             version, world, blocks_done, status = pickle.loads(data)
+        except ModuleNotFoundError as exc:
+            problem = f"needs module {exc.name!r} (a user strategy?): pass the config's root"
+            raise ConfigError("checkpoint", len(data), problem) from None
         except Exception as exc:
             raise ConfigError("checkpoint", len(data), f"not a Keel checkpoint: {type(exc).__name__}") from None
+        finally:
+            if added is not None:
+                sys.path.remove(added)
         if version != CHECKPOINT_VERSION:
             raise ConfigError(
                 "checkpoint", version, f"written by another version (this one reads {CHECKPOINT_VERSION})"
