@@ -1,7 +1,8 @@
-"""Parity (intents and route hedging): one config and one scripted market (a seeded GBM path; the testbed's pool as the simulator's pool) run
-for 50 blocks in the simulator (keel.sim.ChainSim) and on the Hardhat testbed through the live environment
-(keel run --live's session); both worlds come from keel.runtime.build_world, and the agents' decisions (every
-hedge's block, size and direction, the price and the delta it was decided on) are identical."""
+"""Parity (intents and route hedging): one config and one scripted market (a seeded GBM path; the testbed's
+pool as the simulator's pool) run for 50 blocks in the simulator (keel.sim.ChainSim) and on the Hardhat testbed
+through the live environment (keel run --live's session); both worlds come from keel.runtime.build_world, and the
+agents' decisions (every hedge's block, size and direction, the price and the delta it was decided on) are
+identical."""
 
 from __future__ import annotations
 
