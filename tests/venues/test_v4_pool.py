@@ -185,3 +185,31 @@ def test_venue_copy_is_independent_and_names_are_unique() -> None:
     assert v1.state_version == version and c.state_version != version
     assert v1.quote_exact_in(t0, 10**18) == q
     assert c.sqrt_price_x96 < v1.sqrt_price_x96
+
+
+def test_one_step_quote_equals_the_general_swap_loop() -> None:
+    import random
+
+    rng = random.Random(3)
+    hits = 0
+    for _ in range(300):
+        spacing = rng.choice([1, 10, 60, 200])
+        m = PoolManager()
+        key = PoolKey(A, B, rng.choice([0, 100, 500, 3000, 10_000, 999_999]), spacing)
+        m.initialize(key, rng.randint(2**90, 2**102))
+        here = m.get_slot0(key)[1] // spacing
+        for _ in range(rng.randint(1, 4)):
+            lo = (here + rng.randint(-50, 0)) * spacing
+            m.modify_liquidity(key, LP, lo, lo + rng.randint(1, 60) * spacing, int(10 ** rng.uniform(10, 24)))
+        if rng.random() < 0.5:
+            m.set_protocol_fee(key, rng.randint(0, 1000) | rng.randint(0, 1000) << 12)
+        pool = m.pool(key)
+        zfo = rng.random() < 0.5
+        amount = int(10 ** rng.uniform(0, 22))
+        limit = MIN_LIMIT if zfo else MAX_LIMIT
+        short = pool.quote_in_one_step(zfo, amount, limit)
+        if short is None:
+            continue
+        hits += 1
+        assert short == pool.swap(zfo, -amount, limit, 0, commit=False)
+    assert hits > 100

@@ -331,6 +331,10 @@ class PoolManager:
         ):
             pool = self._pools.get(key)
             if pool is not None:  # the common case, validated above: straight to the pool
+                if amount_specified < 0:
+                    short = pool.quote_in_one_step(zero_for_one, -amount_specified, sqrt_price_limit_x96)
+                    if short is not None:
+                        return short
                 return pool.swap(zero_for_one, amount_specified, sqrt_price_limit_x96, 0, commit=False)
         return self._swap(key, zero_for_one, amount_specified, sqrt_price_limit_x96, False)
 

@@ -57,6 +57,7 @@ __all__ = ["PoolState", "SwapOutcome", "TickInfo", "tick_spacing_to_max_liquidit
 _Q128 = 1 << 128
 _PIPS = 1_000_000
 _MAX_UINT256 = (1 << 256) - 1
+_MAX_UINT160 = (1 << 160) - 1
 _LN_Q96 = 96 * log(2.0)
 _LOG_SQRT_10001 = log(1.0001) / 2.0
 _MOD256 = 1 << 256
@@ -331,6 +332,91 @@ class PoolState:
         return (-amount0, -amount1)
 
     # ------------------------------------------------------------------ swap
+    def quote_in_one_step(self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int) -> SwapOutcome | None:
+        """The common quote in short: an exact input that ends inside the current step (before the next
+        initialized tick, the word edge and the limit), computed with exactly :meth:`swap`'s first-step
+        integer operations; ``None`` when the swap needs the general loop (or would revert).  No state
+        change.  ``amount_in`` > 0; the caller has validated the types."""
+        price = self.sqrt_price_x96
+        liquidity = self.liquidity
+        limit = sqrt_price_limit_x96
+        if price == 0 or liquidity == 0 or amount_in <= 0:
+            return None
+        protocol = self.protocol_fee & 0xFFF if zero_for_one else (self.protocol_fee >> 12) & 0xFFF
+        lp_fee = self.lp_fee
+        swap_fee = lp_fee if protocol == 0 else protocol + lp_fee - protocol * lp_fee // _PIPS
+        if swap_fee >= _PIPS:
+            return None
+        tick = self.tick
+        spacing = self.tick_spacing
+        compressed = tick // spacing
+        if zero_for_one:
+            if not MIN_SQRT_RATIO < limit < price:
+                return None
+            bit = compressed & 0xFF
+            masked = self._bitmap.get(compressed >> 8, 0) & ((2 << bit) - 1)
+            tick_next = (
+                (compressed - bit + masked.bit_length() - 1) * spacing if masked else (compressed - bit) * spacing
+            )
+            if tick_next <= MIN_TICK:
+                return None
+            price_next = SQRT_RATIO_CACHE.get(tick_next) or get_sqrt_ratio_at_tick(tick_next)
+            target = price_next if price_next >= limit else limit
+            less_fee = amount_in * (_PIPS - swap_fee) // _PIPS
+            if less_fee == 0:
+                return None
+            num1 = liquidity << 96
+            denominator = num1 + less_fee * price
+            if denominator > _MAX_UINT256:
+                return None
+            nxt = -(-num1 * price // denominator)
+            if nxt <= target:
+                return None  # reaches the target: the general loop
+            amount_out = (liquidity * (price - nxt)) >> 96
+        else:
+            if not price < limit < MAX_SQRT_RATIO:
+                return None
+            compressed += 1
+            bit = compressed & 0xFF
+            masked = self._bitmap.get(compressed >> 8, 0) >> bit
+            if masked:
+                tick_next = (compressed + (masked & -masked).bit_length() - 1) * spacing
+            else:
+                tick_next = (compressed + 255 - bit) * spacing
+            if tick_next >= MAX_TICK:
+                return None
+            price_next = SQRT_RATIO_CACHE.get(tick_next) or get_sqrt_ratio_at_tick(tick_next)
+            target = price_next if price_next < limit else limit
+            less_fee = amount_in * (_PIPS - swap_fee) // _PIPS
+            if less_fee >= -(-(liquidity * (target - price)) >> 96):
+                return None  # reaches the target: the general loop
+            quotient = (less_fee << 96) // liquidity
+            nxt = price + quotient
+            if nxt > _MAX_UINT160:
+                return None
+            amount_out = (liquidity << 96) * (nxt - price) // (nxt * price)
+        to_protocol = 0
+        if protocol:
+            fee_amount = amount_in - less_fee
+            to_protocol = fee_amount if swap_fee == protocol else amount_in * protocol // _PIPS
+        if nxt != price:
+            low = SQRT_RATIO_CACHE.get(tick)
+            if not (low is not None and low <= nxt and (SQRT_RATIO_CACHE.get(tick + 1) or 0) > nxt):
+                t = floor((log(nxt) - _LN_Q96) / _LOG_SQRT_10001)
+                if (
+                    MIN_TICK <= t < MAX_TICK
+                    and (SQRT_RATIO_CACHE.get(t) or get_sqrt_ratio_at_tick(t)) <= nxt
+                    and (SQRT_RATIO_CACHE.get(t + 1) or get_sqrt_ratio_at_tick(t + 1)) > nxt
+                ):
+                    tick = t
+                else:
+                    tick = get_tick_at_sqrt_ratio(nxt)
+        if amount_in > _INT128_MAX or amount_out > _INT128_MAX:
+            return None
+        if zero_for_one:
+            return SwapOutcome(-amount_in, amount_out, to_protocol, swap_fee, nxt, tick, liquidity, 0)
+        return SwapOutcome(amount_out, -amount_in, to_protocol, swap_fee, nxt, tick, liquidity, 0)
+
     def swap(
         self,
         zero_for_one: bool,
