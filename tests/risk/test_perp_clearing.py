@@ -142,7 +142,8 @@ def test_the_desk_book_is_a_view_of_its_clearing_house_account() -> None:
     book.add_option(odd, -10.0, 20.125)
     book.add_option(listed, 5.0, 101.5)
     assert book.house.ledger.balance("desk", "USD") == 201_250_000 - 507_500_000  # exact premium
-    assert sorted(book.options) == ["ETH_USD-12JAN24-2300-C@" + str(odd.expiry_ns), "ETH_USD-12JAN24-2400-P"]
+    assert sorted(book.options) == ["ETH_USD-12JAN24-2300-C", "ETH_USD-12JAN24-2400-P"]  # Deribit names shown
+    assert book.options["ETH_USD-12JAN24-2300-C"] == (odd, -10.0)
     assert {p.name: p.quantity for p in book.house.positions(OPTIONS_COUNTERPARTY)} == {
         "ETH_USD-12JAN24-2300-C@" + str(odd.expiry_ns): 10.0,
         "ETH_USD-12JAN24-2400-P": -5.0,

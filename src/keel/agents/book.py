@@ -76,7 +76,8 @@ class DeskBook:
         house.open_account(account)
         house.open_account(OPTIONS_COUNTERPARTY)
         house.deposit(OPTIONS_COUNTERPARTY, "USD", _COUNTERPARTY_FUNDS)
-        self._options: dict[str, Option] = {}
+        self._options: dict[str, Option] = {}  # house name -> option
+        self._labels: dict[str, str] = {}  # house name -> the name the book shows (Deribit's, unless taken)
         self._legs: dict[str, tuple[Option, float]] | None = None
         self.fund(cash_token, cash)
         self.fund(asset_token, asset)
@@ -108,7 +109,9 @@ class DeskBook:
         """Open legs: name -> (option, contracts), from the house's positions (read again after
         every fill or expiry: only this book's methods change them)."""
         if self._legs is None:
-            self._legs = {p.name: (self._options[p.name], p.quantity) for p in self.house.positions(self.account)}
+            self._legs = {
+                self._labels[p.name]: (self._options[p.name], p.quantity) for p in self.house.positions(self.account)
+            }
         return dict(self._legs)
 
     def ledger_imbalance(self) -> int:
@@ -154,13 +157,16 @@ class DeskBook:
 
     def _list(self, option: Option) -> str:
         """The option's name in the house: its Deribit name, with ``@expiry_ns`` appended when it
-        does not expire at Deribit's 08:00 UTC (the name alone would then say another time)."""
+        does not expire at Deribit's 08:00 UTC (the name alone would then say another time).  The
+        book shows the Deribit name unless another option of the book already shows it."""
         name = option.name
         if parse_instrument(name) != option:
             name = f"{name}@{option.expiry_ns}"
         if name not in self._options:
             self.house.list_instrument(name, option)
             self._options[name] = option
+            shown = set(self._labels.values())
+            self._labels[name] = option.name if option.name not in shown else name
         return name
 
     def add_option(self, option: Option, quantity: float, price: float) -> None:
