@@ -1,4 +1,4 @@
-"""Stopping a live run: SIGTERM mid-run, or the kill-switch file appearing, stops sending at once; the run ends
+"""Stopping a live run: SIGTERM mid-run, SIGINT, or the kill-switch file appearing, stops sending at once; the run ends
 with every journaled transaction final, the journal closed with the summary, and the summary written."""
 
 from __future__ import annotations
@@ -56,7 +56,9 @@ def _check_closed(journal: Path, report: Path, status: str) -> dict[str, Any]:
     return summary
 
 
-def test_sigterm_and_kill_switch_stop_cleanly(hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path) -> None:
+def test_sigterm_sigint_and_kill_switch_stop_cleanly(
+    hardhat: Any, clean_chain: TestbedAddresses, tmp_path: Path
+) -> None:
     tb = clean_chain
     keystore, _account = funded_account(hardhat.url, tb, tmp_path, "0x" + "ac" * 32)
     addresses = tmp_path / "addresses.json"
@@ -75,6 +77,17 @@ def test_sigterm_and_kill_switch_stop_cleanly(hardhat: Any, clean_chain: Testbed
     summary = _check_closed(journal, report, "stopped: signal SIGTERM")
     assert 0 < summary["blocks"] < 500 and summary["hedges_failed"] == 0
     assert "stopped: signal SIGTERM" in out
+
+    proc = _start([*argv, "--report", str(report)])  # Ctrl-C does the same
+    try:
+        _wait_for(proc, "agents")
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    _check_closed(journal, report, "stopped: signal SIGINT")
 
     switch = tmp_path / "STOP"
     proc = _start([*argv, "--report", str(report), "--kill-switch", str(switch)])
