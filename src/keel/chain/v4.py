@@ -44,6 +44,7 @@ __all__ = [
     "V4SwapExecutor",
     "deploy_v4",
     "execute_route",
+    "modify_liquidity",
     "read_v4_pool",
     "to_v4_venue",
     "v4_artifact",
@@ -116,12 +117,23 @@ async def _approve(tm: TransactionManager, intent: str, token: str, spender: str
 
 
 async def modify_liquidity(
-    tm: TransactionManager, intent: str, deployment: V4Deployment, key: PoolKey, lower: int, upper: int, delta: int
+    tm: TransactionManager,
+    intent: str,
+    deployment: V4Deployment,
+    key: PoolKey,
+    lower: int,
+    upper: int,
+    delta: int,
+    *,
+    eth_value: int = 0,
 ) -> TxReceipt:
-    """Add (``delta > 0``) or remove liquidity through the router (owned by the router, salted by ``tm``'s address)."""
+    """Add (``delta > 0``) or remove liquidity through the router (owned by the router, salted by ``tm``'s address).
+
+    Native-ETH pools: ``eth_value`` wei is sent along (the router returns what the PoolManager does not
+    take); it must cover the ETH side of the position."""
     sig = f"modifyLiquidity({KEY_TYPE},int24,int24,int256)"
     data = _selector(sig) + abi_encode([KEY_TYPE, "int24", "int24", "int256"], [key.as_tuple(), lower, upper, delta])
-    value = 10**24 if int(key.currency0, 16) == 0 else 0  # native ETH: the router returns what is not used
+    value = eth_value if int(key.currency0, 16) == 0 else 0
     return await tm.send(intent, TxRequest(to=deployment.router, data=data, value=value))
 
 
@@ -141,7 +153,8 @@ async def deploy_v4(
     """Deploy PoolManager + KeelV4Router and a ``token0/token1`` pool (no hooks) at ``sqrt_price_x96``
     with ``liquidity`` within about +-1% of the price and ``full_range_liquidity`` (default
     ``liquidity // 50``) over the whole range; ``tm``'s account pays the tokens (it approves the
-    router here)."""
+    router here).  Both currencies must be ERC-20s here (WETH for ETH); a native-ETH pool is added with
+    :func:`modify_liquidity` and ``eth_value``."""
     me = tm.address
     receipt = await tm.send(f"deploy:{tag}:manager", _deploy_request("PoolManager", ["address"], [me]))
     manager = checksum("manager", receipt.contract_address or "")
