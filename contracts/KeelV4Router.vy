@@ -1,7 +1,8 @@
 # pragma version ~=0.4.3
 """
 @title Keel's minimal Uniswap v4 router (unlock callback)
-@notice Exact-input swaps along up to three v4 pools of one PoolManager in one `unlock`:
+@notice Exact-input swaps along up to three v4 pools of one PoolManager in one `unlock`
+        (and exact-output swaps on one pool, paying at most `max_amount_in`):
         the caller's input is settled once, the intermediate currencies never leave the
         PoolManager (flash accounting: their deltas cancel), and the output is taken once,
         to `recipient`, only if it is at least `min_amount_out`.  Native ETH (currency
@@ -46,6 +47,7 @@ MIN_SQRT_PRICE_PLUS_ONE: constant(uint160) = 4295128740
 MAX_SQRT_PRICE_MINUS_ONE: constant(uint160) = 1461446703485210103287273052203988822378723970341
 ACTION_SWAP: constant(uint8) = 1
 ACTION_LIQUIDITY: constant(uint8) = 2
+ACTION_SWAP_OUT: constant(uint8) = 3
 
 MANAGER: public(immutable(address))
 
@@ -87,6 +89,19 @@ def swapExactInput(
     assert block.timestamp <= deadline, "deadline"
     assert len(hops) > 0, "no hops"
     data: Bytes[2048] = abi_encode(ACTION_SWAP, msg.sender, hops, amount_in, min_amount_out, recipient)
+    result: Bytes[256] = extcall IPoolManager(MANAGER).unlock(data)
+    if self.balance > 0:
+        send(msg.sender, self.balance)
+    return abi_decode(result, uint256)
+
+
+@external
+@payable
+def swapExactOutputSingle(
+    hop: Hop, amount_out: uint256, max_amount_in: uint256, recipient: address, deadline: uint256
+) -> uint256:
+    assert block.timestamp <= deadline, "deadline"
+    data: Bytes[2048] = abi_encode(ACTION_SWAP_OUT, msg.sender, hop, amount_out, max_amount_in, recipient)
     result: Bytes[256] = extcall IPoolManager(MANAGER).unlock(data)
     if self.balance > 0:
         send(msg.sender, self.balance)
@@ -178,12 +193,50 @@ def _liquidity(data: Bytes[2048]) -> Bytes[256]:
     return abi_encode(caller_delta)
 
 
+@internal
+def _swap_out(data: Bytes[2048]) -> Bytes[256]:
+    action: uint8 = 0
+    payer: address = empty(address)
+    hop: Hop = empty(Hop)
+    amount_out: uint256 = 0
+    max_in: uint256 = 0
+    recipient: address = empty(address)
+    action, payer, hop, amount_out, max_in, recipient = abi_decode(
+        data, (uint8, address, Hop, uint256, uint256, address)
+    )
+    limit: uint160 = MAX_SQRT_PRICE_MINUS_ONE
+    if hop.zeroForOne:
+        limit = MIN_SQRT_PRICE_PLUS_ONE
+    delta: int256 = extcall IPoolManager(MANAGER).swap(
+        hop.key, SwapParams(zeroForOne=hop.zeroForOne, amountSpecified=convert(amount_out, int256), sqrtPriceLimitX96=limit), b""
+    )
+    paid: int256 = 0
+    got: int256 = 0
+    currency_in: address = hop.key.currency1
+    currency_out: address = hop.key.currency0
+    if hop.zeroForOne:
+        paid = -self._amount0(delta)
+        got = self._amount1(delta)
+        currency_in = hop.key.currency0
+        currency_out = hop.key.currency1
+    else:
+        paid = -self._amount1(delta)
+        got = self._amount0(delta)
+    assert got == convert(amount_out, int256), "output not delivered in full"
+    assert paid <= convert(max_in, int256), "too much requested"
+    self._pay(currency_in, payer, convert(paid, uint256))
+    extcall IPoolManager(MANAGER).take(currency_out, recipient, amount_out)
+    return abi_encode(convert(paid, uint256))
+
+
 @external
 def unlockCallback(data: Bytes[2048]) -> Bytes[256]:
     assert msg.sender == MANAGER, "only the PoolManager"
     action: uint8 = abi_decode(slice(data, 0, 32), uint8)
     if action == ACTION_SWAP:
         return self._swap(data)
+    if action == ACTION_SWAP_OUT:
+        return self._swap_out(data)
     return self._liquidity(data)
 
 

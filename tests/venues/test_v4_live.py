@@ -1,9 +1,9 @@
 """Uniswap v4 on a local Hardhat node (Cancun): the real PoolManager beside the testbed's v3 pools.
 
 A route split across the v3 0.05% pool and a v4 pool executes with every leg's amounts exactly
-equal to the plan; a hedge-sized swap through the v4 pool fills exactly as predicted; the pool
-read back through ``extsload`` equals Keel's state after the swaps; and the gas of one and two
-chained v4 hops is measured against the router's model.
+equal to the plan (exact input, and exact output); a hedge-sized swap through the testbed's own v4
+pool fills exactly as predicted; the pool read back through ``extsload`` equals Keel's state after
+the swaps; and the gas of one and two chained v4 hops is measured against the router's model.
 """
 
 from __future__ import annotations
@@ -92,6 +92,22 @@ def test_route_split_across_v3_and_v4_executes_exactly_as_planned(hardhat: Any, 
         assert after.get_slot0(dep.key) == pm.get_slot0(dep.key)
         assert after.get_liquidity(dep.key) == pm.get_liquidity(dep.key)
         assert after.get_fee_growth_globals(dep.key) == pm.get_fee_growth_globals(dep.key)
+
+        # ---- an exact-output plan split across the same two pools: every leg exactly as planned
+        v3b = to_venue(
+            await read_pool_state(client, "uniswap_v3", info.address, tick_lens=tb.tick_lens),
+            *((weth, usdc) if info.token0 == tb.weth else (usdc, weth)),
+        )
+        v4b = to_v4_venue(await read_v4_pool(client, dep.manager, dep.key), dep.key, t0, t1, manager=dep.manager)
+        want = 500_000 * 10**6
+        plan_out = SmartRouter([v3b, v4b]).quote_exact_out(weth, usdc, want)
+        assert plan_out.exact_out and len(plan_out.legs) == 2, plan_out
+        refs_out = {v3b.name: VenueRef("uniswap_v3", 500), v4b.name: V4Ref(dep.key)}
+        fills_out = await execute_route("route-out", plan_out, refs_out, swaps=swaps, v4=v4x)
+        assert [(f.amount_in, f.amount_out) for f in fills_out] == [
+            (leg.amount_in, leg.amount_out) for leg in plan_out.legs
+        ]
+        assert sum(f.amount_out for f in fills_out) == want
 
         # ---- `keel testbed up` deployed v4 too: a hedge-sized buy of WETH with USDC through the testbed's
         # own v4 pool, read through extsload, fills exactly as predicted

@@ -11,7 +11,8 @@
   wraps it as a router venue (:class:`keel.venues.uniswap_v4.V4Pool`).
 * :class:`V4SwapExecutor` sends exact-input swaps along one or more v4 pools in one transaction
   (one ``unlock``: the intermediate currency never leaves the PoolManager), always with a min-out
-  and a deadline, and reads the fill from the PoolManager's ``Swap`` events.
+  and a deadline, and exact-output swaps on one pool with a max-in; fills come from the
+  PoolManager's ``Swap`` events.
 * :func:`execute_route` runs a :class:`keel.execution.RoutePlan` leg by leg across v2/v3 venues
   (through :class:`keel.chain.swaps.SwapExecutor`) and v4 venues (through this executor).
 """
@@ -333,6 +334,50 @@ class V4SwapExecutor:
             fee_wei=receipt.fee_wei,
         )
 
+    async def swap_exact_out(
+        self,
+        intent: str,
+        key: PoolKey,
+        zero_for_one: bool,
+        *,
+        amount_out: int,
+        max_amount_in: int,
+        deadline_s: int = 300,
+        recipient: str | None = None,
+    ) -> SwapFill:
+        """Receive exactly ``amount_out`` from one pool; reverts on chain if the output is not delivered in
+        full (liquidity runs out) or the input exceeds ``max_amount_in``, or after the deadline."""
+        if isinstance(amount_out, bool) or not isinstance(amount_out, int) or amount_out <= 0:
+            raise ValidationError("amount_out", amount_out, "must be a positive int in base units")
+        if isinstance(max_amount_in, bool) or not isinstance(max_amount_in, int) or max_amount_in <= 0:
+            raise ValidationError("max_amount_in", max_amount_in, "must be a positive int in base units")
+        to = checksum("recipient", recipient or self.tm.address)
+        head = await self.client.get_block("latest")
+        deadline = int(head["timestamp"]) + deadline_s
+        sig = f"swapExactOutputSingle({HOP_TYPE},uint256,uint256,address,uint256)"
+        data = _selector(sig) + abi_encode(
+            [HOP_TYPE, "uint256", "uint256", "address", "uint256"],
+            [(key.as_tuple(), zero_for_one), amount_out, max_amount_in, to, deadline],
+        )
+        token_in = key.currency0 if zero_for_one else key.currency1
+        token_out = key.currency1 if zero_for_one else key.currency0
+        value = max_amount_in if int(token_in, 16) == 0 else 0
+        receipt = await self.tm.send(intent, TxRequest(to=self.router, data=data, value=value), deadline_s=deadline)
+        (swap,) = self.swap_events(receipt)
+        paid, received = (-swap[0], swap[1]) if zero_for_one else (-swap[1], swap[0])
+        return SwapFill(
+            intent=intent,
+            venue="uniswap_v4",
+            token_in=token_in,
+            token_out=token_out,
+            amount_in=paid,
+            amount_out=received,
+            tx_hash=receipt.tx_hash,
+            block_number=receipt.block_number,
+            gas_used=receipt.gas_used,
+            fee_wei=receipt.fee_wei,
+        )
+
     def swap_events(self, receipt: TxReceipt) -> list[tuple[int, int]]:
         """The PoolManager's ``Swap`` events of ``receipt`` as the caller's ``(amount0, amount1)``, in order."""
         out = []
@@ -355,26 +400,50 @@ async def execute_route(
     slippage_bps: int = 0,
     deadline_s: int = 300,
 ) -> list[SwapFill]:
-    """Execute a router plan's exact-input legs in order across v2/v3 and v4 venues.
+    """Execute a router plan's legs in order across v2/v3 and v4 venues (exact-input and exact-output plans).
 
     ``venues`` maps each venue name in the plan to a :class:`keel.chain.swaps.VenueRef` (v2/v3,
     executed by ``swaps``) or a :class:`V4Ref` (executed by ``v4``; consecutive v4 hops of one
     leg go in one transaction, one ``unlock``).  Each hop passes on what the previous one
     actually delivered; the last hop of a leg requires ``leg.amount_out`` less ``slippage_bps``.
-    Intent ids are ``{intent}:{leg}:{hop}``.
+    Exact-output legs (one venue each) pay at most ``leg.amount_in`` plus ``slippage_bps``.  Intent ids are
+    ``{intent}:{leg}:{hop}``.
     """
     if not 0 <= slippage_bps < 10_000:
         raise ValidationError("slippage_bps", slippage_bps, "must be in [0, 10000)")
     fills: list[SwapFill] = []
     for i, leg in enumerate(plan.legs):
-        if leg.exact_out:
-            raise ValidationError(f"legs[{i}].exact_out", True, "execute_route runs exact-input plans")
         refs = []
         for name in leg.venues:
             if name not in venues:
                 raise ValidationError(f"legs[{i}].venues", name, "has no on-chain venue given")
             refs.append(venues[name])
         tokens = [checksum(f"legs[{i}].tokens", t.address or "0x" + "00" * 20) for t in leg.tokens]
+        if leg.exact_out:
+            if len(refs) != 1:
+                raise ValidationError(f"legs[{i}].venues", leg.venues, "an exact-output leg has one venue")
+            max_in = leg.amount_in + leg.amount_in * slippage_bps // 10_000
+            ref = refs[0]
+            if isinstance(ref, V4Ref):
+                if v4 is None:
+                    raise ValidationError("v4", None, f"legs[{i}] uses a v4 venue: pass a V4SwapExecutor")
+                zfo = int(tokens[0], 16) == int(ref.key.currency0, 16)
+                fills.append(
+                    await v4.swap_exact_out(
+                        f"{intent}:{i}:0", ref.key, zfo, amount_out=leg.amount_out, max_amount_in=max_in,
+                        deadline_s=deadline_s,
+                    )
+                )  # fmt: skip
+            else:
+                if swaps is None:
+                    raise ValidationError("swaps", None, f"legs[{i}] uses a {ref.kind} venue: pass a SwapExecutor")
+                fills.append(
+                    await swaps.swap_exact_out(
+                        f"{intent}:{i}:0", kind=ref.kind, token_in=tokens[0], token_out=tokens[1],
+                        amount_out=leg.amount_out, max_amount_in=max_in, fee=ref.fee, deadline_s=deadline_s,
+                    )
+                )  # fmt: skip
+            continue
         amount = leg.amount_in
         hop = 0
         while hop < len(refs):
