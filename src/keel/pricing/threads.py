@@ -2,8 +2,8 @@
 
 Measured on the shared 2-core machine at load average 8-13 (bench/threading_layer.py; raw output
 in bench/results/threading_layer-*.txt): OpenMP with passive waiting gave the fastest median for
-1M-option ``greeks`` and ``implied_vol`` in 3 of 4 rounds (e.g. 71 / 286 ms against 111 / 366 ms
-spin-waiting and 139 / 585 ms workqueue); the rounds are noisy at that load.  Spin-waiting threads
+1M-option ``greeks`` and ``implied_vol`` in 5 of 6 rounds at load 6-13 (e.g. 71 / 286 ms against
+111 / 366 ms spin-waiting and 139 / 585 ms workqueue); the rounds are noisy at that load.  Spin-waiting threads
 hold a core at the end of every parallel region, which on a busy machine takes it from the thread
 still working; passive waiting gives it back.  OpenMP is also safe to launch from several Python
 threads at once (a service), which the workqueue layer is not.
