@@ -94,7 +94,7 @@ def test_bad_debt_is_paid_by_the_insurance_fund_in_the_ledger() -> None:
     _balanced(v)
 
 
-def _check_every_block(name: str, full_every: int) -> dict[str, object]:
+def _check_every_block(name: str, full_every: int) -> tuple[dict[str, object], object]:
     from keel.runtime.simulate import Simulation, ledger_imbalance
 
     sim = Simulation(ROOT / "examples" / f"{name}.toml", root=ROOT)
@@ -112,7 +112,7 @@ def _check_every_block(name: str, full_every: int) -> dict[str, object]:
         _balanced(world.perp)
     summary = sim.finish()
     assert summary["ledger_imbalance"] == 0
-    return summary
+    return summary, world
 
 
 @pytest.mark.parametrize("name", ["eth_options_desk", "options_market_maker"])
@@ -121,7 +121,14 @@ def test_desk_examples_balance_after_every_block(name: str) -> None:
 
 
 def test_crash_example_clears_through_the_house_and_balances_after_every_block() -> None:
-    summary = _check_every_block("crash_2025_10_10", 250)
+    summary, world = _check_every_block("crash_2025_10_10", 1)
+    venue = world.perp  # type: ignore[attr-defined]
+    policy = venue.house.policy
+    records = [r for res in venue.liquidations for r in res.records]
+    assert records and {r.kind for r in records} <= {"liquidation", "adl", "collateral"}
+    # every close-out to a liquidator is priced by the policy's Dutch auction, never at the bare mark
+    assert all(policy.auction_start <= r.discount <= policy.max_discount for r in records if r.kind == "liquidation")
+    assert venue.house.n_liquidations == sum(1 for r in records if r.kind == "liquidation")
     perp = summary["perp"]
     assert isinstance(perp, dict)
     assert perp["liquidations"] > 100 and perp["bad_debt_usd"] > 0
