@@ -521,3 +521,29 @@ def test_hostile_journal_files(tmp_path: Path) -> None:
         with pytest.raises(KeelError) as again:  # the refusal released the file lock
             TxJournal(path)
         assert "in use" not in str(again.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--from", "-1"), ("--from", "abc"), ("--to", "-5"), ("--span", "0"), ("--span", "-3"), ("--max-span", "0"),
+     ("--poll", "nan"), ("--poll", "inf"), ("--poll", "-1"), ("--confirmations", "-1")],
+)  # fmt: skip
+def test_ingest_bad_options(option: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["ingest", "--rpc", "http://127.0.0.1:9", "--pool", "0x" + "88" * 20, "--from", "1",
+            "--catalog", str(tmp_path / "cat")]  # fmt: skip
+    argv += [option, value]
+    code, _, err = run(argv, capsys)
+    assert_refused(code, err, option, option.lstrip("-").replace("-", "_"), "from", "rpc")
+
+
+def test_sweep_hostile_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    for kind, data in hostile_bytes().items():
+        cfg = write(tmp_path, f"{kind}.toml", data)
+        code, _, err = run(["sweep", str(cfg), "--grid", "hedge.band=1,2", "--out", str(tmp_path / "o")], capsys)
+        assert_refused(code, err, f"{kind}.toml", *(["name=None: required key"] if kind == "empty" else []))
+    bad = write(tmp_path, "bad.toml", EXAMPLE.read_text().replace("contracts = 1000", "contracts = nan"))
+    code, _, err = run(["sweep", str(bad), "--grid", "hedge.band=1,2", "--out", str(tmp_path / "o")], capsys)
+    assert_refused(code, err, "desk.contracts")
+    for grid in ("hedge.band=nan,1", "desk.contracts=1e300", "hedge.band=1:inf:3", "nokey"):
+        code, _, err = run(["sweep", str(EXAMPLE), "--grid", grid, "--out", str(tmp_path / "o")], capsys)
+        assert_refused(code, err, "grid", "hedge.band", "desk.contracts", "nokey")
