@@ -3,8 +3,9 @@
 Every typed pipeline event becomes one ``events`` row (its fields as compact JSON in ``detail``);
 receipts become fills (exact base units, ``fill_id`` = ``tx-<id>``) and close the intents opened by
 transactions; agents' fills are recorded as fills too (``fill_id`` = ``<agent>-<n>``, their human
-quantity and USD price; no base-unit amounts off-chain); each block's snapshot becomes positions,
-risk, PnL attribution and an oracle reading.  It only reads what it is given, and writes through a
+quantity and USD price; no base-unit amounts off-chain); each block's snapshot becomes positions and
+PnL attribution components (rows only where they changed: the value at block N is the last row at or before
+N), a risk snapshot and an oracle reading.  It only reads what it is given, and writes through a
 :class:`StoreRecorder` (bounded queue: a slow database slows the run, never drops a row).
 """
 
@@ -76,6 +77,7 @@ class StoreSubscriber:
         self._tx_intents: dict[int, IntentRow] = {}
         self._last_positions: dict[str, int] = {}
         self._last_raw: dict[str, float] = {}
+        self._last_pnl: dict[str, float] = {}
         self.summary: dict[str, Any] | None = None
 
     # ---- RunSubscriber ----------------------------------------------------------------------------
@@ -196,8 +198,11 @@ class StoreSubscriber:
                 self._last_positions.pop(name, None)
         ratio, delta = _f(snapshot.margin_ratio), _f(snapshot.net_delta)
         add("risk", (b, ts, self.account, _f(snapshot.equity_usd), None, None, ratio, delta, snapshot.health))
+        last = self._last_pnl
         for component, usd in sorted(snapshot.pnl.items()):
-            add("pnl", (b, ts, component, _f(usd)))
+            if last.get(component) != usd:  # only what changed: a component's value at block N is its last row <= N
+                last[component] = usd
+                add("pnl", (b, ts, component, _f(usd)))
         self.recorder.oracle(
             OracleRow(ts, b, "aggregate", snapshot.oracle_price, snapshot.oracle_confidence, snapshot.oracle_status)
         )
@@ -214,6 +219,7 @@ class StoreSubscriber:
             "tx_intents": {k: dataclasses.asdict(v) for k, v in self._tx_intents.items()},
             "last_positions": dict(self._last_positions),
             "last_raw": dict(self._last_raw),
+            "last_pnl": dict(self._last_pnl),
             "event_seq": self.recorder.event_seq,
             "oracle_seq": self.recorder.oracle_seq,
             "alert_seq": self.recorder.alert_seq,
@@ -224,6 +230,7 @@ class StoreSubscriber:
         self._tx_intents = {int(k): IntentRow(**v) for k, v in state["tx_intents"].items()}
         self._last_positions = dict(state["last_positions"])
         self._last_raw = dict(state["last_raw"])
+        self._last_pnl = dict(state["last_pnl"])
         self.recorder.event_seq = int(state["event_seq"])
         self.recorder.oracle_seq = int(state["oracle_seq"])
         self.recorder.alert_seq = int(state["alert_seq"])
