@@ -61,3 +61,27 @@ def test_long_synthetic_paths_keep_exact_int64_times(hours: int) -> None:
     expected = np.array([start + k * horizon // n for k in range(n + 1)], dtype=np.int64)  # Python ints
     assert np.array_equal(path.ts_ns, expected)
     assert int(path.ts_ns[-1]) == start + horizon and np.all(np.diff(path.ts_ns) > 0)
+
+
+@pytest.mark.parametrize(
+    ("start", "hours", "key"),
+    [("2025-10-10T12:00:00Z", 1.0, "market.start"), ("2025-10-10T20:28:00Z", 6.0, "market.hours")],
+)
+def test_keel_simulate_refuses_a_window_the_file_does_not_cover(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], start: str, hours: float, key: str
+) -> None:
+    from keel.cli import main
+
+    text = (ROOT / "examples" / "crash_2025_10_10.toml").read_text()
+    text = text.replace('file = "data/', f'file = "{ROOT}/data/')
+    text = text.replace('start = "2025-10-10T20:28:00Z"', f'start = "{start}"').replace(
+        "hours = 2.15", f"hours = {hours}"
+    )
+    text = text.replace('funding_file = "data/', f'funding_file = "{ROOT}/data/')
+    cfg = tmp_path / "stale.toml"
+    cfg.write_text(text)
+    assert main(["simulate", str(cfg), "--out", str(tmp_path / "runs"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {key}=")
+    assert "BTCUSDT-1m-2025-10-10_2028-2237.csv covers 2025-10-10T20:28:00Z .. 2025-10-10T22:37:59Z" in err[0]
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").rglob("summary.json"))
