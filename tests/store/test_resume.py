@@ -24,11 +24,18 @@ CHILD = textwrap.dedent(
     from pathlib import Path
     from keel.runtime.registry import simulate_recorded
 
+    import time
+
     def tell(block):
         print(block, flush=True)
 
+    def progress(done, total):  # after block 120 is run, before its checkpoint: wait here to be killed
+        if done == 120:
+            print("kill me", flush=True)
+            time.sleep(600)
+
     simulate_recorded(Path(sys.argv[1]), out=Path(sys.argv[2]), db=sys.argv[3], checkpoint_every=int(sys.argv[4]),
-                      on_checkpoint=tell)
+                      on_checkpoint=tell, progress=progress)
     print("done", flush=True)
     """
 )
@@ -56,11 +63,11 @@ def test_resumed_summary_is_byte_identical(short_desk: Path, store_url: str, tmp
     seen = []
     for line in proc.stdout:
         seen.append(line.strip())
-        if len(seen) == 2:  # killed after its second checkpoint, somewhere in the next blocks
+        if seen[-1] == "kill me":  # 40 blocks after its second checkpoint, before the third
             os.kill(proc.pid, signal.SIGKILL)
             break
     proc.wait()
-    assert seen == ["40", "80"]
+    assert seen == ["40", "80", "kill me"]
     with open_store(store_url) as store:
         killed = store.runs()[-1]
         assert killed.status == "killed" and killed.id != full.run_id
