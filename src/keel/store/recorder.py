@@ -133,6 +133,12 @@ class StoreRecorder:
             self._hand_over(batch)
 
     # ---- rows (tuples in the column order of keel.store.store.ROW_COLUMNS) ------------------------
+    def next_event_seq(self) -> int:
+        """The sequence number of the next event row (for :meth:`add_row` ``("events", ...)``)."""
+        seq = self.event_seq
+        self.event_seq = seq + 1
+        return seq
+
     def add_row(self, kind: str, row: tuple[Any, ...]) -> None:
         """A row already in column order (``ROW_COLUMNS[kind]``, without ``run_id``): NaN as None, amounts as
         exact ints (the caller's duty; the typed methods below check them)."""

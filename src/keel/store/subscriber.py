@@ -60,11 +60,18 @@ def _f(x: float) -> float | None:
     return None if x != x else float(x)
 
 
-def _num(x: Any) -> float:
+def _num(x: Any) -> float | None:
+    """A number column: None (NULL) when absent, not a number, or NaN."""
+    if x is None or isinstance(x, str):
+        return None
     try:
-        return float(x)
+        v = float(x)
     except (TypeError, ValueError):
-        return math.nan
+        return None
+    return None if v != v else v
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
 
 
 class StoreSubscriber:
@@ -83,19 +90,21 @@ class StoreSubscriber:
     # ---- RunSubscriber ----------------------------------------------------------------------------
     def on_event(self, topic: str, event: object) -> None:
         fields = _fields(event)
-        ts = int(fields.get("ts_ns", 0) or 0)
-        source = str(fields.get("agent") or fields.get("sender") or topic)
+        get = fields.get
         # fields in declaration order; tuples as lists, str enums as their value, NaN/inf as JSON's extension tokens
-        detail = json.dumps(fields, separators=(",", ":"), default=_json_default)
-        self.recorder.record(
-            ts,
-            source,
-            topic,
-            str(fields.get("instrument", "") or ""),
-            _num(fields.get("quantity")),
-            _num(fields.get("price")),
-            _num(fields.get("value", fields.get("fee_usd"))),
-            detail,
+        self.recorder.add_row(
+            "events",
+            (
+                self.recorder.next_event_seq(),
+                int(get("ts_ns", 0) or 0),
+                str(get("agent") or get("sender") or topic),
+                topic,
+                str(get("instrument", "") or ""),
+                _num(get("quantity")),
+                _num(get("price")),
+                _num(get("value", get("fee_usd"))),
+                _ENCODE(fields),
+            ),
         )
         if isinstance(event, Receipt):
             self._receipt(event)
