@@ -28,7 +28,7 @@ from keel.sim.config import load_config
 from keel.store import open_store
 from tests.chain.conftest import ROOT, clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
 from tests.chain.conftest import run as run_async
-from tests.chain.live_support import CONFIG, PASSWORD, USDC, funded_account, nonce, rpc, token_balance
+from tests.chain.live_support import PASSWORD, USDC, funded_account, nonce, rpc, token_balance
 
 pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
 
@@ -37,7 +37,9 @@ STEPS = ("signed", "sent", "mined")
 WORKER = Path(__file__).with_name("live_store_worker.py")
 
 
-def _child(url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, nth: int, blocks: int) -> None:
+def _child(
+    url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, nth: int, blocks: int, config_path: str
+) -> None:
     """One live run in a forked process with the store journal; SIGKILLs itself at the ``nth`` ``step``."""
     code = 3
     try:
@@ -50,7 +52,7 @@ def _child(url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, 
                 if seen[0] == nth:
                     os.kill(os.getpid(), signal.SIGKILL)
 
-        config = load_config(CONFIG)
+        config = load_config(Path(config_path))
         pools = [LivePool("uniswap_v3_usdc_weth", "uniswap_v3", tb.pool("uniswap_v3", config.pool.fee).address, 500)]
         opts = LiveOptions(
             rpc=url, keystore=Path(keystore), journal=Path(tmp) / "unused.jsonl", blocks=blocks, pools=pools,
@@ -61,7 +63,9 @@ def _child(url: str, db: str, tb_json: str, keystore: str, tmp: str, step: str, 
         summary = asyncio.run(run_live(config, opts))
         code = summary.exit_code
     except BaseException as exc:
-        Path(tmp, "child-error.txt").write_text(f"{type(exc).__name__}: {exc}")
+        import traceback
+
+        Path(tmp, "child-error.txt").write_text(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
         code = 4
     finally:
         os._exit(code)
@@ -153,9 +157,11 @@ def test_second_live_process_on_the_account_refuses(
 ) -> None:
     tb = clean_chain
     keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7d" * 32)
-    holder = multiprocessing.get_context("fork").Process(
-        target=_child, args=(hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), "none", 1, 10**6)
-    )
+    from tests.chain.test_live_soak import _soak_config
+
+    soak_config = _soak_config(tmp_path)
+    args = (hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), "none", 1, 300, str(soak_config))
+    holder = multiprocessing.get_context("fork").Process(target=_child, args=args)
     holder.start()
     try:
         deadline = time.time() + 120
@@ -166,13 +172,15 @@ def test_second_live_process_on_the_account_refuses(
             time.sleep(0.5)
         err = tmp_path / "child-error.txt"
         assert lease is not None, err.read_text() if err.exists() else f"no lease; holder exit {holder.exitcode}"
-        config = load_config(CONFIG)
+        config = load_config(soak_config)
         pools = [LivePool("uniswap_v3_usdc_weth", "uniswap_v3", tb.pool("uniswap_v3", config.pool.fee).address, 500)]
         opts = LiveOptions(
             rpc=hardhat.url, keystore=keystore, journal=tmp_path / "second.jsonl", blocks=1, pools=pools,
             v3_router=tb.swap_router, v2_router=tb.v2_router, vault=tb.vault, expected_chain_id=31337, mine=True,
             anchor_to_chain=True, password=PASSWORD, echo=lambda _line: None, handle_signals=False, db=postgres_url,
         )  # fmt: skip
+        err_file = tmp_path / "child-error.txt"
+        assert holder.is_alive(), err_file.read_text() if err_file.exists() else holder.exitcode
         with pytest.raises(Exception, match=f"held by run {lease.run_id}") as err:
             asyncio.run(run_live(config, opts))
         assert "\n" not in str(err.value)
