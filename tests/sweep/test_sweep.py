@@ -141,3 +141,20 @@ def test_grid_and_seed_syntax() -> None:
     assert parse_seeds("0-3,7,2") == [0, 1, 2, 3, 7]
     with pytest.raises(ConfigError, match="twice"):
         parse_grid(["a.b=1", "a.b=2"])
+
+
+def test_stress_grid_equals_sequential_runs(ray_backend: Any) -> None:
+    from keel.risk.stress import run_stress
+    from keel.runtime import stress_grid
+
+    frame = stress_grid(["black-thursday-2020", "thin-squeeze"], ["standard", "predictive"], [7], backend=ray_backend)
+    assert frame.select(["scenario", "margin"]).rows() == [
+        ("black-thursday-2020", "standard"),
+        ("black-thursday-2020", "predictive"),
+        ("thin-squeeze", "standard"),
+        ("thin-squeeze", "predictive"),
+    ]
+    for row in frame.iter_rows(named=True):
+        want = run_stress(row["scenario"], margin=row["margin"], seed=7).to_dict()
+        assert row["bad_debt"] == want["bad_debt"] and row["liquidations"] == want["liquidations"]
+        assert row["ledger_imbalance"] == 0

@@ -26,8 +26,16 @@ def stress_command(
     margin: str = typer.Option("predictive", "--margin", help="Margin for delta-one accounts: predictive or standard."),
     seed: int = typer.Option(7, "--seed", help="Seed of the account population."),
     data: Path | None = typer.Option(None, "--data", help="Data folder (default: the project's data/)."),
+    grid: bool = typer.Option(False, "--grid", help="Every scenario (or the one named) x margin model x seed, on Ray."),
+    margins: str = typer.Option("predictive,standard", "--margins", help="With --grid: margin models."),
+    seeds: str = typer.Option("7", "--seeds", help="With --grid: seeds (N, A-B or a comma list)."),
+    address: str | None = typer.Option(None, "--address", help="With --grid: Ray address (local, auto, ray://...)."),
+    workers: int | None = typer.Option(None, "--workers", help="With --grid: local Ray CPUs."),
 ) -> None:
     """Replay a real incident (crash, oracle lag, squeeze) and report bad debt, insurance and ADL."""
+    if grid:
+        _stress_grid(scenario, margins, seeds, data, address, workers, as_json)
+        return
     from keel.risk.backtest import backtest_real_data
     from keel.risk.stress import MARGIN_MODES, SCENARIOS, run_stress
 
@@ -76,3 +84,25 @@ def stress_command(
                 typer.echo(f"  note: {note}")
         else:
             typer.echo(f"{key:22s} {value}")
+
+
+def _stress_grid(
+    scenario: str, margins: str, seeds: str, data: Path | None, address: str | None, workers: int | None, as_json: bool
+) -> None:
+    from keel.runtime.distributed import RayBackend, ray_address_from_env
+    from keel.runtime.sweeps import parse_seeds, stress_grid
+
+    names = [scenario] if scenario else None
+    mods = [m.strip() for m in margins.split(",") if m.strip()]
+    seed_list = parse_seeds(seeds)
+    backend = RayBackend(address or ray_address_from_env(), workers)
+    with backend:
+        frame = stress_grid(names, mods, seed_list, data_dir=data, backend=backend)
+    if as_json:
+        typer.echo(json.dumps(frame.to_dicts(), indent=2, default=str))
+        return
+    wanted = ("scenario", "margin", "seed", "bad_debt", "socialized_loss", "liquidations", "adl_volume")
+    cols = [c for c in (*wanted, "ledger_imbalance") if c in frame.columns]
+    typer.echo(" ".join(f"{c:>18s}" for c in cols))
+    for row in frame.select(cols).iter_rows():
+        typer.echo(" ".join(f"{v:>18,.2f}" if isinstance(v, float) else f"{v!s:>18s}" for v in row))
