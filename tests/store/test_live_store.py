@@ -23,7 +23,7 @@ import pytest
 
 from keel.chain import TestbedAddresses
 from keel.chain.environment import LivePool
-from keel.runtime.live import LiveOptions, run_live  # imported once here: the forked runs inherit it
+from keel.runtime.live import LiveOptions, run_live  # the spawned holder imports it again
 from keel.sim.config import load_config
 from keel.store import open_store
 from tests.chain.conftest import ROOT, clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
@@ -161,7 +161,7 @@ def test_second_live_process_on_the_account_refuses(
 
     soak_config = _soak_config(tmp_path)
     args = (hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), "none", 1, 300, str(soak_config))
-    holder = multiprocessing.get_context("fork").Process(target=_child, args=args)
+    holder = multiprocessing.get_context("spawn").Process(target=_child, args=args)  # fork after OpenMP aborts
     holder.start()
     try:
         deadline = time.time() + 120

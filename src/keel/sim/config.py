@@ -538,4 +538,8 @@ def load_config(path: Path) -> ScenarioConfig:
         raise ConfigError("config", str(path), "not valid TOML: nested too deeply") from None
     if not data:
         raise ConfigError("config", str(path), "is empty: a scenario needs at least name and [market]")
-    return validate_config(data)
+    try:
+        return validate_config(data)
+    except ConfigError as exc:  # name the file the user wrote as well as the key
+        exc.args = (f"{path}: {exc.args[0]}",)
+        raise
