@@ -212,3 +212,19 @@ def test_reconciliation_adopts_external_tx_and_stops_on_rewritten_chain(
     assert "the chain was reset or rewritten" in err and err.count("\n") == 1
     assert nonce(hardhat.url, account) == 2  # nothing sent (the two vault-deposit transactions of the funding)
     assert journal.read_text().startswith(text)
+
+
+@pytest.mark.parametrize("blocks", ["0", "-3", str(10**30)])
+def test_blocks_out_of_range_refused_before_the_node(
+    blocks: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--blocks`` outside [1, a year of 1 s blocks]: exit 2, one line naming it, nothing journaled (no node needed)."""
+    addresses = tmp_path / "a.json"
+    fake = ["0x" + "00" * 19 + f"{i:02x}" for i in range(1, 16)]
+    pools = tuple(PoolInfo("uniswap_v3", fake[12 + k], fake[2], fake[3], fee) for k, fee in enumerate((500, 3000)))
+    addresses.write_text(TestbedAddresses(31337, *fake[:12], pools=pools).to_json())  # type: ignore[arg-type]
+    argv = live_argv("http://127.0.0.1:9", tmp_path / "ks.json", addresses, tmp_path / "j.jsonl", "--blocks", blocks)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: blocks=") and err.count("\n") == 1 and "Traceback" not in err
+    assert not (tmp_path / "j.jsonl").exists()

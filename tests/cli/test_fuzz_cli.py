@@ -547,3 +547,25 @@ def test_sweep_hostile_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     for grid in ("hedge.band=nan,1", "desk.contracts=1e300", "hedge.band=1:inf:3", "nokey"):
         code, _, err = run(["sweep", str(EXAMPLE), "--grid", grid, "--out", str(tmp_path / "o")], capsys)
         assert_refused(code, err, "grid", "hedge.band", "desk.contracts", "nokey")
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ("max_age_s = 120\n[[oracle.sources]]", "max_age_s = 1e300\n[[oracle.sources]]", "oracle.sources.0.max_age_s"),
+        ("breaker_band_bps = 2500", "breaker_band_bps = 2500\ntwap_window_s = 1e19", "oracle.twap_window_s"),
+        ("breaker_band_bps = 2500", "breaker_band_bps = 2500\nema_window_s = 1e12", "oracle.ema_window_s"),
+        ("quorum = 1", "quorum = 100000000000000000000", "oracle.quorum"),
+    ],
+    ids=["max_age", "twap", "ema", "quorum"],
+)
+def test_oracle_windows_beyond_int64_nanoseconds_refused(
+    old: str, new: str, key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Oracle windows are turned into int64 nanoseconds: a value that would overflow is refused by key."""
+    text = EXAMPLE.read_text()
+    assert old in text
+    cfg = write(tmp_path, "oracle.toml", text.replace(old, new, 1))
+    code, _, err = run(["simulate", str(cfg), "--out", str(tmp_path / "out"), "--quiet"], capsys)
+    assert_refused(code, err, key)
+    assert key in err

@@ -70,6 +70,7 @@ __all__ = ["HedgeRecord", "LiveOptions", "LiveSummary", "ReconcileError", "run_l
 _STABLES = ("USDC", "USDT", "DAI", "USD")
 _MAX_UINT256 = (1 << 256) - 1
 _HEDGE_GAS = 350_000  # gas of one hedge swap through the v3 router, with margin (ARCHITECTURE: 107k + 24k per tick)
+MAX_LIVE_BLOCKS = 31_536_000  # --blocks cap: a year of 1 s blocks (the preflight plans over the whole horizon)
 
 
 class ReconcileError(ChainError):
@@ -250,8 +251,11 @@ class LiveSession:
 
     # ---- 1-3: offline checks, node, keystore, journal -------------------------------------------
     def check_offline(self) -> None:
-        if self.opts.blocks <= 0:
-            raise ValidationError("blocks", self.opts.blocks, "must be positive")
+        if isinstance(self.opts.blocks, bool) or not isinstance(self.opts.blocks, int) or self.opts.blocks <= 0:
+            raise ValidationError("blocks", self.opts.blocks, "must be a positive int")
+        if self.opts.blocks > MAX_LIVE_BLOCKS:
+            limit = f"must be at most {MAX_LIVE_BLOCKS:,} (a year of 1 s blocks)"
+            raise ValidationError("blocks", self.opts.blocks, limit)
         if self.opts.kill_switch is not None and self.opts.kill_switch.exists():
             raise ValidationError("kill_switch", str(self.opts.kill_switch), "exists already: remove it to start")
         if not self.opts.pools:
@@ -473,7 +477,7 @@ class LiveSession:
         if hedging:
             assert ov is not None
             for k in range(-4, 5):
-                s = spot * (1.0 + move * k / 4.0)
+                s = spot * max(0.01, 1.0 + move * k / 4.0)  # a long horizon's down moves stop short of zero
                 delta = sum(q * ov.greeks(o, s, now_ns)[1] for o, q in legs)  # options only
                 buy = max(0.0, -delta - held)
                 if buy * s > worst_buy * worst_buy_spot:

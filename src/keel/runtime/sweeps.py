@@ -25,7 +25,6 @@ import json
 import math
 import operator
 import os
-import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +34,7 @@ import numpy as np
 
 from keel.errors import ConfigError, KeelError
 from keel.runtime.distributed import RayBackend
-from keel.sim.config import ScenarioConfig, validate_config
+from keel.sim.config import ScenarioConfig, load_config, validate_config
 
 __all__ = [
     "OBJECTIVE_NAMES",
@@ -176,16 +175,7 @@ def _load(config: ScenarioConfig | str | Path | Mapping[str, Any]) -> tuple[dict
     elif isinstance(config, Mapping):
         model = validate_config(dict(config))
     else:
-        path = Path(config)
-        if not path.is_file():
-            raise ConfigError("config", str(path), "no such file")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except UnicodeDecodeError:
-            raise ConfigError("config", str(path), "not UTF-8 text") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("config", str(path), f"not valid TOML: {exc}") from None
-        model = validate_config(data)
+        model = load_config(Path(config))  # the one TOML loader: its errors name the file and the key
     return model.model_dump(mode="json", exclude_none=False), model.name
 
 

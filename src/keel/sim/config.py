@@ -280,16 +280,16 @@ class OracleSourceConfig(_Section):
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.:-]+$")
     feed: str = "reference"
-    weight: float = Field(default=1.0, gt=0)
-    max_age_s: float = Field(default=120.0, gt=0)
-    confidence_bps: float = Field(default=0.0, ge=0)
+    weight: float = Field(default=1.0, gt=0, le=1e6)
+    max_age_s: float = Field(default=120.0, gt=0, le=1e9)  # int64 nanoseconds hold ~292 years
+    confidence_bps: float = Field(default=0.0, ge=0, le=10_000)
 
 
 class OracleOutageConfig(_Section):
     """Sources (empty: all) that send nothing for ``blocks`` blocks from ``start_block`` (a feed outage)."""
 
-    start_block: int = Field(ge=1)
-    blocks: int = Field(gt=0)
+    start_block: int = Field(ge=1, le=2**40)
+    blocks: int = Field(gt=0, le=2**40)
     sources: list[str] = Field(default_factory=list)
 
 
@@ -310,13 +310,13 @@ class OracleSection(_Section):
     ``outages``: scripted feed outages."""
 
     sources: list[OracleSourceConfig] = Field(default_factory=_default_sources, min_length=1)
-    quorum: int | None = Field(default=1, ge=1)
-    outlier_mad_k: float = Field(default=5.0, gt=0)
-    outlier_min_bps: float = Field(default=50.0, ge=0)
-    breaker_band_bps: float = Field(default=2500.0, gt=0)
-    twap_window_s: float = Field(default=900.0, gt=0)
-    ema_window_s: float = Field(default=300.0, gt=0)
-    max_confidence_bps: float = Field(default=200.0, gt=0)
+    quorum: int | None = Field(default=1, ge=1, le=1000)
+    outlier_mad_k: float = Field(default=5.0, gt=0, le=1e6)
+    outlier_min_bps: float = Field(default=50.0, ge=0, le=1e6)
+    breaker_band_bps: float = Field(default=2500.0, gt=0, le=1e6)
+    twap_window_s: float = Field(default=900.0, gt=0, le=1e9)  # int64 nanoseconds hold ~292 years
+    ema_window_s: float = Field(default=300.0, gt=0, le=1e9)
+    max_confidence_bps: float = Field(default=200.0, gt=0, le=1e6)
     outages: list[OracleOutageConfig] = Field(default_factory=list)
 
 
