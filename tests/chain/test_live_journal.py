@@ -218,7 +218,7 @@ def test_reconciliation_adopts_external_tx_and_stops_on_rewritten_chain(
 def test_blocks_out_of_range_refused_before_the_node(
     blocks: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """``--blocks`` outside [1, a year of 1 s blocks]: exit 2, one line naming it, nothing journaled (no node needed)."""
+    """``--blocks`` outside [1, a year of 1 s blocks]: exit 2, one line naming it, nothing journaled (no node)."""
     addresses = tmp_path / "a.json"
     fake = ["0x" + "00" * 19 + f"{i:02x}" for i in range(1, 16)]
     pools = tuple(PoolInfo("uniswap_v3", fake[12 + k], fake[2], fake[3], fee) for k, fee in enumerate((500, 3000)))
