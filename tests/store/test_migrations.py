@@ -41,6 +41,46 @@ def test_upgrade_to_head_and_downgrade_to_base(store_url: str) -> None:
         engine.dispose()
 
 
+def test_run_controls_migration_up_and_down_keeps_the_runs(store_url: str) -> None:
+    """0001 -> 0002 adds run_controls beside existing rows; 0002 -> 0001 drops only that table."""
+    engine = _engine(store_url)
+    try:
+        with engine.begin() as conn:
+            migrate.upgrade(conn, "0001")
+        with engine.begin() as conn:
+            assert "run_controls" not in sa.inspect(conn).get_table_names()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (id, name, status, mode, keel_version, config_text, config_hash, account, "
+                    "started_ns, parent_run, out_dir, host, pid, summary_json) VALUES ('r1', 'n', 'running', 'sim', "
+                    "'0', '', '', '', 1, '', '', 'h', 1, '')"
+                )
+            )
+        with engine.begin() as conn:
+            migrate.upgrade(conn)
+        with engine.begin() as conn:
+            assert migrate.current_revision(conn) == "0002"
+            assert "run_controls" in sa.inspect(conn).get_table_names()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO run_controls (run_id, seq, action, requested_ns, requester) "
+                    "VALUES ('r1', 0, 'pause', 5, 'api')"
+                )
+            )
+        with engine.begin() as conn:
+            migrate.downgrade(conn, "0001")
+        with engine.connect() as conn:
+            assert migrate.current_revision(conn) == "0001"
+            assert "run_controls" not in sa.inspect(conn).get_table_names()
+            assert conn.execute(sa.text("SELECT id FROM runs")).scalars().all() == ["r1"]
+        with engine.begin() as conn:
+            migrate.upgrade(conn)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM run_controls")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
 def test_open_store_migrates_once_and_reopens(store_url: str) -> None:
     with open_store(store_url) as store:
         run = store.create_run("m", config_text="")

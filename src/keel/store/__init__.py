@@ -7,9 +7,10 @@ the package.  Amounts in base units are exact ints (NUMERIC(78, 0) in PostgreSQL
 
 Public API: :func:`open_store` -> :class:`Store` (``runs()``, ``run(id)``, ``fills``, ``positions``,
 ``risk``, ``pnl``, ``oracle``, ``intents``, ``transactions``, ``alerts``, ``events``; writers;
-checkpoints; leases), :class:`StoreRecorder` (batched writer behind a bounded queue),
-:class:`StoreJournal` (the live journal in the store), :class:`StoreSubscriber` (records a run from the
-pipeline's events and per-block snapshots).
+checkpoints; leases; run control for a run in another process: ``request_control``,
+``pending_controls``, ``mark_control_applied``), :class:`StoreRecorder` (batched writer behind a
+bounded queue), :class:`StoreJournal` (the live journal in the store), :class:`StoreSubscriber`
+(records a run from the pipeline's events and per-block snapshots).
 """
 
 from keel.store import migrate
@@ -18,6 +19,7 @@ from keel.store.store import DEFAULT_URL, Store, config_hash, new_run_id, open_s
 from keel.store.types import (
     AlertRow,
     CheckpointRow,
+    ControlRow,
     EventRow,
     FillRow,
     IntentRow,
@@ -35,6 +37,7 @@ __all__ = [
     "DEFAULT_URL",
     "AlertRow",
     "CheckpointRow",
+    "ControlRow",
     "EventRow",
     "FillRow",
     "IntentRow",

@@ -2,7 +2,9 @@
 exactly these; ``tests/store`` compares the migrated database with this metadata.
 
 Keys: every per-run table carries ``run_id``; the live transaction journal is keyed by account
-(``sender``, ``chain_id``) so that a restarted run sees what an earlier one signed.
+(``sender``, ``chain_id``) so that a restarted run sees what an earlier one signed.  ``run_controls``
+carries the kill/pause/resume requests for a run that executes in another process (``keel serve``
+writes them, the run applies them at a block boundary and marks them applied).
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ __all__ = [
     "pnl",
     "positions",
     "risk_snapshots",
+    "run_controls",
     "runs",
     "transactions",
 ]
 
-SCHEMA_HEAD = "0001"
+SCHEMA_HEAD = "0002"
 
 metadata = sa.MetaData()
 
@@ -210,4 +213,16 @@ leases = sa.Table(
     sa.Column("pid", sa.Integer, nullable=False),
     sa.Column("acquired_ns", sa.BigInteger, nullable=False),
     sa.Column("expires_ns", sa.BigInteger, nullable=False),
+)
+
+run_controls = sa.Table(
+    "run_controls",
+    metadata,
+    sa.Column("run_id", sa.String(40), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("action", sa.String(8), nullable=False),  # kill | pause | resume
+    sa.Column("requested_ns", sa.BigInteger, nullable=False),
+    sa.Column("requester", sa.String(300), nullable=False),  # "host:pid" or "api"
+    sa.Column("applied_ns", sa.BigInteger, nullable=True),  # NULL while pending
+    sa.Column("applied_block", sa.BigInteger, nullable=True),  # the last block done before it took effect
 )

@@ -31,11 +31,13 @@ from keel.errors import KeelError
 from keel.store import migrate
 from keel.store import schema as t
 from keel.store.types import (
+    CONTROL_ACTIONS,
     RUN_MODES,
     RUN_STATUSES,
     AlertRow,
     Amount,
     CheckpointRow,
+    ControlRow,
     EventRow,
     FillRow,
     IntentRow,
@@ -54,6 +56,7 @@ __all__ = ["DEFAULT_URL", "ROW_COLUMNS", "Store", "config_hash", "new_run_id", "
 DEFAULT_URL = "sqlite:///runs/keel.db"
 ENV_URL = "KEEL_DB_URL"
 _HOST = socket.gethostname()
+_ACTIVE = ("running", "paused")  # a run whose process still steps it
 
 
 def config_hash(config_text: str) -> str:
@@ -338,7 +341,8 @@ class Store:
         return self.run(rid)
 
     def adopt_run(self, run_id: str) -> RunInfo:
-        """Take over a run to resume it: status ``running`` again, owned by this process."""
+        """Take over a run to resume it: status ``running`` again, owned by this process.  Control requests the
+        earlier process never applied are closed unapplied (``applied_block`` None): a resumed run starts fresh."""
         self.run(run_id)
         with self._write() as conn:
             conn.execute(
@@ -346,13 +350,17 @@ class Store:
                 .where(t.runs.c.id == run_id)
                 .values(status="running", ended_ns=None, host=_HOST, pid=os.getpid())
             )
+            rc = t.run_controls
+            conn.execute(
+                rc.update().where(rc.c.run_id == run_id, rc.c.applied_ns.is_(None)).values(applied_ns=time.time_ns())
+            )
         return self.run(run_id)
 
     def finish_run(
         self, run_id: str, status: str, *, summary_json: str | None = None, out_dir: str | None = None
     ) -> None:
         """Close a run: ``status`` finished, failed or killed; the summary and run folder are kept with it."""
-        if status not in RUN_STATUSES or status == "running":
+        if status not in RUN_STATUSES or status in _ACTIVE:
             raise StoreError(f"status={status!r}: must be finished, failed or killed")
         values: dict[str, Any] = {"status": status, "ended_ns": time.time_ns()}
         if summary_json is not None:
@@ -369,7 +377,7 @@ class Store:
     @staticmethod
     def _run_info(r: Any) -> RunInfo:
         status = r.status
-        if status == "running" and not _holder_alive(r.host, r.pid):
+        if status in _ACTIVE and not _holder_alive(r.host, r.pid):
             status = "killed"  # its process is gone without closing the run
         return RunInfo(
             id=r.id,
@@ -416,6 +424,116 @@ class Store:
         if r is None:
             raise StoreError(f"run={run_id!r}: no such run in {self.url}")
         return self._run_info(r)
+
+    # ---- run control: keel serve asks, the process running the run applies ------------------------
+    @staticmethod
+    def _check_run_id(run_id: Any) -> str:
+        if not isinstance(run_id, str) or not run_id or len(run_id) > 40 or "\n" in run_id or "\x00" in run_id:
+            raise StoreError(f"run={run_id!r}: not a run id")
+        return run_id
+
+    @staticmethod
+    def _check_count(name: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+            raise StoreError(f"{name}={value!r}: must be an int in [0, 2**63)")
+        return value
+
+    def request_control(self, run_id: str, action: str, *, requester: str | None = None) -> int:
+        """Ask run ``run_id`` (its exact id) to ``kill``, ``pause`` or ``resume``; returns the request's number.
+
+        The process that runs it reads :meth:`pending_controls` at its block boundaries, applies them in
+        order and marks each with :meth:`mark_control_applied`.  ``requester``: who asks (default
+        ``host:pid`` of this process; the service writes ``"api"``).  Refused with :class:`StoreError`,
+        nothing written: an action other than kill/pause/resume, an unknown run, a run that has ended
+        (or whose process on this host is gone)."""
+        if not isinstance(action, str) or action not in CONTROL_ACTIONS:
+            raise StoreError(f"action={action!r}: must be one of {', '.join(CONTROL_ACTIONS)}")
+        who = f"{_HOST}:{os.getpid()}" if requester is None else requester
+        if not isinstance(who, str) or not who.strip() or len(who) > 300 or "\n" in who or "\x00" in who:
+            raise StoreError(f"requester={who!r}: must be one non-empty line of at most 300 characters")
+        self._check_run_id(run_id)
+        rc = t.run_controls
+        with self._write() as conn:
+            # the run's row locked (PostgreSQL): concurrent requests number themselves one after the other
+            r = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id).with_for_update()).first()
+            if r is None:
+                raise StoreError(f"run={run_id!r}: no such run in {self.url}")
+            status = self._run_info(r).status
+            if status not in _ACTIVE:
+                raise StoreError(f"run={run_id!r}: has already ended ({status}); there is nothing to {action}")
+            last = conn.execute(sa.select(sa.func.max(rc.c.seq)).where(rc.c.run_id == run_id)).scalar()
+            seq = 0 if last is None else int(last) + 1
+            conn.execute(
+                rc.insert(),
+                {
+                    "run_id": run_id,
+                    "seq": seq,
+                    "action": action,
+                    "requested_ns": time.time_ns(),
+                    "requester": who,
+                    "applied_ns": None,
+                    "applied_block": None,
+                },
+            )
+        return seq
+
+    @staticmethod
+    def _control_row(r: Any) -> ControlRow:
+        return ControlRow(r.seq, r.action, r.requested_ns, r.requester, r.applied_ns, r.applied_block)
+
+    def controls(self, run_id: str) -> list[ControlRow]:
+        """Every control request of the run, applied or not, in the order they were made."""
+        rc = t.run_controls
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(rc).where(rc.c.run_id == run_id).order_by(rc.c.seq)).all()
+        return [self._control_row(r) for r in rows]
+
+    def pending_controls(self, run_id: str) -> list[ControlRow]:
+        """The run's requests not yet applied, in the order they were made (one indexed query: cheap to poll)."""
+        rc = t.run_controls
+        q = sa.select(rc).where(rc.c.run_id == run_id, rc.c.applied_ns.is_(None)).order_by(rc.c.seq)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        return [self._control_row(r) for r in rows]
+
+    def mark_control_applied(self, run_id: str, seq: int, block_number: int) -> None:
+        """Record that request ``seq`` took effect after block ``block_number``; a pause or resume also sets
+        the run's status to ``paused`` or ``running`` in the same transaction (a kill's status, ``killed``, is
+        written when the run ends).  Refused, nothing written: an unknown request, one already applied."""
+        self._check_run_id(run_id)
+        self._check_count("seq", seq)
+        self._check_count("block_number", block_number)
+        rc = t.run_controls
+        with self._write() as conn:
+            r = conn.execute(sa.select(rc).where(rc.c.run_id == run_id, rc.c.seq == seq).with_for_update()).first()
+            if r is None:
+                raise StoreError(f"run={run_id!r} seq={seq}: no such control request in {self.url}")
+            if r.applied_ns is not None:
+                raise StoreError(f"run={run_id!r} seq={seq}: control request already applied")
+            conn.execute(
+                rc.update()
+                .where(rc.c.run_id == run_id, rc.c.seq == seq)
+                .values(applied_ns=time.time_ns(), applied_block=block_number)
+            )
+            status = {"pause": "paused", "resume": "running"}.get(r.action)
+            if status is not None:
+                conn.execute(
+                    t.runs.update().where(t.runs.c.id == run_id, t.runs.c.status.in_(_ACTIVE)).values(status=status)
+                )
+
+    def set_run_status(self, run_id: str, status: str) -> None:
+        """Mark a run that is still going ``paused`` or ``running`` (its agents stopped or deciding again).
+        Refused, nothing written: another status, an unknown run, a run that has ended."""
+        if status not in _ACTIVE:
+            raise StoreError(f"status={status!r}: must be running or paused (finish_run ends a run)")
+        self._check_run_id(run_id)
+        with self._write() as conn:
+            r = conn.execute(sa.select(t.runs).where(t.runs.c.id == run_id).with_for_update()).first()
+            if r is None:
+                raise StoreError(f"run={run_id!r}: no such run in {self.url}")
+            if r.status not in _ACTIVE:
+                raise StoreError(f"run={run_id!r}: has already ended ({r.status})")
+            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(status=status))
 
     # ---- writers (batches; idempotent per key) --------------------------------------------------
     def write_events(self, run_id: str, rows: Iterable[EventRow]) -> None:

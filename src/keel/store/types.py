@@ -19,11 +19,13 @@ from sqlalchemy.types import TypeDecorator, TypeEngine
 from keel.errors import KeelError, ValidationError
 
 __all__ = [
+    "CONTROL_ACTIONS",
     "RUN_MODES",
     "RUN_STATUSES",
     "AlertRow",
     "Amount",
     "CheckpointRow",
+    "ControlRow",
     "EventRow",
     "FillRow",
     "IntentRow",
@@ -37,8 +39,9 @@ __all__ = [
     "TransactionRow",
 ]
 
-RUN_STATUSES = ("running", "finished", "failed", "killed")
+RUN_STATUSES = ("running", "paused", "finished", "failed", "killed")
 RUN_MODES = ("sim", "live")
+CONTROL_ACTIONS = ("kill", "pause", "resume")
 
 
 class StoreError(KeelError):
@@ -73,7 +76,7 @@ class Amount(TypeDecorator[int]):
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """One run: ``status`` is running, finished, failed or killed; times are int ns UTC (wall clock)."""
+    """One run: ``status`` is running, paused, finished, failed or killed; times are int ns UTC (wall clock)."""
 
     id: str
     name: str
@@ -240,6 +243,27 @@ class CheckpointRow:
     block_number: int
     ts_ns: int
     payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ControlRow:
+    """A kill, pause or resume request for a run that executes in another process.
+
+    ``requester``: ``host:pid`` of the process that asked, or ``"api"`` (``keel serve``).  ``applied_ns``
+    is None while the request waits for the run; ``applied_block`` is the last block the run had done
+    when it took effect (None for a request the run never saw: its process ended and the run was
+    resumed later, which discards what was asked of the process before)."""
+
+    seq: int
+    action: str
+    requested_ns: int
+    requester: str
+    applied_ns: int | None = None
+    applied_block: int | None = None
+
+    @property
+    def pending(self) -> bool:
+        return self.applied_ns is None
 
 
 @dataclass(frozen=True, slots=True)
