@@ -30,6 +30,7 @@ __all__ = ["PoolManager"]
 
 _INT128_MAX = (1 << 127) - 1
 _INT128_MIN = -(1 << 127)
+_AMOUNT_CHANGING_FLAGS = _hooks.AMOUNT_CHANGING_FLAGS
 
 
 def _int(field: str, value: object, lo: int | None = None, hi: int | None = None) -> int:
@@ -321,7 +322,21 @@ class PoolManager:
         """What :meth:`swap` would do, without changing anything."""
         if (
             type(key) is PoolKey
-            and not key._flags & _hooks.AMOUNT_CHANGING_FLAGS
+            and type(amount_specified) is int
+            and amount_specified < 0
+            and type(sqrt_price_limit_x96) is int
+            and not key._flags & _AMOUNT_CHANGING_FLAGS
+        ):
+            # the common case: an exact input that ends inside the current step; quote_in_one_step checks
+            # the direction, the amount's and the limit's ranges and the state, and answers None otherwise
+            pool = self._pools.get(key)
+            if pool is not None:
+                short = pool.quote_in_one_step(zero_for_one, -amount_specified, sqrt_price_limit_x96)
+                if short is not None:
+                    return short
+        if (
+            type(key) is PoolKey
+            and not key._flags & _AMOUNT_CHANGING_FLAGS
             and (zero_for_one is True or zero_for_one is False)
             and type(amount_specified) is int
             and amount_specified != 0
@@ -330,11 +345,7 @@ class PoolManager:
             and 0 <= sqrt_price_limit_x96 < 1 << 160
         ):
             pool = self._pools.get(key)
-            if pool is not None:  # the common case, validated above: straight to the pool
-                if amount_specified < 0:
-                    short = pool.quote_in_one_step(zero_for_one, -amount_specified, sqrt_price_limit_x96)
-                    if short is not None:
-                        return short
+            if pool is not None:  # validated above: straight to the pool
                 return pool.swap(zero_for_one, amount_specified, sqrt_price_limit_x96, 0, commit=False)
         return self._swap(key, zero_for_one, amount_specified, sqrt_price_limit_x96, False)
 

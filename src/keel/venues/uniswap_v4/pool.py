@@ -63,6 +63,7 @@ _LOG_SQRT_10001 = log(1.0001) / 2.0
 _MOD256 = 1 << 256
 _INT128_MAX = (1 << 127) - 1
 _INT128_MIN = -(1 << 127)
+_new_tuple = tuple.__new__  # builds a SwapOutcome without NamedTuple.__new__'s Python-level call
 
 
 def _to_int128(value: int, what: str) -> int:
@@ -107,6 +108,10 @@ class PoolState:
     """One v4 pool (``Pool.State``): slot0 (price, tick, protocol fee, LP fee), fee growth,
     active liquidity, ticks, bitmap and positions.  Copies are O(1) (tables shared copy-on-write).
     ``state_version`` takes a fresh value on every change."""
+
+    # per-direction constants of :meth:`quote_in_one_step`, tagged with the state_version they belong to
+    _q0: tuple[int, ...] | None = None
+    _q1: tuple[int, ...] | None = None
 
     def __init__(self, tick_spacing: int) -> None:
         self.tick_spacing = tick_spacing
@@ -332,50 +337,37 @@ class PoolState:
         return (-amount0, -amount1)
 
     # ------------------------------------------------------------------ swap
-    def quote_in_one_step(self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int) -> SwapOutcome | None:
-        """The common quote in short: an exact input that ends inside the current step (before the next
-        initialized tick, the word edge and the limit), computed with exactly :meth:`swap`'s first-step
-        integer operations; ``None`` when the swap needs the general loop (or would revert).  No state
-        change.  ``amount_in`` > 0; the caller has validated the types."""
+    def _one_step_constants(self, zero_for_one: bool) -> tuple[int, ...]:
+        """:meth:`quote_in_one_step`'s constants of this state in one direction, kept until
+        ``state_version`` changes: ``(state_version, price, liquidity, liquidity << 96, numerator,
+        max_less_fee, price_next, 1e6 - swap_fee, swap_fee, protocol_fee, t0, sqrt(t0), sqrt(t0 + 1),
+        sqrt(t0 + 2))``.
+
+        ``numerator`` is ``-(liquidity << 96) * price`` for zero_for_one (getNextSqrtPriceFromAmount0RoundingUp's
+        product, negated to round up) and 0 otherwise; ``max_less_fee`` the largest input after fee for
+        which that product's denominator fits 256 bits (zero_for_one) or ``2**128`` (otherwise).
+        ``t0`` is the tick below the current one for zero_for_one and the current tick otherwise: a
+        small swap ends in tick ``t0`` or ``t0 + 1``.  A state the one-step quote leaves to the general
+        loop gets a price no limit passes (0 for zero_for_one, ``MAX_SQRT_RATIO`` otherwise): no
+        liquidity, a 100% fee, the next initialized tick at MIN/MAX_TICK, the tick at the table's end, or
+        a liquidity at which an output could overflow int128."""
+        version = self.state_version
         price = self.sqrt_price_x96
         liquidity = self.liquidity
-        limit = sqrt_price_limit_x96
-        if price == 0 or liquidity == 0 or amount_in <= 0:
-            return None
         protocol = self.protocol_fee & 0xFFF if zero_for_one else (self.protocol_fee >> 12) & 0xFFF
         lp_fee = self.lp_fee
         swap_fee = lp_fee if protocol == 0 else protocol + lp_fee - protocol * lp_fee // _PIPS
-        if swap_fee >= _PIPS:
-            return None
         tick = self.tick
         spacing = self.tick_spacing
         compressed = tick // spacing
+        num1 = liquidity << 96
         if zero_for_one:
-            if not MIN_SQRT_RATIO < limit < price:
-                return None
             bit = compressed & 0xFF
             masked = self._bitmap.get(compressed >> 8, 0) & ((2 << bit) - 1)
-            tick_next = (
-                (compressed - bit + masked.bit_length() - 1) * spacing if masked else (compressed - bit) * spacing
-            )
-            if tick_next <= MIN_TICK:
-                return None
-            price_next = SQRT_RATIO_CACHE.get(tick_next) or get_sqrt_ratio_at_tick(tick_next)
-            target = price_next if price_next >= limit else limit
-            less_fee = amount_in * (_PIPS - swap_fee) // _PIPS
-            if less_fee == 0:
-                return None
-            num1 = liquidity << 96
-            denominator = num1 + less_fee * price
-            if denominator > _MAX_UINT256:
-                return None
-            nxt = -(-num1 * price // denominator)
-            if nxt <= target:
-                return None  # reaches the target: the general loop
-            amount_out = (liquidity * (price - nxt)) >> 96
+            tick_next = (compressed - bit + (masked.bit_length() - 1 if masked else 0)) * spacing
+            t0 = tick - 1
+            max_out = (liquidity * price) >> 96  # amount1 out is below this
         else:
-            if not price < limit < MAX_SQRT_RATIO:
-                return None
             compressed += 1
             bit = compressed & 0xFF
             masked = self._bitmap.get(compressed >> 8, 0) >> bit
@@ -383,39 +375,97 @@ class PoolState:
                 tick_next = (compressed + (masked & -masked).bit_length() - 1) * spacing
             else:
                 tick_next = (compressed + 255 - bit) * spacing
-            if tick_next >= MAX_TICK:
+            t0 = tick
+            max_out = num1 // price if price else 0  # amount0 out is below this
+        if (
+            price == 0
+            or liquidity == 0
+            or swap_fee >= _PIPS
+            or not MIN_TICK < tick_next < MAX_TICK
+            or t0 < MIN_TICK
+            or t0 + 2 > MAX_TICK
+            or max_out > _INT128_MAX
+        ):
+            return (version, 0 if zero_for_one else MAX_SQRT_RATIO, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return (
+            version,
+            price,
+            liquidity,
+            num1,
+            -num1 * price if zero_for_one else 0,
+            (_MAX_UINT256 - num1) // price if zero_for_one else _INT128_MAX,
+            get_sqrt_ratio_at_tick(tick_next),
+            _PIPS - swap_fee,
+            swap_fee,
+            protocol,
+            t0,
+            get_sqrt_ratio_at_tick(t0),
+            get_sqrt_ratio_at_tick(t0 + 1),
+            get_sqrt_ratio_at_tick(t0 + 2),
+        )
+
+    def quote_in_one_step(self, zero_for_one: bool, amount_in: int, sqrt_price_limit_x96: int) -> SwapOutcome | None:
+        """The common quote in short: an exact input that ends inside the current step (before the next
+        initialized tick, the word edge and the limit), with exactly the contract's integer operations
+        for that step (``SwapMath.computeSwapStep``, exact input, target not reached); ``None`` when
+        the swap needs the general loop (:meth:`swap`, which also raises what the contract reverts
+        with).  No state change.  ``amount_in`` > 0; the caller has checked that the amount and the
+        limit are ints (their ranges are checked here).
+
+        The state's constants (price, liquidity, fee, next tick's price, the neighbouring ticks' prices)
+        are kept per direction until :attr:`state_version` changes.  Whether the step reaches its
+        target is decided on the new price: ``amountRemainingLessFee < amountIn(target)`` (target not
+        reached) is exactly ``next > target`` for zero_for_one (next rounded up) and ``next < target``
+        otherwise (rounded down), so the contract's comparison needs no extra product."""
+        if zero_for_one is True:
+            c = self._q0
+            if c is None or c[0] != self.state_version:
+                c = self._q0 = self._one_step_constants(True)
+            (_, price, liquidity, num1, neg_product, max_less_fee, price_next,
+             complement, swap_fee, protocol, t0, b0, b1, b2) = c  # fmt: skip
+            if not 4295128739 < sqrt_price_limit_x96 < price or amount_in > 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF:
+                return None  # limit passed or out of bounds (MIN_SQRT_RATIO), amount beyond int128, no fast state
+            less_fee = amount_in * complement // 1_000_000
+            if not 0 < less_fee <= max_less_fee:
                 return None
-            price_next = SQRT_RATIO_CACHE.get(tick_next) or get_sqrt_ratio_at_tick(tick_next)
-            target = price_next if price_next < limit else limit
-            less_fee = amount_in * (_PIPS - swap_fee) // _PIPS
-            if less_fee >= -(-(liquidity * (target - price)) >> 96):
+            # getNextSqrtPriceFromAmount0RoundingUp: mulDivRoundingUp(liquidity << 96, price, denominator)
+            nxt = -(neg_product // (num1 + less_fee * price))
+            if nxt <= (price_next if price_next >= sqrt_price_limit_x96 else sqrt_price_limit_x96):
                 return None  # reaches the target: the general loop
-            quotient = (less_fee << 96) // liquidity
-            nxt = price + quotient
-            if nxt > _MAX_UINT160:
-                return None
-            amount_out = (liquidity << 96) * (nxt - price) // (nxt * price)
+            amount0 = -amount_in
+            amount1 = (liquidity * (price - nxt)) >> 96  # getAmount1Delta, rounded down
+        elif zero_for_one is False:
+            c = self._q1
+            if c is None or c[0] != self.state_version:
+                c = self._q1 = self._one_step_constants(False)
+            _, price, liquidity, num1, _, _, price_next, complement, swap_fee, protocol, t0, b0, b1, b2 = c
+            if (
+                not price < sqrt_price_limit_x96 < 1461446703485210103287273052203988822378723970342
+                or amount_in > 0x7FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF
+            ):
+                return None  # as above, with MAX_SQRT_RATIO
+            less_fee = amount_in * complement // 1_000_000
+            # getNextSqrtPriceFromAmount1RoundingDown: price + floor(less_fee * Q96 / liquidity)
+            nxt = price + (less_fee << 96) // liquidity
+            if nxt >= (price_next if price_next < sqrt_price_limit_x96 else sqrt_price_limit_x96):
+                return None  # reaches the target: the general loop
+            amount0 = num1 * (nxt - price) // (nxt * price)  # getAmount0Delta, rounded down
+            amount1 = -amount_in
+        else:
+            return None
         to_protocol = 0
         if protocol:
-            fee_amount = amount_in - less_fee
-            to_protocol = fee_amount if swap_fee == protocol else amount_in * protocol // _PIPS
-        if nxt != price:
-            low = SQRT_RATIO_CACHE.get(tick)
-            if not (low is not None and low <= nxt and (SQRT_RATIO_CACHE.get(tick + 1) or 0) > nxt):
-                t = floor((log(nxt) - _LN_Q96) / _LOG_SQRT_10001)
-                if (
-                    MIN_TICK <= t < MAX_TICK
-                    and (SQRT_RATIO_CACHE.get(t) or get_sqrt_ratio_at_tick(t)) <= nxt
-                    and (SQRT_RATIO_CACHE.get(t + 1) or get_sqrt_ratio_at_tick(t + 1)) > nxt
-                ):
-                    tick = t
-                else:
-                    tick = get_tick_at_sqrt_ratio(nxt)
-        if amount_in > _INT128_MAX or amount_out > _INT128_MAX:
-            return None
-        if zero_for_one:
-            return SwapOutcome(-amount_in, amount_out, to_protocol, swap_fee, nxt, tick, liquidity, 0)
-        return SwapOutcome(amount_out, -amount_in, to_protocol, swap_fee, nxt, tick, liquidity, 0)
+            to_protocol = amount_in - less_fee if swap_fee == protocol else amount_in * protocol // 1_000_000
+        # TickMath.getTickAtSqrtPrice(nxt) once the price moved: a neighbouring tick, or the search
+        if nxt == price:
+            tick = self.tick
+        elif b1 <= nxt < b2:
+            tick = t0 + 1
+        elif b0 <= nxt < b1:
+            tick = t0
+        else:
+            tick = get_tick_at_sqrt_ratio(nxt)
+        return _new_tuple(SwapOutcome, (amount0, amount1, to_protocol, swap_fee, nxt, tick, liquidity, 0))
 
     def swap(
         self,
