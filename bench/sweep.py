@@ -13,7 +13,8 @@ Inside each child three phases are timed:
   ``keel.runtime.sweep`` itself, polars frame included; for the Pool, ``starmap`` of the same
   task function ``keel.runtime.sweeps.run_one``; in-process, a plain loop over it).
 
-Throughput = runs / sweep seconds.  Per-task overhead = (Ray-1-worker sweep - in-process loop) /
+Every contender runs numba on one thread per run (``NUMBA_NUM_THREADS=1``, what ``RayBackend`` gives its
+workers), so the in-process loop is the same work as one worker.  Throughput = runs / sweep seconds.  Per-task overhead = (Ray-1-worker sweep - in-process loop) /
 runs: what shipping a config to a worker and a summary back costs per run.  All children check
 their summaries against the in-process ones (same config and seed: byte-identical JSON).
 
@@ -148,6 +149,7 @@ def _run_child(mode: str, hours: float, runs: int) -> dict[str, object]:
         capture_output=True,
         text=True,
         cwd=ROOT,
+        env={**os.environ, "NUMBA_NUM_THREADS": "1"},  # as Ray's workers: one thread per run, for every contender
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     result["process_s"] = time.perf_counter() - t0
