@@ -13,10 +13,11 @@ Inside each child three phases are timed:
   ``keel.runtime.sweep`` itself, polars frame included; for the Pool, ``starmap`` of the same
   task function ``keel.runtime.sweeps.run_one``; in-process, a plain loop over it).
 
-Every contender runs numba on one thread per run (``NUMBA_NUM_THREADS=1``, what ``RayBackend`` gives its
-workers), so the in-process loop is the same work as one worker.  Throughput = runs / sweep seconds.  Per-task overhead = (Ray-1-worker sweep - in-process loop) /
-runs: what shipping a config to a worker and a summary back costs per run.  All children check
-their summaries against the in-process ones (same config and seed: byte-identical JSON).
+Every contender runs numba on one thread per run (``NUMBA_NUM_THREADS=1``, what ``RayBackend`` gives
+its workers), so the in-process loop is the same work as one worker.  Throughput = runs / sweep
+seconds.  Per-task overhead = (Ray-1-worker sweep - in-process loop) / runs: what shipping a config
+to a worker and a summary back costs per run.  Every contender's per-run ``pnl.total`` is checked
+against the in-process loop's (same config and seed).
 
 Run: .venv/bin/python bench/sweep.py [--rounds 3] [--runs 16] [--hours 4]
 """
