@@ -70,10 +70,14 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
     assert kinds.count("margin_ratio") == 1 and set(kinds) <= {"margin_ratio", "hedge_failed"}
     charts = client.get(f"{base}/charts").json()
     assert charts["blocks"] == 75 and len(charts["figures"]["pnl"]["data"]) > 2
-    # a run recorded by another process streams from the store
+    # a run recorded by another process streams from the store: its events as for a run in this process, then
+    # the newest block
     with client.websocket_connect(f"{base}/stream") as ws:
         assert ws.receive_json()["type"] == "hello"
-        block = ws.receive_json()
+        events = []
+        while (message := ws.receive_json())["type"] != "block":
+            events.append(message)
+        block = message
         assert (
             block["type"] == "block"
             and block["block"] == 75
@@ -81,11 +85,16 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
             and block["oracle"]["status"] == "ok"
         )
         assert block["pnl"]["total"] == pytest.approx(pnl["total_usd"])
-    # control works only where a run executes
+    kinds_streamed = {m["type"] for m in events}
+    assert {"intent", "transaction", "receipt", "fill", "alert"} <= kinds_streamed, kinds_streamed
+    fill = next(m for m in events if m["type"] == "fill")  # the message a run in this process sends
+    assert set(fill) == {"type", "block", "ts_ns", "agent", "kind", "instrument", "quantity", "price", "fee_usd"}
+    assert any(m["type"] == "alert" and m["kind"] == "margin_ratio" for m in events)
+    # a run that has ended cannot be controlled; without the token nothing is even looked at
     kill = client.post(f"{base}/kill", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert kill.status_code == 409 and "can only be controlled where it runs" in kill.json()["detail"]
+    assert kill.status_code == 409 and "has already ended (finished)" in kill.json()["detail"]
     assert client.post(f"{base}/kill").status_code == 401
-    assert store.run(run_id).status == "finished"
+    assert store.run(run_id).status == "finished" and store.controls(run_id) == []
     # an id the store does not hold exactly (a prefix of a real one) is unknown to the API
     assert client.get(f"/api/runs/{run_id[:10]}").status_code == 404
 

@@ -26,14 +26,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from keel import __version__
 from keel.errors import ConfigError, KeelError, ValidationError
 
 __all__ = [
     "LATEST",
+    "Controllable",
     "RunFolder",
+    "apply_store_controls",
     "check_output_dir",
     "check_output_file",
     "check_run_name",
@@ -279,6 +281,35 @@ def resolve_run_folder(out: Path, name: str, ref: str = LATEST) -> Path:
 CHECKPOINT_FORMAT = 1
 
 
+class Controllable(Protocol):
+    """What a control request acts on: a :class:`keel.engine.RunControl`, or the live session's stop path."""
+
+    def stop(self) -> None: ...
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+def apply_store_controls(store: Any, run_id: str, control: Controllable, block_number: int) -> list[str]:
+    """Apply the run's pending control requests (``keel.store.Store.pending_controls``) to ``control`` in the
+    order they were made, each marked applied after ``block_number`` (the last block done); returns the actions.
+
+    kill -> ``control.stop()``; pause -> ``control.pause()`` and the store's status ``paused``; resume ->
+    ``control.resume()`` and ``running``.  Called at block boundaries by the process that runs the run."""
+    done = []
+    for request in store.pending_controls(run_id):
+        if request.action == "kill":
+            control.stop()
+        elif request.action == "pause":
+            control.pause()
+        elif request.action == "resume":
+            control.resume()
+        store.mark_control_applied(run_id, request.seq, block_number)
+        done.append(request.action)
+    return done
+
+
 @dataclass
 class RecordedRun:
     """What :func:`simulate_recorded` produced: the summary, the run id, its folder and the store URL."""
@@ -321,8 +352,11 @@ def simulate_recorded(
     blocks the world is checkpointed into the store (after the recorder has committed every row so far);
     ``resume`` continues a killed run from its newest checkpoint under the same run id, and its
     ``summary.json`` is byte-identical to an uninterrupted run's.  ``subscribers`` (after the store's)
-    and ``control`` (a :class:`keel.engine.RunControl`; a stop ends the run with status ``killed``) are
-    passed to the simulation; with ``[alerts]`` in the config an :class:`keel.runtime.alerts.AlertMonitor`
+    and ``control`` (a :class:`keel.engine.RunControl`, made here when not given; a stop ends the run with
+    status ``killed``) are passed to the simulation.  Between steps of 50 blocks the run applies the
+    control requests written to the store (``keel serve`` for a run in another process: kill, pause,
+    resume; :func:`apply_store_controls`), so the store's status follows (``paused``, ``running``,
+    ``killed`` at the end).  With ``[alerts]`` in the config an :class:`keel.runtime.alerts.AlertMonitor`
     (the one among ``subscribers``, else a new one) also writes its alerts into the store."""
     import pickle
 
@@ -356,7 +390,7 @@ def simulate_recorded(
                 raise StoreError(f"--resume={resume!r}: run {old.id} is a {old.mode} run, not a simulation")
             if old.status == "finished":
                 raise StoreError(f"--resume={resume!r}: run {old.id} already finished (see keel runs show {old.id})")
-            if old.status == "running":
+            if old.status in ("running", "paused"):
                 raise StoreError(f"--resume={resume!r}: run {old.id} is still running (pid {old.pid} on {old.host})")
             if old.config_text != config_text:
                 raise StoreError(
@@ -397,6 +431,10 @@ def simulate_recorded(
                 others.append(monitor)
             monitor.sinks.append(store_sink(recorder))
         everyone = [subscriber, *others]
+        if control is None:  # kill/pause/resume requested through the store (keel serve in another process)
+            from keel.engine.pipeline import RunControl
+
+            control = RunControl()
         try:
             if payload is not None and state is not None:
                 subscriber.restore(state)
@@ -407,6 +445,8 @@ def simulate_recorded(
             total = sim.n_blocks
             step = 50
             while not sim.finished:
+                # one indexed query per step; a kill ends the run in the step below, before another block
+                apply_store_controls(store, run.id, control, sim.blocks_done)
                 n = step
                 if checkpoint_every is not None:
                     n = min(n, checkpoint_every - sim.blocks_done % checkpoint_every)

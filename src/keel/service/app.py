@@ -2,7 +2,9 @@
 
 Read-only without a token.  ``POST /api/runs/{run_id}/kill|pause|resume`` need
 ``Authorization: Bearer TOKEN``; without it (or with a wrong one) the answer is 401 and nothing
-changes.  Every 4xx body is ``{"detail": "one line"}``; bad path or query values are 422, an
+changes.  A run executing in this service is controlled at once (200); a run another process executes
+and records in the store gets the request written there (202), and that process applies it at its next
+block boundary.  Every 4xx body is ``{"detail": "one line"}``; bad path or query values are 422, an
 unknown run 404, a request body over :data:`MAX_BODY_BYTES` 413, a URL over :data:`MAX_URL_BYTES` 414.
 """
 
@@ -65,6 +67,11 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _CONTROL_ERRORS: dict[int | str, dict[str, Any]] = {
     **_ERRORS,
+    202: {
+        "model": ControlOut,
+        "description": "the run executes in another process: the request is written to the store and applied "
+        "there at its next block boundary",
+    },
     401: {"model": ErrorOut, "description": "missing or wrong bearer token (nothing changed)"},
     409: {"model": ErrorOut, "description": "the run is not controllable in this state"},
 }
@@ -248,9 +255,20 @@ def create_app(hub: RunHub | None = None, store: Any | None = None, *, token: st
     def charts(run_id: RunId) -> dict[str, Any]:
         return source.charts(run_id)
 
-    def _control(run_id: str, action: str) -> dict[str, Any]:
-        source.run(run_id)  # 404 when unknown
+    def _control(run_id: str, action: str, response: Response) -> dict[str, Any]:
+        info = source.run(run_id)  # 404 when unknown
         live = source.live(run_id)
+        if live is None and store is not None:  # another process runs it: the request goes through the store
+            if info["status"] not in ("running", "paused"):
+                raise StarletteHTTPException(409, f"run {run_id!r} has already ended ({info['status']})")
+            from keel.store import StoreError
+
+            try:
+                seq = store.request_control(run_id, action, requester="api")
+            except StoreError as exc:  # it ended between the read and the write
+                raise StarletteHTTPException(409, str(exc)) from None
+            response.status_code = 202
+            return {"run_id": run_id, "action": action, "status": "requested", "request": seq}
         if live is None or live.control is None:
             raise StarletteHTTPException(
                 409, f"run {run_id!r} does not execute in this service: it can only be controlled where it runs"
@@ -272,24 +290,24 @@ def create_app(hub: RunHub | None = None, store: Any | None = None, *, token: st
         "/runs/{run_id}/kill", response_model=ControlOut, tags=["control"], responses=_CONTROL_ERRORS,
         dependencies=control_deps,
     )  # fmt: skip
-    def kill(run_id: RunId) -> dict[str, Any]:
+    def kill(run_id: RunId, response: Response) -> dict[str, Any]:
         """Kill switch: no new transactions; the run ends at the next block boundary with status ``killed``."""
-        return _control(run_id, "kill")
+        return _control(run_id, "kill", response)
 
     @api.post(
         "/runs/{run_id}/pause", response_model=ControlOut, tags=["control"], responses=_CONTROL_ERRORS,
         dependencies=control_deps,
     )  # fmt: skip
-    def pause(run_id: RunId) -> dict[str, Any]:
+    def pause(run_id: RunId, response: Response) -> dict[str, Any]:
         """Pause the agents (market, oracle, risk and reporting go on)."""
-        return _control(run_id, "pause")
+        return _control(run_id, "pause", response)
 
     @api.post(
         "/runs/{run_id}/resume", response_model=ControlOut, tags=["control"], responses=_CONTROL_ERRORS,
         dependencies=control_deps,
     )  # fmt: skip
-    def resume(run_id: RunId) -> dict[str, Any]:
-        return _control(run_id, "resume")
+    def resume(run_id: RunId, response: Response) -> dict[str, Any]:
+        return _control(run_id, "resume", response)
 
     app.include_router(api)
 
@@ -351,20 +369,28 @@ def create_app(hub: RunHub | None = None, store: Any | None = None, *, token: st
 
 
 async def _tail_store(websocket: WebSocket, source: RunSource, run_id: str, info: dict[str, Any]) -> None:
-    """A run another process records: follow the store (new blocks, status) every half second."""
+    """A run another process records: follow the store every half second and send what a run in this process
+    sends: intent, transaction, receipt, fill, skipped and alert messages from the rows recorded since the last
+    look (a new stream starts with the newest :data:`keel.service.source.STREAM_BACKLOG` event rows), then the
+    newest block and any status change."""
     await websocket.send_json({"type": "hello", "run": {k: v for k, v in info.items() if k != "summary"}})
     last_block: int | None = None
     status = info["status"]
+    cursor = await asyncio.to_thread(source.store_cursor, run_id)
     try:
         while True:
-            message = await asyncio.to_thread(source.store_latest, run_id)
-            if message is not None and message["block"] != last_block:
-                last_block = message["block"]
+            messages = await asyncio.to_thread(source.store_messages, run_id, cursor)
+            for message in messages:
                 await websocket.send_json(message)
+            block = await asyncio.to_thread(source.store_latest, run_id)
+            if block is not None and block["block"] != last_block:
+                last_block = block["block"]
+                await websocket.send_json(block)
             now = (await asyncio.to_thread(source.run, run_id))["status"]
             if now != status:
                 status = now
                 await websocket.send_json({"type": "status", "run_id": run_id, "status": now, "error": ""})
-            await asyncio.sleep(0.5)
+            if cursor.caught_up:  # else read on at once
+                await asyncio.sleep(0.5)
     except (WebSocketDisconnect, RuntimeError, OSError):
         return

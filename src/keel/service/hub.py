@@ -24,7 +24,7 @@ from keel.engine.transactions import Receipt
 from keel.runtime.alerts import Alert
 from keel.sim.scenario import PNL_PARTS
 
-__all__ = ["Control", "HubSubscriber", "LiveRun", "RunHub"]
+__all__ = ["Control", "HubSubscriber", "LiveRun", "RunHub", "event_message"]
 
 MAX_ROWS = 20_000  # blotter rows and stream messages kept per live run (oldest dropped first)
 STATUS_CODES = {"ok": 0, "degraded": 1, "halted": 2}
@@ -65,6 +65,73 @@ class _Capped:
         first = self.total - len(self.rows)
         start = max(cursor, first) - first
         return list(self.rows[start:]), self.total
+
+
+def event_message(event: object) -> dict[str, Any] | None:
+    """The stream message of one pipeline event (``type``: intent, transaction, receipt, fill, skipped), else None.
+
+    The same messages for a run in this process and for one another process records in the store."""
+    if isinstance(event, IntentStated):
+        return {
+            "type": "intent",
+            "block": event.block_number,
+            "ts_ns": event.ts_ns,
+            "agent": event.agent,
+            "order_id": event.order_id,
+            "quantity": _finite(event.quantity),
+            "net_delta": _finite(event.net_delta),
+            "accepted": event.accepted,
+            "cause": event.cause,
+            "reason": event.reason,
+        }
+    if isinstance(event, TxSubmitted):
+        return {
+            "type": "transaction",
+            "block": event.block_number,
+            "ts_ns": event.ts_ns,
+            "tx_id": event.tx_id,
+            "sender": event.sender,
+            "tag": event.tag,
+            "token_in": event.token_in,
+            "amount_in": str(event.amount_in),
+            "venues": list(event.venues),
+            "status": "pending",
+            "included_block": None,
+            "latency_s": None,
+            "reason": "",
+        }
+    if isinstance(event, Receipt):
+        return {
+            "type": "receipt",
+            "tx_id": event.tx_id,
+            "block": event.block_number,
+            "status": event.status,
+            "tag": event.tag,
+            "reason": event.revert_reason,
+            "latency_s": (event.ts_ns - event.submitted_ns) / 1e9 if event.submitted_ns else None,
+        }
+    if isinstance(event, FillEvent):
+        return {
+            "type": "fill",
+            "block": event.block_number,
+            "ts_ns": event.ts_ns,
+            "agent": event.agent,
+            "kind": event.kind,
+            "instrument": event.instrument,
+            "quantity": _finite(event.quantity),
+            "price": _finite(event.price),
+            "fee_usd": _finite(event.fee_usd),
+        }
+    if isinstance(event, DecisionSkipped):
+        return {
+            "type": "skipped",
+            "block": event.block_number,
+            "agent": event.agent,
+            "decision": event.decision,
+            "cause": event.cause,
+            "reason": event.reason,
+        }
+    return None
 
 
 class LiveRun:
@@ -142,90 +209,35 @@ class LiveRun:
 
     def add_event(self, topic: str, event: object) -> None:
         with self.lock:
-            msg: dict[str, Any] | None = None
+            msg = event_message(event)
+            if msg is None:
+                return
+            row = {k: v for k, v in msg.items() if k != "type"}
             if isinstance(event, IntentStated):
-                row = {
-                    "block": event.block_number,
-                    "ts_ns": event.ts_ns,
-                    "agent": event.agent,
-                    "order_id": event.order_id,
-                    "quantity": _finite(event.quantity),
-                    "net_delta": _finite(event.net_delta),
-                    "accepted": event.accepted,
-                    "cause": event.cause,
-                    "reason": event.reason,
-                }
                 self.intents.append(row)
-                msg = {"type": "intent", **row}
                 if not event.accepted:
                     self._outcome("refused")
             elif isinstance(event, TxSubmitted):
-                row = {
-                    "block": event.block_number,
-                    "ts_ns": event.ts_ns,
-                    "tx_id": event.tx_id,
-                    "sender": event.sender,
-                    "tag": event.tag,
-                    "token_in": event.token_in,
-                    "amount_in": str(event.amount_in),
-                    "venues": list(event.venues),
-                    "status": "pending",
-                    "included_block": None,
-                    "latency_s": None,
-                    "reason": "",
-                }
-                self.transactions.append(row)
+                self.transactions.append(row)  # updated in place by its receipt (the blotter row)
                 self._tx_rows[event.tx_id] = row
-                msg = {"type": "transaction", **row}
             elif isinstance(event, Receipt):
                 pending = self._tx_rows.pop(event.tx_id, None)
-                latency = (event.ts_ns - event.submitted_ns) / 1e9 if event.submitted_ns else None
                 if pending is not None:
                     pending["status"] = "included" if event.status else "reverted"
                     pending["included_block"] = event.block_number
-                    pending["latency_s"] = latency
+                    pending["latency_s"] = msg["latency_s"]
                     pending["reason"] = event.revert_reason
-                msg = {
-                    "type": "receipt",
-                    "tx_id": event.tx_id,
-                    "block": event.block_number,
-                    "status": event.status,
-                    "tag": event.tag,
-                    "reason": event.revert_reason,
-                    "latency_s": latency,
-                }
                 self._notify("receipt", event)
                 if event.tag == "hedge" and not event.status:
                     self._outcome("reverted")
             elif isinstance(event, FillEvent):
-                row = {
-                    "block": event.block_number,
-                    "ts_ns": event.ts_ns,
-                    "agent": event.agent,
-                    "kind": event.kind,
-                    "instrument": event.instrument,
-                    "quantity": _finite(event.quantity),
-                    "price": _finite(event.price),
-                    "fee_usd": _finite(event.fee_usd),
-                }
                 self.fills.append(row)
-                msg = {"type": "fill", **row}
                 if event.kind == "hedge":
                     self._outcome("filled")
                     self.fills_for_chart.append((event.ts_ns, event.quantity, event.price))
-            elif isinstance(event, DecisionSkipped):
-                msg = {
-                    "type": "skipped",
-                    "block": event.block_number,
-                    "agent": event.agent,
-                    "decision": event.decision,
-                    "cause": event.cause,
-                    "reason": event.reason,
-                }
-                if event.decision == "hedge":
-                    self._outcome("skipped")
-            if msg is not None:
-                self.messages.append(msg)
+            elif isinstance(event, DecisionSkipped) and event.decision == "hedge":
+                self._outcome("skipped")
+            self.messages.append(msg)
 
     def _outcome(self, outcome: str) -> None:
         self.hedge_outcomes[outcome] = self.hedge_outcomes.get(outcome, 0) + 1

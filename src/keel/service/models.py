@@ -168,6 +168,12 @@ class ChartsOut(_Out):
 
 
 class ControlOut(_Out):
+    """200: applied to a run executing in this service (``status`` its new state, ``stopping`` for a kill).
+    202: a run executing in another process: the request is written to the store (``status`` ``requested``,
+    ``request`` its number) and applied by that process at its next block boundary (a simulation checks
+    every 50 blocks, a live run every block); the run's status then shows it."""
+
     run_id: str
     action: str
     status: str
+    request: int | None = Field(None, description="the request's number in the store's run_controls (202 only)")

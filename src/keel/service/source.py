@@ -7,15 +7,57 @@ NaN and inf become ``None``.  An unknown run is :class:`UnknownRun` (the API ans
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from typing import Any
 
-from keel.service.hub import LiveRun, RunHub, _hedge_units
+from keel.domain.pipeline import DecisionSkipped, FillEvent, IntentStated, TxSubmitted
+from keel.engine.transactions import Receipt
+from keel.service.hub import LiveRun, RunHub, _hedge_units, event_message
 from keel.sim.report import chart_figures
 from keel.sim.scenario import PNL_PARTS
 
-__all__ = ["RunSource", "UnknownRun"]
+__all__ = ["STREAM_BACKLOG", "RunSource", "StoreCursor", "UnknownRun"]
+
+STREAM_BACKLOG = 1000  # event rows a new store-followed stream starts with (the newest ones)
+# event rows (kind = the pipeline topic) that become stream messages, and the event types they decode to
+_STREAMED: dict[str, type] = {
+    "intent": IntentStated,
+    "transaction": TxSubmitted,
+    "receipt": Receipt,
+    "fill": FillEvent,
+    "decision_skipped": DecisionSkipped,
+}
+_FIELDS = {kind: {f.name for f in dataclasses.fields(cls)} for kind, cls in _STREAMED.items()}
+
+
+def _decode_event(kind: str, detail: str) -> object | None:
+    """The typed pipeline event a stored event row records (its fields as JSON in ``detail``), or None."""
+    cls = _STREAMED.get(kind)
+    if cls is None:
+        return None
+    try:
+        data = json.loads(detail)
+        if not isinstance(data, dict):
+            return None
+        fields = {k: v for k, v in data.items() if k in _FIELDS[kind]}
+        if "venues" in fields:
+            fields["venues"] = tuple(fields["venues"])
+        event: object = cls(**fields)
+    except (ValueError, TypeError):
+        return None
+    return event
+
+
+@dataclasses.dataclass
+class StoreCursor:
+    """Where a store-followed stream is: the next event and alert sequence numbers to read; ``caught_up`` False
+    while the last read stopped at its limit."""
+
+    events: int = 0
+    alerts: int = 0
+    caught_up: bool = True
 
 
 class UnknownRun(LookupError):
@@ -504,6 +546,74 @@ class RunSource:
         query = sa.select(t.c.run_id, sa.func.max(t.c.block_number)).where(t.c.run_id.in_(run_ids)).group_by(t.c.run_id)
         with self.store.engine.connect() as conn:
             return {str(rid): int(b) for rid, b in conn.execute(query) if b is not None}
+
+    def store_cursor(self, run_id: str, backlog: int = STREAM_BACKLOG) -> StoreCursor:
+        """A new stream's cursor: the newest ``backlog`` event rows and every alert are still to send."""
+        if self.store is None:
+            return StoreCursor()
+        import sqlalchemy as sa
+
+        from keel.store import schema
+
+        ev = schema.events
+        with self.store.engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
+        return StoreCursor(events=max(0, int(last) + 1 - backlog) if last is not None else 0)
+
+    def store_messages(self, run_id: str, cursor: StoreCursor, limit: int = 2000) -> list[dict[str, Any]]:
+        """Stream messages (intent, transaction, receipt, fill, skipped, alert; as for a run in this process)
+        from the rows the store recorded at or after ``cursor``, in recording order; advances ``cursor``.
+        At most ``limit`` event rows per call (call again while it returns that many)."""
+        if self.store is None:
+            return []
+        import sqlalchemy as sa
+
+        from keel.store import schema
+
+        ev, al = schema.events, schema.alerts
+        out: list[dict[str, Any]] = []
+        with self.store.engine.connect() as conn:
+            # read up to the newest seq seen now: the rows below it are committed (one writer, in order), so
+            # the cursor can pass the rows not streamed (oracle, risk events) without reading them again
+            newest = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
+            if newest is not None and newest >= cursor.events:
+                rows = conn.execute(
+                    sa.select(ev.c.seq, ev.c.kind, ev.c.detail)
+                    .where(
+                        ev.c.run_id == run_id,
+                        ev.c.seq >= cursor.events,
+                        ev.c.seq <= newest,
+                        ev.c.kind.in_(list(_STREAMED)),
+                    )
+                    .order_by(ev.c.seq)
+                    .limit(limit)
+                ).all()
+                for _seq, kind, detail in rows:
+                    event = _decode_event(str(kind), str(detail))
+                    message = event_message(event) if event is not None else None
+                    if message is not None:
+                        out.append(message)
+                cursor.caught_up = len(rows) < limit
+                cursor.events = int(newest) + 1 if cursor.caught_up else int(rows[-1][0]) + 1
+            for a in conn.execute(
+                sa.select(al).where(al.c.run_id == run_id, al.c.seq >= cursor.alerts).order_by(al.c.seq).limit(limit)
+            ):
+                out.append(
+                    {
+                        "type": "alert",
+                        "alert_id": f"{run_id}:{a.seq}",
+                        "run_id": run_id,
+                        "seq": int(a.seq),
+                        "ts_ns": int(a.ts_ns),
+                        "block_number": int(a.block_number),
+                        "kind": a.kind,
+                        "severity": a.severity,
+                        "message": a.message,
+                        "value": None,
+                    }
+                )
+                cursor.alerts = int(a.seq) + 1
+        return out
 
     def store_latest(self, run_id: str) -> dict[str, Any] | None:
         """The newest recorded block of a stored run as a stream ``block`` message (None before the first)."""

@@ -129,7 +129,9 @@
     fetch("/api/runs/" + encodeURIComponent(runId) + "/" + action, {method: "POST", headers: headers})
       .then(function (r) { return r.json().then(function (body) { return [r.status, body]; }); })
       .then(function (res) {
-        var text = res[0] === 200 ? action + ": " + res[1].status : res[0] + ": " + res[1].detail;
+        // 200: applied here; 202: written to the store for the process that runs it (applied at its next block)
+        var text = res[0] === 200 ? action + ": " + res[1].status :
+          res[0] === 202 ? action + ": requested (the run applies it at its next block)" : res[0] + ": " + res[1].detail;
         $("control-result").textContent = text;
         document.body.setAttribute("data-control", String(res[0]));
         dirty = true;
