@@ -4,11 +4,13 @@ Soak: 20 live runs, each SIGKILLed at a seeded random moment of the transaction 
 sent, sent but not read back, mined but not booked), each restarted on the same store; at the end, from the
 store alone: no transaction was signed or mined twice, none was lost, every fill is recorded once, and the
 store's positions equal the chain's balances.  Also: a second live process on the same account refuses,
-naming the run that holds the account."""
+naming the run that holds the account; keel serve pauses, resumes and kills a live run in another process
+through the store."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import multiprocessing
 import os
 import random
@@ -187,3 +189,103 @@ def test_second_live_process_on_the_account_refuses(
     finally:
         holder.kill()
         holder.join()
+
+
+def test_kill_through_the_store_stops_a_live_run_in_another_process(
+    hardhat: Any,  # noqa: F811
+    clean_chain: TestbedAddresses,  # noqa: F811
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    """keel serve (the app, with the token) pauses, resumes and kills a live run that another process executes,
+    through the store: the kill takes the kill switch's path (no new transaction, every signed one followed to
+    its receipt), the run ends ``killed`` with exit code 0, each request marked applied at its block."""
+    import warnings
+
+    from keel.service import RunHub, create_app
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+
+    tb = clean_chain
+    keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7e" * 32)
+    from tests.chain.test_live_soak import _soak_config
+
+    blocks = 300
+    args = (
+        hardhat.url,
+        postgres_url,
+        tb.to_json(),
+        str(keystore),
+        str(tmp_path),
+        "none",
+        1,
+        blocks,
+        str(_soak_config(tmp_path)),
+    )
+    holder = multiprocessing.get_context("spawn").Process(target=_child, args=args)  # fork after OpenMP aborts
+    holder.start()
+    token = "live-control-token-0123456789"
+    auth = {"Authorization": f"Bearer {token}"}
+    err = tmp_path / "child-error.txt"
+
+    def wait(what: str, check: Any, timeout_s: float = 120.0) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            assert holder.is_alive() or what == "exit", err.read_text() if err.exists() else holder.exitcode
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    try:
+        store = wait("the store", lambda: _open_quietly(postgres_url))
+        try:
+            run_id = wait("the live run", lambda: [r.id for r in store.runs() if r.mode == "live"])[0]
+            client = TestClient(create_app(RunHub(), store, token=token))
+            base = f"/api/runs/{run_id}"
+            assert client.post(f"{base}/kill").status_code == 401 and store.controls(run_id) == []
+
+            def hedges() -> list[Any]:
+                txs = store.transactions(run_id)
+                return [t for t in txs if not t.intent.startswith("approve:") and t.status == "mined"]
+
+            wait("the first hedge mined", hedges)  # the agents are trading block by block
+            answer = client.post(f"{base}/pause", headers=auth)
+            assert answer.status_code == 202 and answer.json()["status"] == "requested"
+            wait("paused", lambda: store.run(run_id).status == "paused")
+            assert client.post(f"{base}/resume", headers=auth).status_code == 202
+            wait("running", lambda: store.run(run_id).status == "running")
+            assert client.post(f"{base}/kill", headers=auth).status_code == 202
+            holder.join(timeout=120)
+            assert holder.exitcode == 0, err.read_text() if err.exists() else holder.exitcode  # honest: no failure
+            run = store.run(run_id)
+            assert run.status == "killed"
+            summary = json.loads(run.summary_json)
+            assert summary["status"] == "stopped: kill requested through the store"
+            controls = store.controls(run_id)
+            assert [c.action for c in controls] == ["pause", "resume", "kill"]
+            applied = [c.applied_block for c in controls]
+            assert all(b is not None for b in applied) and applied == sorted(applied)
+            assert summary["blocks"] < blocks
+            records = store.journal_records(account, 31337)
+            assert records[-1]["event"] == "closed"
+            txs = store.transactions(sender=account, chain_id=31337)
+            assert all(t.status in ("mined", "dropped") for t in txs)  # nothing signed was left unfollowed
+        finally:
+            store.close()
+    finally:
+        if holder.is_alive():
+            holder.kill()
+        holder.join()
+
+
+def _open_quietly(url: str) -> Any:
+    from keel.store import StoreError
+
+    try:
+        return open_store(url)
+    except StoreError:
+        return None

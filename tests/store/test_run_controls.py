@@ -120,3 +120,28 @@ def test_paused_run_whose_process_is_gone_reads_killed_and_resume_discards_old_r
         assert old.action == "kill" and old.applied_ns is not None and old.applied_block is None
         with store.engine.connect() as conn:
             assert conn.execute(sa.select(sa.func.count()).select_from(schema.run_controls)).scalar() == 1
+
+
+@pytest.mark.parametrize(
+    ("summary", "status"),
+    [
+        ({"status": "stopped: kill requested through the store"}, "killed"),
+        ({"status": "stopped: kill switch /tmp/stop"}, "killed"),
+        ({"status": "refused: preflight: not enough USDC"}, "failed"),
+        ({"status": "completed"}, "finished"),
+        ({"hedges": 2}, "finished"),
+    ],
+)
+def test_a_live_run_ends_in_the_store_with_its_summary_status(
+    store_url: str, summary: dict[str, object], status: str
+) -> None:
+    from keel.chain import JournalBinding
+    from keel.store import StoreJournal
+
+    account = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+    with open_store(store_url) as store:
+        journal = StoreJournal(store, account, 31337, "20261203T000000Z-abcdef")
+        journal.bind(JournalBinding(31337, "0x" + "11" * 32, account, journal.run_id))
+        store.set_run_status(journal.run_id, "paused")  # a kill may come while paused
+        journal.close(summary)
+        assert store.run(journal.run_id).status == status

@@ -26,7 +26,11 @@ Order of a run (nothing new is signed before step 7 passes; the agent starts at 
    transactions are sent (signed, journaled, confirmed) and their receipts published.
 
 A SIGINT/SIGTERM or the kill-switch file stops sending at once; the transaction in flight is
-followed to its receipt or deadline, the summary is written and the journal closed with it.
+followed to its receipt or deadline, the summary is written and the journal closed with it.  With
+the journal in the store (``LiveOptions.db``) the run also reads the store's control requests once
+per block (``keel serve`` writes them for a run it does not execute): kill takes the kill-switch path
+(the store's run ends ``killed``), pause and resume stop and restart the agents' decisions (the
+engine's :class:`keel.engine.RunControl`; market, oracle, risk and reporting go on).
 Hedge fills are compared with keel.venues' prediction on the synced state, and the final token
 balances with the predicted ones, to the wei.
 """
@@ -225,6 +229,24 @@ class _Stop:
         return bool(self.reason)
 
 
+class _StoreControl:
+    """What a control request from the store acts on: kill is the kill switch's stop (no new transactions,
+    the one in flight followed to its receipt), pause/resume the engine's run control (agents skip deciding)."""
+
+    def __init__(self, stop: _Stop, control: Any) -> None:
+        self._stop = stop
+        self._control = control
+
+    def stop(self) -> None:
+        self._stop.set("kill requested through the store")
+
+    def pause(self) -> None:
+        self._control.pause()
+
+    def resume(self) -> None:
+        self._control.resume()
+
+
 class LiveSession:
     """One live run (see the module docstring); :func:`run_live` drives it."""
 
@@ -248,6 +270,8 @@ class LiveSession:
         self.world: Any = None
         self.predicted: dict[str, int] = {}
         self.fill_notes_seen = 0
+        self.store: Any = None  # the state store holding the journal (LiveOptions.db): control requests come from it
+        self.control: Any = None  # the engine's RunControl (pause/resume from the store)
 
     # ---- 1-3: offline checks, node, keystore, journal -------------------------------------------
     def check_offline(self) -> None:
@@ -282,6 +306,7 @@ class LiveSession:
 
             store = open_store(o.db)
             journal = StoreJournal(store, signer.address, self.client.chain_id, run_id, name=self.config.name)
+            self.store = store
         else:
             journal = TxJournal(o.journal)
         self.journal = journal
@@ -376,7 +401,7 @@ class LiveSession:
         block), there are no simulated counterparties, and the desk's book starts from the account's balances
         instead of ``desk.initial_usd``.
         """
-        from keel.engine import Engine
+        from keel.engine import Engine, RunControl
         from keel.engine.transactions import Tx
         from keel.runtime.world import build_world
 
@@ -391,6 +416,7 @@ class LiveSession:
             self.shift_ns = env.chain_now_ns - parse_utc(c.market.start)
             env.time_shift_ns = self.shift_ns
         engine = Engine(seed=c.seed, start_ns=env.now_ns)
+        self.control = engine.control = RunControl()
         env.engine = engine
         engine.on_action(Tx, self._submit)
         self.engine = engine
@@ -680,6 +706,9 @@ class LiveSession:
         for _ in range(self.opts.blocks):
             if self.stop:
                 break
+            self.apply_store_controls()
+            if self.stop:
+                break
             await env.advance(mine=self.opts.mine)
             if self.stop:
                 break
@@ -695,6 +724,17 @@ class LiveSession:
                 outcome = await env.execute(tx_id, tx, intent=intent, meta={"kind": "hedge", "agent": tx.sender})
                 self._book(outcome, env.block_number)
                 self.engine.bus.publish(RECEIPTS, self._receipt(tx, outcome))
+
+    def apply_store_controls(self) -> None:
+        """The store's pending control requests for this run (one indexed query), applied before the next block."""
+        if self.store is None or self.env is None or self.control is None:
+            return
+        from keel.runtime.registry import apply_store_controls
+
+        block = self.env.block_number
+        target = _StoreControl(self.stop, self.control)
+        for action in apply_store_controls(self.store, self.summary.run_id, target, block):
+            self.echo(f"control  {action} requested through the store: applied after block {block}")
 
     def _book(self, outcome: LiveOutcome, block: int) -> None:
         s = self.summary

@@ -29,6 +29,18 @@ from keel.store.types import StoreError
 __all__ = ["StoreJournal", "lease_key"]
 
 
+def _ended_status(summary: Mapping[str, Any] | None) -> str:
+    """The store's status for a closed live run from its summary's ``status`` (``keel.runtime.live.LiveSummary``):
+    ``stopped: ...`` (a signal, the kill switch, a kill through the store) is ``killed``; ``refused: ...`` and
+    ``error: ...`` are ``failed``; anything else (``completed``, no summary) is ``finished``."""
+    status = str((summary or {}).get("status", ""))
+    if status.startswith("stopped"):
+        return "killed"
+    if status.startswith(("refused", "error")):
+        return "failed"
+    return "finished"
+
+
 def lease_key(account: str, chain_id: int) -> str:
     """The lease name of one account on one chain (``0xabc...@31337``, address lower-cased)."""
     return f"{account.lower()}@{int(chain_id)}"
@@ -189,7 +201,9 @@ class StoreJournal(TxJournal):
             super().close(summary)
             if self._binding is not None:
                 self.store.finish_run(
-                    self.run_id, "finished", summary_json=json.dumps(dict(summary or {}), sort_keys=True, default=str)
+                    self.run_id,
+                    _ended_status(summary),
+                    summary_json=json.dumps(dict(summary or {}), sort_keys=True, default=str),
                 )
         finally:
             self._shut = True
