@@ -39,6 +39,18 @@ def _check_address(address: str | None) -> str | None:
     raise ConfigError("address", address, "must be 'local', 'auto', HOST:PORT or ray://HOST:PORT")
 
 
+def _use_cluster_token() -> None:
+    """Clusters started by ``ray start`` (Ray >= 2.50) require token authentication, and a driver joining
+    one by ``HOST:PORT`` or ``ray://`` sends its token only when ``RAY_AUTH_MODE=token``: turn that on
+    when a token is at hand (``$RAY_AUTH_TOKEN``, ``$RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``, the
+    file ``ray start`` writes) and the user has not chosen a mode."""
+    if "RAY_AUTH_MODE" in os.environ:
+        return
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH") or os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
+
+
 def _is_host_port(text: str) -> bool:
     host, sep, port = text.rpartition(":")
     return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)
@@ -65,6 +77,8 @@ class RayBackend:
     # -- lifecycle ------------------------------------------------------------------------
     def start(self) -> RayBackend:
         """Start or join Ray (idempotent)."""
+        if self.address is not None:
+            _use_cluster_token()  # before Ray is imported: it reads its auth mode once
         import ray
 
         if ray.is_initialized():
