@@ -49,6 +49,9 @@ def test_sweep_equals_sequential_runs(small_config: Path, ray_backend: Any, tmp_
     assert pl.read_parquet(out / "runs.parquet").equals(frame)
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "Pareto front" in html and "http://" not in html.split("<script>")[0]
+    assert html.count('"type":"box"') == 4  # one PnL distribution per combination
+    best = json.loads((out / "best.json").read_text())
+    assert best["objective"] == combos["objective"].max()
     from keel.store import open_store
 
     store = open_store(db)

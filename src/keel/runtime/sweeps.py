@@ -503,7 +503,8 @@ def write_sweep_outputs(
     tmp.mkdir(parents=True)
     frame.write_parquet(tmp / "runs.parquet")
     combos.write_parquet(tmp / "combinations.parquet")
-    (tmp / "report.html").write_text(_report_html(plan, stats, best, objective), encoding="utf-8")
+    pnls = [[_num(x, "pnl.total") for x in summaries[ci * n_seeds : (ci + 1) * n_seeds]] for ci in range(len(stats))]
+    (tmp / "report.html").write_text(_report_html(plan, stats, best, objective, pnls), encoding="utf-8")
     (tmp / "best.json").write_text(json.dumps(best, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     if out.exists():
         import shutil
@@ -518,7 +519,15 @@ def write_sweep_outputs(
     return {"best": best, "combinations": stats}
 
 
-def _report_html(plan: SweepPlan, stats: list[dict[str, Any]], best: dict[str, Any] | None, obj: Objective) -> str:
+def _report_html(
+    plan: SweepPlan,
+    stats: list[dict[str, Any]],
+    best: dict[str, Any] | None,
+    obj: Objective,
+    pnls: Sequence[Sequence[float]] = (),
+) -> str:
+    """The comparison page: Pareto chart (front drawn, best starred, points labelled when few), the PnL
+    distribution of every combination across seeds (box plots of each run's ``pnl.total``), and the table."""
     import html
 
     import plotly.graph_objects as go
@@ -530,17 +539,33 @@ def _report_html(plan: SweepPlan, stats: list[dict[str, Any]], best: dict[str, A
         return ", ".join(f"{k}={s[k]}" for k in keys) or "base"
 
     fig = go.Figure()
+    few = len(stats) <= 24  # label points on the chart; beyond that, hover only
     for on_front in (False, True):
-        pts = [s for s in stats if bool(s["pareto"]) is on_front]
+        pts = sorted((s for s in stats if bool(s["pareto"]) is on_front), key=lambda s: s["std_pnl"])
         fig.add_trace(
             go.Scatter(
                 x=[s["std_pnl"] for s in pts],
                 y=[s["mean_pnl"] for s in pts],
-                mode="markers",
-                name="Pareto front" if on_front else "dominated",
+                mode=("lines+markers" if on_front else "markers") + ("+text" if few else ""),
+                line={"dash": "dot"},
+                textposition="top center",
+                textfont={"size": 10},
+                name="Pareto front (no other combination has higher mean and lower std)" if on_front else "dominated",
                 text=[label(s) for s in pts],
                 marker={"size": 11 if on_front else 8, "symbol": "diamond" if on_front else "circle"},
                 hovertemplate="%{text}<br>mean %{y:,.0f} USD<br>std %{x:,.0f} USD<extra></extra>",
+            )
+        )
+    if best is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=[best["std_pnl"]],
+                y=[best["mean_pnl"]],
+                mode="markers",
+                name=f"best under {obj.text}",
+                text=[label(best)],
+                marker={"size": 18, "symbol": "star", "color": "gold", "line": {"width": 1, "color": "black"}},
+                hovertemplate="best: %{text}<br>mean %{y:,.0f} USD<br>std %{x:,.0f} USD<extra></extra>",
             )
         )
     fig.update_layout(
@@ -552,6 +577,22 @@ def _report_html(plan: SweepPlan, stats: list[dict[str, Any]], best: dict[str, A
         autosize=True,
     )
     chart = fig.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
+    dist = ""
+    if pnls:
+        box = go.Figure()
+        order = sorted(range(len(stats)), key=lambda i: stats[i]["median_pnl"])
+        for i in order:
+            box.add_trace(go.Box(x=list(pnls[i]), name=label(stats[i]), boxpoints="all", jitter=0.3, pointpos=0))
+        box.update_layout(
+            title="PnL of each run across seeds, by combination (box: quartiles; whiskers: 1.5 IQR; dots: runs)",
+            xaxis_title="run PnL, pnl.total (USD)",
+            showlegend=False,
+            height=max(260, 60 + 34 * len(stats)),
+            margin={"l": 20, "r": 20, "t": 50, "b": 50},
+            yaxis={"automargin": True},
+            autosize=True,
+        )
+        dist = box.to_html(full_html=False, include_plotlyjs=False, config={"responsive": True})
     cols = [*keys, "runs", "mean_pnl", "std_pnl", "p05_pnl", "median_pnl", "p95_pnl", "sharpe", "mean_drawdown",
             "mean_hedge_cost", "mean_mev_loss", "objective", "pareto"]  # fmt: skip
     head = "".join(f"<th>{html.escape(c)}</th>" for c in cols)
@@ -560,7 +601,12 @@ def _report_html(plan: SweepPlan, stats: list[dict[str, Any]], best: dict[str, A
         cells = []
         for c in cols:
             v = s[c]
-            cells.append(f"<td>{v:,.2f}</td>" if isinstance(v, float) else f"<td>{html.escape(str(v))}</td>")
+            if c == "runs":
+                cells.append(f"<td>{int(v)}</td>")
+            elif isinstance(v, float):
+                cells.append(f"<td>{v:,.2f}</td>")
+            else:
+                cells.append(f"<td>{html.escape(str(v))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     best_line = (
         f"Best under <code>{html.escape(obj.text)}</code>: <b>{html.escape(label(best))}</b> "
@@ -580,6 +626,7 @@ td,th{{border:1px solid #ccc;padding:.25rem .5rem;text-align:right;white-space:n
 the standard deviation of PnL across seeds; hedge cost is hedging slippage plus gas; drawdowns are per run.</p>
 <p>{best_line}</p>
 {chart}
+{dist}
 <h2>Combinations, best first</h2><table><tr>{head}</tr>{"".join(body)}</table>
 </body></html>
 """
