@@ -30,7 +30,10 @@ followed to its receipt or deadline, the summary is written and the journal clos
 the journal in the store (``LiveOptions.db``) the run also reads the store's control requests once
 per block (``keel serve`` writes them for a run it does not execute): kill takes the kill-switch path
 (the store's run ends ``killed``), pause and resume stop and restart the agents' decisions (the
-engine's :class:`keel.engine.RunControl`; market, oracle, risk and reporting go on).
+engine's :class:`keel.engine.RunControl`; market, oracle, risk and reporting go on), and records its pipeline
+there as a simulation does (:func:`keel.runtime.recording.live_store_recording`: events, intents, oracle
+readings, risk and PnL per block, committed every block) less what the journal already keeps
+(transactions, receipts, fills, token balances), so ``keel serve`` shows it from another process.
 Hedge fills are compared with keel.venues' prediction on the synced state, and the final token
 balances with the predicted ones, to the wei.
 """
@@ -272,6 +275,8 @@ class LiveSession:
         self.fill_notes_seen = 0
         self.store: Any = None  # the state store holding the journal (LiveOptions.db): control requests come from it
         self.control: Any = None  # the engine's RunControl (pause/resume from the store)
+        self.recorder: Any = None  # the store's recorder of the pipeline (LiveOptions.db), flushed every block
+        self._tap: Any = None
 
     # ---- 1-3: offline checks, node, keystore, journal -------------------------------------------
     def check_offline(self) -> None:
@@ -701,6 +706,7 @@ class LiveSession:
 
         assert self.env is not None and self.engine is not None
         env = self.env
+        self.attach_recording()
         self.engine.start()
         first = True
         for _ in range(self.opts.blocks):
@@ -724,6 +730,30 @@ class LiveSession:
                 outcome = await env.execute(tx_id, tx, intent=intent, meta={"kind": "hedge", "agent": tx.sender})
                 self._book(outcome, env.block_number)
                 self.engine.bus.publish(RECEIPTS, self._receipt(tx, outcome))
+            if self.recorder is not None:  # the block's events, risk, PnL and oracle rows, visible to keel serve
+                self.recorder.flush()
+
+    def attach_recording(self) -> None:
+        """With the store (``LiveOptions.db``): record the pipeline as a simulation does, less what the journal
+        keeps (transactions, receipts, fills, token balances; :mod:`keel.runtime.recording`)."""
+        if self.store is None or self.engine is None or self.recorder is not None:
+            return
+        from keel.runtime.recording import live_store_recording
+
+        tokens = {t.symbol for t in (self.cash, self.asset) if t is not None}
+        if self.env is not None:
+            tokens |= set(self.env.all_tokens())
+        self._tap, self.recorder = live_store_recording(self.store, self.summary.run_id, sorted(tokens))
+        self.engine.bus.tap(self._tap)
+
+    def close_recording(self) -> None:
+        """Detach the recording tap and commit what it holds (raises the recorder's ``StoreError``)."""
+        recorder, self.recorder = self.recorder, None
+        if self._tap is not None and self.engine is not None:
+            self.engine.bus.untap(self._tap)
+            self._tap = None
+        if recorder is not None:
+            recorder.close()
 
     def apply_store_controls(self) -> None:
         """The store's pending control requests for this run (one indexed query), applied before the next block."""
@@ -801,6 +831,12 @@ class LiveSession:
 
     async def close(self) -> None:
         s = self.summary
+        failed: BaseException | None = None
+        try:  # the pipeline's rows are committed before the journal ends the run in the store
+            self.close_recording()
+        except KeelError as exc:
+            failed = exc
+            self.echo(f"store    recording the pipeline failed: {exc}")
         if self.journal is not None and self.tm is not None:
             s.rebroadcast = len(self.tm.rebroadcasts)
         if self.opts.report is not None:
@@ -811,6 +847,8 @@ class LiveSession:
             self.journal.close(short if bound else None)
         if self.client is not None:
             await self.client.close()
+        if failed is not None:
+            raise failed
 
 
 def _hedge_line(h: HedgeRecord) -> str:

@@ -19,7 +19,6 @@ the control are not part of a checkpoint: pass them again to ``restore``.
 from __future__ import annotations
 
 import copyreg
-import dataclasses
 import math
 import pickle
 import sys
@@ -30,8 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from keel.engine import BlockSnapshot, Engine, RunControl
+from keel.engine import Engine, RunControl
 from keel.errors import ConfigError
+from keel.runtime.recording import Fanout as _Fanout
 from keel.runtime.world import World, build_world
 from keel.sim.chain import GWEI, ChainParams, ChainSim
 from keel.sim.config import ScenarioConfig, load_config, parse_utc
@@ -65,25 +65,6 @@ def sim_environment(config: ScenarioConfig, engine: Engine) -> ChainSim:
         background_utilization=c.background_utilization,
     )
     return ChainSim(engine, params, {})
-
-
-class _Fanout:
-    """The bus tap feeding run subscribers: events as they happen, the snapshot with its block's events."""
-
-    def __init__(self, subscribers: list[Any]) -> None:
-        self.subscribers = subscribers
-        self.block_events: list[Any] = []
-
-    def __call__(self, topic: str, message: Any) -> None:
-        if isinstance(message, BlockSnapshot):
-            snapshot = dataclasses.replace(message, events=tuple(self.block_events))
-            self.block_events = []
-            for sub in self.subscribers:
-                sub.on_snapshot(snapshot)
-            return
-        self.block_events.append(message)
-        for sub in self.subscribers:
-            sub.on_event(topic, message)
 
 
 class Simulation:
