@@ -372,14 +372,19 @@ async def _tail_store(websocket: WebSocket, source: RunSource, run_id: str, info
     """A run another process records: follow the store every half second and send what a run in this process
     sends: intent, transaction, receipt, fill, skipped and alert messages from the rows recorded since the last
     look (a new stream starts with the newest :data:`keel.service.source.STREAM_BACKLOG` event rows), then the
-    newest block and any status change."""
+    newest block and any status change.  A live run's transactions and receipts come from its journal rows
+    (:meth:`RunSource.journal_messages`: a first signature, a mined or dropped transaction), its fills from the
+    recorded pipeline events, as for a simulation."""
     await websocket.send_json({"type": "hello", "run": {k: v for k, v in info.items() if k != "summary"}})
     last_block: int | None = None
     status = info["status"]
+    live = info.get("mode") == "live"
     cursor = await asyncio.to_thread(source.store_cursor, run_id)
     try:
         while True:
             messages = await asyncio.to_thread(source.store_messages, run_id, cursor)
+            if live:
+                messages += await asyncio.to_thread(source.journal_messages, run_id, cursor)
             for message in messages:
                 await websocket.send_json(message)
             block = await asyncio.to_thread(source.store_latest, run_id)
@@ -390,7 +395,7 @@ async def _tail_store(websocket: WebSocket, source: RunSource, run_id: str, info
             if now != status:
                 status = now
                 await websocket.send_json({"type": "status", "run_id": run_id, "status": now, "error": ""})
-            if cursor.caught_up:  # else read on at once
+            if cursor.caught_up and cursor.journal_caught_up:  # else read on at once
                 await asyncio.sleep(0.5)
     except (WebSocketDisconnect, RuntimeError, OSError):
         return

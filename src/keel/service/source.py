@@ -18,7 +18,7 @@ from keel.service.hub import LiveRun, RunHub, _hedge_units, event_message
 from keel.sim.report import chart_figures
 from keel.sim.scenario import PNL_PARTS
 
-__all__ = ["STREAM_BACKLOG", "RunSource", "StoreCursor", "UnknownRun"]
+__all__ = ["STREAM_BACKLOG", "RunSource", "StoreCursor", "UnknownRun", "journal_message"]
 
 STREAM_BACKLOG = 1000  # event rows a new store-followed stream starts with (the newest ones)
 # event rows (kind = the pipeline topic) that become stream messages, and the event types they decode to
@@ -52,12 +52,75 @@ def _decode_event(kind: str, detail: str) -> object | None:
 
 @dataclasses.dataclass
 class StoreCursor:
-    """Where a store-followed stream is: the next event and alert sequence numbers to read; ``caught_up`` False
-    while the last read stopped at its limit."""
+    """Where a store-followed stream is: the next event and alert sequence numbers to read, and for a live run
+    the next journal row (``transactions.seq``); ``caught_up`` False while the last read stopped at its limit."""
 
     events: int = 0
     alerts: int = 0
+    journal: int = 0
     caught_up: bool = True
+    journal_caught_up: bool = True
+    signed: set[str] = dataclasses.field(default_factory=set)  # intents whose transaction was streamed
+
+
+def _intent_block(intent: str) -> int | None:
+    """The block a live intent id names (``AGENT:RUN:BLOCK:N:LEG``, see keel.runtime.live), else None."""
+    parts = intent.split(":")
+    if len(parts) >= 4 and parts[2].isdigit():
+        return int(parts[2])
+    return None
+
+
+def journal_message(event: str, intent: str, record: dict[str, Any]) -> dict[str, Any] | None:
+    """The stream message of one live-journal record (``keel.chain.Journal``): a first signature is a
+    ``transaction``, a mined or dropped one a ``receipt`` (the keys :func:`keel.service.hub.event_message` gives
+    a run in this process; ``tx_id`` is the transaction hash, ``intent`` the journal's id); else None."""
+    given = record.get("meta")
+    meta: dict[str, Any] = given if isinstance(given, dict) else {}
+    if event == "signed":
+        block = meta.get("block")
+        venue = meta.get("venue")
+        return {
+            "type": "transaction",
+            "block": int(block) if isinstance(block, int) else _intent_block(intent),
+            "ts_ns": None,
+            "tx_id": str(record.get("tx_hash", "")),
+            "sender": str(meta.get("agent") or record.get("sender", "")),
+            "tag": str(meta.get("kind") or intent),
+            "token_in": str(meta.get("token_in", "")),
+            "amount_in": str(meta.get("amount_in", "")),
+            "venues": [str(venue)] if venue else [],
+            "status": "pending",
+            "included_block": None,
+            "latency_s": None,
+            "reason": "",
+            "intent": intent,
+            "nonce": record.get("nonce"),
+        }
+    if event == "mined":
+        ok = int(record.get("status", 0)) == 1
+        return {
+            "type": "receipt",
+            "tx_id": str(record.get("tx_hash", "")),
+            "block": record.get("block_number"),
+            "status": ok,
+            "tag": intent,
+            "reason": "" if ok else "reverted",
+            "latency_s": None,
+            "intent": intent,
+        }
+    if event == "dropped":
+        return {
+            "type": "receipt",
+            "tx_id": "",
+            "block": None,
+            "status": False,
+            "tag": intent,
+            "reason": f"dropped: {record.get('reason', '')}",
+            "latency_s": None,
+            "intent": intent,
+        }
+    return None
 
 
 class UnknownRun(LookupError):
@@ -548,17 +611,63 @@ class RunSource:
             return {str(rid): int(b) for rid, b in conn.execute(query) if b is not None}
 
     def store_cursor(self, run_id: str, backlog: int = STREAM_BACKLOG) -> StoreCursor:
-        """A new stream's cursor: the newest ``backlog`` event rows and every alert are still to send."""
+        """A new stream's cursor: the newest ``backlog`` event rows, the newest ``backlog`` journal rows (a live
+        run) and every alert are still to send."""
         if self.store is None:
             return StoreCursor()
         import sqlalchemy as sa
 
         from keel.store import schema
 
-        ev = schema.events
+        ev, tx = schema.events, schema.transactions
         with self.store.engine.connect() as conn:
             last = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
-        return StoreCursor(events=max(0, int(last) + 1 - backlog) if last is not None else 0)
+            first_tx = conn.execute(
+                sa.select(tx.c.seq).where(tx.c.run_id == run_id).order_by(tx.c.seq.desc()).limit(1).offset(backlog - 1)
+            ).scalar()
+        return StoreCursor(
+            events=max(0, int(last) + 1 - backlog) if last is not None else 0,
+            journal=int(first_tx) if first_tx is not None else 0,
+        )
+
+    def journal_messages(self, run_id: str, cursor: StoreCursor, limit: int = 2000) -> list[dict[str, Any]]:
+        """A live run's ``transaction`` and ``receipt`` messages from its journal rows (``transactions``) at or
+        after ``cursor.journal``, in journal order; advances the cursor.  Its fills are the ``fill`` messages of
+        the recorded pipeline events (:meth:`store_messages`), as for a simulation."""
+        if self.store is None:
+            return []
+        import sqlalchemy as sa
+
+        from keel.store import schema
+
+        tx = schema.transactions
+        out: list[dict[str, Any]] = []
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(tx.c.seq, tx.c.event, tx.c.intent, tx.c.record)
+                .where(
+                    tx.c.run_id == run_id,
+                    tx.c.seq >= cursor.journal,
+                    tx.c.event.in_(("signed", "mined", "dropped")),
+                )
+                .order_by(tx.c.seq)
+                .limit(limit)
+            ).all()
+        for seq, event, intent, text in rows:
+            cursor.journal = int(seq) + 1
+            if event == "signed":  # a replacement (same intent, new fee) is not a new transaction
+                if intent in cursor.signed:
+                    continue
+                cursor.signed.add(str(intent))
+            try:
+                record = json.loads(text)
+            except ValueError:
+                continue
+            message = journal_message(str(event), str(intent), record if isinstance(record, dict) else {})
+            if message is not None:
+                out.append(message)
+        cursor.journal_caught_up = len(rows) < limit
+        return out
 
     def store_messages(self, run_id: str, cursor: StoreCursor, limit: int = 2000) -> list[dict[str, Any]]:
         """Stream messages (intent, transaction, receipt, fill, skipped, alert; as for a run in this process)
