@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import json.encoder
 import math
 from decimal import Decimal
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from keel.engine.pipeline import BlockSnapshot, FillEvent, IntentStated, TxSubmitted
 from keel.engine.transactions import Receipt
 from keel.store.recorder import StoreRecorder
-from keel.store.types import FillRow, IntentRow, OracleRow
+from keel.store.types import FillRow, IntentRow
 
 __all__ = ["POSITION_DECIMALS", "StoreSubscriber"]
 
@@ -62,6 +63,8 @@ def _f(x: float) -> float | None:
 
 def _num(x: Any) -> float | None:
     """A number column: None (NULL) when absent, not a number, or NaN."""
+    if type(x) is float:
+        return x if x == x else None
     if x is None or isinstance(x, str):
         return None
     try:
@@ -72,6 +75,20 @@ def _num(x: Any) -> float | None:
 
 
 _ENCODE = json.JSONEncoder(separators=(",", ":"), default=_json_default).encode
+_c_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+# _ENCODE's C encoder, built once (JSONEncoder.encode builds one per call): markers None = no cycle check
+# (event fields hold no cycles), ensure_ascii, no indent, ":" and ",", unsorted, no skipped keys, NaN allowed
+_iterencode: Any = (
+    _c_encoder(None, _json_default, json.encoder.encode_basestring_ascii, None, ":", ",", False, False, True)
+    if _c_encoder is not None
+    else None
+)
+
+
+def _encode(fields: dict[str, Any]) -> str:
+    if _iterencode is None:  # pragma: no cover - CPython has the C encoder
+        return _ENCODE(fields)
+    return "".join(_iterencode(fields, 0))
 
 
 class StoreSubscriber:
@@ -91,11 +108,14 @@ class StoreSubscriber:
     def on_event(self, topic: str, event: object) -> None:
         fields = _fields(event)
         get = fields.get
+        rec = self.recorder
+        seq = rec.event_seq
+        rec.event_seq = seq + 1
         # fields in declaration order; tuples as lists, str enums as their value, NaN/inf as JSON's extension tokens
-        self.recorder.add_row(
+        rec.add_row(
             "events",
             (
-                self.recorder.next_event_seq(),
+                seq,
                 int(get("ts_ns", 0) or 0),
                 str(get("agent") or get("sender") or topic),
                 topic,
@@ -103,7 +123,7 @@ class StoreSubscriber:
                 _num(get("quantity")),
                 _num(get("price")),
                 _num(get("value", get("fee_usd"))),
-                _ENCODE(fields),
+                _encode(fields),
             ),
         )
         if isinstance(event, Receipt):
@@ -191,8 +211,13 @@ class StoreSubscriber:
         b, ts = snapshot.block_number, snapshot.ts_ns
         add = self.recorder.add_row
         raw = self._last_raw
-        changed = {name: q for name, q in snapshot.positions if raw.get(name) != q}
-        gone = [name for name in raw if name not in {n for n, _ in snapshot.positions}]
+        positions = snapshot.positions
+        changed = {name: q for name, q in positions if raw.get(name) != q}
+        if raw:
+            names = {n for n, _ in positions}
+            gone = [name for name in raw if name not in names]
+        else:
+            gone = []
         if changed or gone:
             for name in gone:
                 changed[name] = 0.0  # closed since the previous block
@@ -208,13 +233,16 @@ class StoreSubscriber:
         ratio, delta = _f(snapshot.margin_ratio), _f(snapshot.net_delta)
         add("risk", (b, ts, self.account, _f(snapshot.equity_usd), None, None, ratio, delta, snapshot.health))
         last = self._last_pnl
-        for component, usd in sorted(snapshot.pnl.items()):
-            if last.get(component) != usd:  # only what changed: a component's value at block N is its last row <= N
+        moved = [(c, usd) for c, usd in snapshot.pnl.items() if last.get(c) != usd]
+        if moved:  # only what changed: a component's value at block N is its last row <= N
+            for component, usd in sorted(moved):
                 last[component] = usd
                 add("pnl", (b, ts, component, _f(usd)))
-        self.recorder.oracle(
-            OracleRow(ts, b, "aggregate", snapshot.oracle_price, snapshot.oracle_confidence, snapshot.oracle_status)
-        )
+        rec = self.recorder  # an OracleRow("aggregate") through StoreRecorder.oracle, without building one
+        seq = rec.oracle_seq
+        rec.oracle_seq = seq + 1
+        price, confidence = snapshot.oracle_price, snapshot.oracle_confidence
+        add("oracle", (seq, ts, b, "aggregate", _f(price), _f(confidence), snapshot.oracle_status))
 
     def on_end(self, summary: dict[str, Any]) -> None:
         self.summary = summary
