@@ -3,16 +3,18 @@ and the 7,200-block desk day (examples/eth_options_desk.toml) with the store aga
 
 (1) events/s: N event-log rows (the columns of events.parquet) through
     - ``memory``: keel.engine.EventRecorder.record, then write_parquet (what `keel simulate` does);
-    - ``sqlite``: keel.store.StoreRecorder.record (batches behind a bounded queue, a writer thread), then
-      close() (every row committed), into a fresh WAL file;
-    - ``postgresql``: the same into a fresh database on 127.0.0.1:5432 (skipped if it does not answer).
+    - ``sqlite``: keel.store.StoreRecorder.record (batches behind a bounded queue, written by the writer
+      process, ``writer="process"``), then close() (every row committed), into a fresh WAL file;
+    - ``postgresql``: the same into a fresh database on 127.0.0.1:5432 (skipped if it does not answer);
+    - ``sqlite/thread``, ``postgresql/thread``: the same with the writer thread (``writer="thread"``).
     Interleaved: one run of each variant per round, ROUNDS rounds; min/median/max.
 (2) desk day: keel.runtime.run_simulation on the desk config without subscribers and with a
     keel.store.StoreSubscriber (every pipeline event, and per block positions, risk, PnL, oracle)
     on SQLite and on PostgreSQL; warm (a short run first compiles and loads everything); interleaved rounds.
 
-Single process; the store's writer is one extra thread.  Raw output: bench/results/store-<UTC time>.json.
-Run: .venv/bin/python bench/store.py [--events N] [--rounds R] [--skip-day] [--day-rounds R]
+The store's writer is a child process (or, in the ``/thread`` variants, one extra thread); its start-up is
+inside the timed part.  Raw output: bench/results/store-<UTC time>.json.
+Run: .venv/bin/python bench/store.py [--events N] [--rounds R] [--skip-day] [--day-rounds R] [--writers process,thread]
 """
 
 from __future__ import annotations
@@ -92,11 +94,21 @@ def _events_memory(rows: list[Any], tmp: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _events_store(rows: list[Any], url: str) -> float:
+def _split(variant: str) -> tuple[str, Any]:
+    db, _, writer = variant.partition("/")
+    return db, writer or "process"
+
+
+def _variants(base: list[str], writers: list[str]) -> list[str]:
+    dbs = ["sqlite"] + (["postgresql"] if _pg_up() else [])
+    return base + [db if w == "process" else f"{db}/{w}" for db in dbs for w in writers]
+
+
+def _events_store(rows: list[Any], url: str, writer: Any) -> float:
     store = open_store(url)
     run = store.create_run("bench", config_text="")
     t0 = time.perf_counter()
-    rec = StoreRecorder(store, run.id, append_only=True)
+    rec = StoreRecorder(store, run.id, append_only=True, writer=writer)
     for r in rows:
         rec.record(*r)
     rec.close()
@@ -106,32 +118,33 @@ def _events_store(rows: list[Any], url: str) -> float:
     return elapsed
 
 
-def bench_events(n: int, rounds: int, out: dict[str, Any]) -> None:
+def bench_events(n: int, rounds: int, out: dict[str, Any], writers: list[str]) -> None:
     rows = _rows(n)
-    variants = ["memory", "sqlite"] + (["postgresql"] if _pg_up() else [])
+    variants = _variants(["memory"], writers)
     times: dict[str, list[float]] = {v: [] for v in variants}
     for _ in range(rounds):
         for v in variants:
             with tempfile.TemporaryDirectory() as d:
+                db, writer = _split(v)
                 if v == "memory":
                     times[v].append(_events_memory(rows, Path(d)))
-                elif v == "sqlite":
-                    times[v].append(_events_store(rows, f"sqlite:///{d}/keel.db"))
+                elif db == "sqlite":
+                    times[v].append(_events_store(rows, f"sqlite:///{d}/keel.db", writer))
                 else:
                     with _PgDatabase() as url:
-                        times[v].append(_events_store(rows, url))
+                        times[v].append(_events_store(rows, url, writer))
     out["events"] = {"n": n, "rounds": rounds, "seconds": times}
     print(f"\n(1) {n:,} event rows, {rounds} interleaved rounds: events/s (min / median / max of rounds)")
     base = statistics.median(times["memory"])
     for v in variants:
         rates = sorted(n / t for t in times[v])
         print(
-            f"  {v:<11} {rates[0]:>12,.0f} {statistics.median(rates):>12,.0f} {rates[-1]:>12,.0f}"
+            f"  {v:<18} {rates[0]:>12,.0f} {statistics.median(rates):>12,.0f} {rates[-1]:>12,.0f}"
             f"   time x{statistics.median(times[v]) / base:,.1f} of memory"
         )
 
 
-def bench_day(rounds: int, out: dict[str, Any]) -> None:
+def bench_day(rounds: int, out: dict[str, Any], writers: list[str]) -> None:
     from keel.runtime import run_simulation
     from keel.sim.config import load_config
     from keel.store import StoreSubscriber
@@ -145,11 +158,11 @@ def bench_day(rounds: int, out: dict[str, Any]) -> None:
         run_simulation(config, out=None)
         return time.perf_counter() - t0
 
-    def with_store(url: str) -> tuple[float, int]:
+    def with_store(url: str, writer: Any) -> tuple[float, int]:
         store = open_store(url)
         run = store.create_run(config.name, config_text="bench", seed=config.seed)
         t0 = time.perf_counter()
-        rec = StoreRecorder(store, run.id, append_only=True)
+        rec = StoreRecorder(store, run.id, append_only=True, writer=writer)
         run_simulation(config, out=None, subscribers=[StoreSubscriber(rec)])
         rec.close()
         elapsed = time.perf_counter() - t0
@@ -157,7 +170,7 @@ def bench_day(rounds: int, out: dict[str, Any]) -> None:
         store.close()
         return elapsed, rows
 
-    variants = ["without", "sqlite"] + (["postgresql"] if _pg_up() else [])
+    variants = _variants(["without"], writers)
     times: dict[str, list[float]] = {v: [] for v in variants}
     rows: dict[str, int] = {}
     for _ in range(rounds):
@@ -165,12 +178,13 @@ def bench_day(rounds: int, out: dict[str, Any]) -> None:
             if v == "without":
                 times[v].append(plain())
                 continue
+            db, writer = _split(v)
             with tempfile.TemporaryDirectory() as d:
-                if v == "sqlite":
-                    t, rows[v] = with_store(f"sqlite:///{d}/keel.db")
+                if db == "sqlite":
+                    t, rows[v] = with_store(f"sqlite:///{d}/keel.db", writer)
                 else:
                     with _PgDatabase() as url:
-                        t, rows[v] = with_store(url)
+                        t, rows[v] = with_store(url, writer)
             times[v].append(t)
     out["desk_day"] = {"rounds": rounds, "seconds": times, "rows_written": rows}
     base = statistics.median(times["without"])
@@ -179,7 +193,7 @@ def bench_day(rounds: int, out: dict[str, Any]) -> None:
         ts = sorted(times[v])
         extra = f"  rows {rows[v]:,}" if v in rows else ""
         print(
-            f"  {v:<11} {ts[0]:>8.2f} {statistics.median(ts):>8.2f} {ts[-1]:>8.2f}"
+            f"  {v:<18} {ts[0]:>8.2f} {statistics.median(ts):>8.2f} {ts[-1]:>8.2f}"
             f"   x{statistics.median(ts) / base:.2f} of without (goal <= 1.5){extra}"
         )
 
@@ -190,7 +204,10 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--day-rounds", type=int, default=3)
     parser.add_argument("--skip-day", action="store_true")
+    parser.add_argument("--skip-events", action="store_true")
+    parser.add_argument("--writers", default="process,thread", help="StoreRecorder writers to measure")
     args = parser.parse_args()
+    writers = [w for w in args.writers.split(",") if w]
     import sqlalchemy
 
     out: dict[str, Any] = {
@@ -200,12 +217,14 @@ def main() -> None:
         "sqlalchemy": sqlalchemy.__version__,
         "loadavg_start": os.getloadavg(),
         "postgresql": _pg_up(),
+        "writers": writers,
     }
     print(f"machine {out['machine']}, Python {out['python']}, SQLAlchemy {out['sqlalchemy']}")
     print(f"load average at start {out['loadavg_start']}")
-    bench_events(args.events, args.rounds, out)
+    if not args.skip_events:
+        bench_events(args.events, args.rounds, out, writers)
     if not args.skip_day:
-        bench_day(args.day_rounds, out)
+        bench_day(args.day_rounds, out, writers)
     out["loadavg_end"] = os.getloadavg()
     print(f"\nload average at end {out['loadavg_end']}")
     results = ROOT / "bench" / "results"

@@ -1,5 +1,6 @@
-"""Recording a run into the store: rows are gathered into batches and handed to one writer thread
-through a bounded queue.
+"""Recording a run into the store: rows are gathered into batches and handed through a bounded queue to
+one writer: a process of its own (``writer="process"``, :mod:`keel.store._writer`: the database work leaves
+the run's process and its GIL) or a thread (``writer="thread"``).
 
 When the database is slower than the run, the queue fills and :meth:`StoreRecorder.put` blocks:
 the run slows down, no row is dropped.  A failed write is raised in the run's thread at its next
@@ -12,9 +13,10 @@ from __future__ import annotations
 import math
 import queue
 import threading
-from typing import Any
+from typing import Any, Literal
 
 from keel.errors import ValidationError
+from keel.store._writer import ProcessWriter, reason_of, writer_url
 from keel.store.store import Store
 from keel.store.types import (
     AlertRow,
@@ -51,7 +53,12 @@ class StoreRecorder:
     ``batch_rows`` rows make a batch; at most ``max_batches`` batches wait for the writer.
     ``event_seq``/``oracle_seq``/``alert_seq`` continue a resumed run's numbering.  ``append_only``: no row
     recorded here exists yet (a new run, or a resumed one after :meth:`Store.discard_after`): PostgreSQL
-    takes batches by COPY."""
+    takes batches by COPY.
+
+    ``writer``: ``"process"`` writes from a child process (it opens the same database: a SQLite file or a
+    PostgreSQL server), ``"thread"`` from a thread of this process, ``"auto"`` (default) the process where a
+    child can open the store (not an in-memory SQLite, nor a store whose ``write_rows`` is replaced here), else
+    the thread.  Rows, transactions, back-pressure and errors are the same either way."""
 
     def __init__(
         self,
@@ -64,9 +71,12 @@ class StoreRecorder:
         oracle_seq: int = 0,
         alert_seq: int = 0,
         append_only: bool = False,
+        writer: Literal["auto", "process", "thread"] = "auto",
     ) -> None:
         if batch_rows < 1 or max_batches < 1:
             raise StoreError(f"batch_rows={batch_rows}, max_batches={max_batches}: must be >= 1")
+        if writer not in ("auto", "process", "thread"):
+            raise StoreError(f"writer={writer!r}: use 'process', 'thread' or 'auto'")
         self.store = store
         self.run_id = run_id
         self.batch_rows = batch_rows
@@ -74,15 +84,37 @@ class StoreRecorder:
         self.oracle_seq = oracle_seq
         self.alert_seq = alert_seq
         self.append_only = append_only
-        self.rows_written = 0
-        self.batches_written = 0
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
+        self._rows_written = 0
+        self._batches_written = 0
         self._batch: dict[str, list[tuple[Any, ...]]] = {}
         self._pending = 0
         self._error: BaseException | None = None
         self._closed = False
-        self._thread = threading.Thread(target=self._writer, name=f"keel-store-{run_id}", daemon=True)
-        self._thread.start()
+        url = writer_url(store) if writer != "thread" else None
+        if writer == "process" and url is None:
+            raise StoreError(f"db={store.url!r}: writer='process': a child process cannot open this store")
+        self._process: ProcessWriter | None = None
+        self._thread: threading.Thread | None = None
+        if url is not None:  # started first thing: the child's start-up overlaps the run's
+            self._process = ProcessWriter(url, store.url, run_id, append_only=append_only, max_batches=max_batches)
+        else:
+            self._queue: queue.Queue[Any] = queue.Queue(maxsize=max_batches)
+            self._thread = threading.Thread(target=self._writer, name=f"keel-store-{run_id}", daemon=True)
+            self._thread.start()
+
+    @property
+    def writer(self) -> str:
+        """``"process"`` or ``"thread"``: where batches are written."""
+        return "process" if self._process is not None else "thread"
+
+    @property
+    def rows_written(self) -> int:
+        """Rows committed so far (exact after :meth:`flush` or :meth:`close`)."""
+        return self._process.rows_written if self._process is not None else self._rows_written
+
+    @property
+    def batches_written(self) -> int:
+        return self._process.batches_written if self._process is not None else self._batches_written
 
     # ---- the writer thread ------------------------------------------------------------------------
     def _writer(self) -> None:
@@ -93,8 +125,8 @@ class StoreRecorder:
                     return
                 if self._error is None:
                     self.store.write_rows(self.run_id, item, append_only=self.append_only)
-                    self.rows_written += sum(len(v) for v in item.values())
-                    self.batches_written += 1
+                    self._rows_written += sum(len(v) for v in item.values())
+                    self._batches_written += 1
             except BaseException as exc:  # handed to the run's thread at its next call
                 self._error = exc
             finally:
@@ -103,11 +135,12 @@ class StoreRecorder:
     def _raise_if_failed(self) -> None:
         if self._error is not None:
             exc = self._error
-            lines = str(getattr(exc, "orig", exc) or exc).strip().splitlines()
-            reason = lines[0] if lines else type(exc).__name__
-            raise StoreError(f"db={self.store.url!r}: writing run {self.run_id} failed: {reason}") from exc
+            raise StoreError(f"db={self.store.url!r}: writing run {self.run_id} failed: {reason_of(exc)}") from exc
 
     def _hand_over(self, item: Any) -> None:
+        if self._process is not None:
+            self._process.put(item)
+            return
         while True:  # blocks while the writer is behind (back-pressure), but notices a dead writer
             self._raise_if_failed()
             try:
@@ -115,17 +148,6 @@ class StoreRecorder:
                 return
             except queue.Full:
                 continue
-
-    def _add(self, kind: str, row: tuple[Any, ...]) -> None:
-        if self._closed:
-            raise StoreError(f"run {self.run_id}: recorder already closed")
-        bucket = self._batch.get(kind)
-        if bucket is None:
-            bucket = self._batch[kind] = []
-        bucket.append(row)
-        self._pending += 1
-        if self._pending >= self.batch_rows:
-            self._send()
 
     def _send(self) -> None:
         if self._pending:
@@ -142,7 +164,17 @@ class StoreRecorder:
     def add_row(self, kind: str, row: tuple[Any, ...]) -> None:
         """A row already in column order (``ROW_COLUMNS[kind]``, without ``run_id``): NaN as None, amounts as
         exact ints (the caller's duty; the typed methods below check them)."""
-        self._add(kind, row)
+        if self._closed:
+            raise StoreError(f"run {self.run_id}: recorder already closed")
+        try:
+            self._batch[kind].append(row)
+        except KeyError:
+            self._batch[kind] = [row]
+        self._pending += 1
+        if self._pending >= self.batch_rows:
+            self._send()
+
+    _add = add_row
 
     def record(
         self,
@@ -245,6 +277,9 @@ class StoreRecorder:
     def flush(self) -> None:
         """Hand over what is gathered and wait until every batch so far is committed."""
         self._send()
+        if self._process is not None:
+            self._process.flush()
+            return
         self._queue.join()
         self._raise_if_failed()
 
@@ -256,8 +291,12 @@ class StoreRecorder:
             self.flush()
         finally:
             self._closed = True
-            self._queue.put(_STOP)
-            self._thread.join()
+            if self._process is not None:
+                self._process.close()
+            else:
+                self._queue.put(_STOP)
+                assert self._thread is not None
+                self._thread.join()
         self._raise_if_failed()
 
     def __enter__(self) -> StoreRecorder:
