@@ -16,6 +16,7 @@ child sees the end of its pipe (or a new parent) and stops without writing what 
 
 from __future__ import annotations
 
+import atexit
 import os
 import pickle
 import queue
@@ -37,6 +38,7 @@ _DONE = object()  # the feeder ends, the pipe stays open (the child goes back to
 _CHILD = "from keel.store._writer import child_main; child_main()"
 _POOL_MAX = 2
 _pool: list[_Child] = []
+_ending: list[_Child] = []  # abandoned children, ending at their pipe's end: reaped later, or at exit
 _pool_lock = threading.Lock()
 
 
@@ -73,15 +75,37 @@ class _Child:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def discard(self) -> None:
-        """Close the pipes: the child ends after what it was given (its pipe's end)."""
+    def discard(self, *, wait: bool = True) -> None:
+        """Close the pipes: the child ends after what it was given (its pipe's end); ``wait`` for it."""
         for conn in (self.out, self.acks):
             if not conn.closed:
                 conn.close()
+        if wait and self.owner == os.getpid():
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def _reap() -> None:
+    """Forget the abandoned children that have ended (called under the lock)."""
+    _ending[:] = [c for c in _ending if c.proc.poll() is None]
+
+
+@atexit.register
+def _end_children() -> None:
+    with _pool_lock:
+        children = [*_pool, *_ending]
+        _pool.clear()
+        _ending.clear()
+    for child in children:
+        child.discard()
 
 
 def _take_child() -> _Child:
     with _pool_lock:
+        _reap()
         if _pool and _pool[0].owner != os.getpid():  # a forked copy of the run's process: not its children
             _pool.clear()
         while _pool:
@@ -124,11 +148,14 @@ def _feed(items: queue.Queue[Any], out: Connection, state: _Feed) -> None:
             items.task_done()
 
 
-def _abandon(items: queue.Queue[Any]) -> None:
+def _abandon(items: queue.Queue[Any], child: _Child | None = None) -> None:
     try:
         items.put_nowait(_STOP)
     except queue.Full:  # the child is behind: stop once it has taken what waits
         threading.Thread(target=items.put, args=(_STOP,), daemon=True).start()
+    if child is not None:  # a writer collected without close(): its child ends on its own, reaped later
+        with _pool_lock:
+            _ending.append(child)
 
 
 def reason_of(exc: BaseException) -> str:
@@ -182,7 +209,7 @@ class ProcessWriter:
         args = (self._queue, self._child.out, self._state)
         self._feeder = threading.Thread(target=_feed, args=args, name=f"keel-store-feed-{run_id}", daemon=True)
         self._feeder.start()
-        self._finalizer = weakref.finalize(self, _abandon, self._queue)
+        self._finalizer = weakref.finalize(self, _abandon, self._queue, self._child)
 
     # ---- acknowledgements -------------------------------------------------------------------------
     def _drain(self, wait: float = 0.0) -> bool:
