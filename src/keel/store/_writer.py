@@ -1,12 +1,14 @@
 """The store recorder's writer process: batches written outside the run's process.
 
 :class:`ProcessWriter` (in the run's process) starts a fresh interpreter (``sys.executable``, fork and exec
-at once: a forked copy of the run's process would inherit numba's OpenMP layer, which aborts a forked child)
-that opens its own :func:`keel.store.open_store` and calls :meth:`Store.write_rows` once per batch, one
+at once: a forked copy of the run's process would inherit numba's OpenMP layer, which aborts a forked child;
+multiprocessing's "spawn" would do the same but also re-import the run's ``__main__`` in the child) that
+opens its own :func:`keel.store.open_store` and calls :meth:`Store.write_rows` once per batch, one
 transaction each.  Two pipes join them: batches (pickled in the run's thread) one way, acknowledgements
 (``ok``, ``flushed``, ``error``) the other.  A feeder thread in the run's process writes the pipe (the run's
 thread does not wait for the child to read a batch); between the run's thread and the feeder a bounded queue
-holds at most ``max_batches`` batches: when the database is slower than the run, the run waits, no row is
+holds at most ``max_batches`` batches (besides the one the feeder is sending, what the pipe holds, at most
+64 KiB, and the one being written): when the database is slower than the run, the run waits, no row is
 dropped.  A failed write or a dead child is raised in the run's thread at its next put/flush/close.
 
 A child that served a recorder to its end is kept (at most two idle) for the next recorder of this process:
@@ -60,6 +62,7 @@ class _Child:
                 [sys.executable, "-c", _CHILD, str(batches_r), str(acks_w)],
                 pass_fds=(batches_r, acks_w),
                 stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,  # it prints nothing; its errors go to stderr
                 env=env,
             )
         except OSError:
