@@ -15,7 +15,7 @@ import pytest
 
 from keel.domain.pipeline import BlockSnapshot, DecisionSkipped, FillEvent, IntentStated, TxSubmitted
 from keel.engine.transactions import Receipt
-from keel.runtime.recording import live_store_recording, next_sequences
+from keel.runtime.recording import live_store_recording
 from keel.service import RunHub, create_app
 
 with warnings.catch_warnings():
@@ -91,7 +91,7 @@ def test_live_run_recorded_once_and_streamed(store: Any) -> None:
     )
     _session(store, range(101, 104))
     # a restart (the journal's binding resumes the run id) continues the numbering: no primary key collides
-    assert next_sequences(store, RUN) == (len(store.events(RUN)), 3, 0)
+    assert store.next_sequences(RUN) == (len(store.events(RUN)), 3, 0)
     _session(store, range(104, 106))
 
     events = store.events(RUN)

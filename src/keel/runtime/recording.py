@@ -33,7 +33,7 @@ from keel.engine.transactions import RECEIPTS, Receipt
 if TYPE_CHECKING:
     from keel.store import Store, StoreRecorder
 
-__all__ = ["JOURNALED_TOPICS", "Fanout", "LiveStoreSubscriber", "live_store_recording", "next_sequences"]
+__all__ = ["JOURNALED_TOPICS", "Fanout", "LiveStoreSubscriber", "live_store_recording"]
 
 JOURNALED_TOPICS = frozenset({TRANSACTIONS.name, RECEIPTS.name})
 """Topics whose events a live run's journal records (transactions signed, sent and mined; fills by hash)."""
@@ -83,20 +83,6 @@ class LiveStoreSubscriber:
         self.inner.on_end(summary)
 
 
-def next_sequences(store: Store, run_id: str) -> tuple[int, int, int]:
-    """The next event, oracle-reading and alert sequence numbers of ``run_id`` in ``store`` (0 for a new run)."""
-    import sqlalchemy as sa
-
-    from keel.store import schema
-
-    out = []
-    with store.engine.connect() as conn:
-        for table in (schema.events, schema.oracle_readings, schema.alerts):
-            last = conn.execute(sa.select(sa.func.max(table.c.seq)).where(table.c.run_id == run_id)).scalar()
-            out.append(int(last) + 1 if last is not None else 0)
-    return out[0], out[1], out[2]
-
-
 def _events_only_recorder(store: Store, run_id: str, seqs: tuple[int, int, int]) -> StoreRecorder:
     from keel.store import StoreRecorder
 
@@ -122,6 +108,6 @@ def live_store_recording(
     it at the end).  Sequence numbers continue the ones the store holds for the run (a restart resumes it)."""
     from keel.store.subscriber import StoreSubscriber
 
-    recorder = _events_only_recorder(store, run_id, next_sequences(store, run_id))
+    recorder = _events_only_recorder(store, run_id, store.next_sequences(run_id))
     subscriber = LiveStoreSubscriber(StoreSubscriber(recorder, account=account), journal_assets)
     return Fanout([subscriber]), recorder

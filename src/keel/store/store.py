@@ -771,6 +771,17 @@ class Store:
                 rows = list(conn.execute(q))
         return [PositionRow(r.block_number, r.ts_ns, r.account, r.asset, r.amount, r.decimals) for r in rows]
 
+    def next_sequences(self, run_id: str) -> tuple[int, int, int]:
+        """The next event, oracle-reading and alert sequence numbers of ``run_id`` (0 for a run with none): where a
+        recorder continuing the run's rows starts (a restarted live run)."""
+        self._check_run_id(run_id)
+        out = []
+        with self.engine.connect() as conn:
+            for table in (t.events, t.oracle_readings, t.alerts):
+                last = conn.execute(sa.select(sa.func.max(table.c.seq)).where(table.c.run_id == run_id)).scalar()
+                out.append(int(last) + 1 if last is not None else 0)
+        return out[0], out[1], out[2]
+
     def latest_positions(self, run_id: str) -> dict[tuple[str, str], int]:
         """{(account, asset): amount in base units} as of the last recorded block."""
         return {(p.account, p.asset): p.amount for p in self.positions(run_id, block=2**62)}
