@@ -162,9 +162,7 @@ def test_second_live_process_on_the_account_refuses(
     from tests.chain.test_live_soak import _soak_config
 
     soak_config = _soak_config(tmp_path)
-    args = (hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), "none", 1, 300, str(soak_config))
-    holder = multiprocessing.get_context("spawn").Process(target=_child, args=args)  # fork after OpenMP aborts
-    holder.start()
+    holder = start_holder(hardhat.url, postgres_url, tb, keystore, tmp_path)
     try:
         deadline = time.time() + 120
         lease = None
@@ -210,35 +208,12 @@ def test_kill_through_the_store_stops_a_live_run_in_another_process(
 
     tb = clean_chain
     keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7e" * 32)
-    from tests.chain.test_live_soak import _soak_config
-
     blocks = 300
-    args = (
-        hardhat.url,
-        postgres_url,
-        tb.to_json(),
-        str(keystore),
-        str(tmp_path),
-        "none",
-        1,
-        blocks,
-        str(_soak_config(tmp_path)),
-    )
-    holder = multiprocessing.get_context("spawn").Process(target=_child, args=args)  # fork after OpenMP aborts
-    holder.start()
+    holder = start_holder(hardhat.url, postgres_url, tb, keystore, tmp_path, blocks)
     token = "live-control-token-0123456789"
     auth = {"Authorization": f"Bearer {token}"}
     err = tmp_path / "child-error.txt"
-
-    def wait(what: str, check: Any, timeout_s: float = 120.0) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            assert holder.is_alive() or what == "exit", err.read_text() if err.exists() else holder.exitcode
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+    wait = waiter(holder, tmp_path)
 
     try:
         store = wait("the store", lambda: _open_quietly(postgres_url))
@@ -289,3 +264,34 @@ def _open_quietly(url: str) -> Any:
         return open_store(url)
     except StoreError:
         return None
+
+
+def start_holder(
+    url: str, db: str, tb: TestbedAddresses, keystore: Path, tmp_path: Path, blocks: int = 300
+) -> multiprocessing.process.BaseProcess:
+    """A live run of the soak config for ``blocks`` blocks in another process (spawned: a fork after numba's
+    OpenMP start aborts), with its journal in the store at ``db``; it writes child-error.txt if it fails."""
+    from tests.chain.test_live_soak import _soak_config
+
+    args = (url, db, tb.to_json(), str(keystore), str(tmp_path), "none", 1, blocks, str(_soak_config(tmp_path)))
+    holder = multiprocessing.get_context("spawn").Process(target=_child, args=args)
+    holder.start()
+    return holder
+
+
+def waiter(holder: multiprocessing.process.BaseProcess, tmp_path: Path) -> Any:
+    """``wait(what, check, timeout_s=120)``: poll ``check`` until it returns something truthy (returned); fails
+    when it times out, or when the holder died first (with its error) unless ``what`` is ``"exit"``."""
+    err = tmp_path / "child-error.txt"
+
+    def wait(what: str, check: Any, timeout_s: float = 120.0) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            value = check()
+            if value:
+                return value
+            assert holder.is_alive() or what == "exit", err.read_text() if err.exists() else holder.exitcode
+            time.sleep(0.05)
+        raise AssertionError(f"timed out waiting for {what}")
+
+    return wait

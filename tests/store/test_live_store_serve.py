@@ -5,8 +5,6 @@ journal, the REST state endpoints have rows, and every fill is still recorded on
 from __future__ import annotations
 
 import json
-import multiprocessing
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 from keel.chain import TestbedAddresses
 from tests.chain.conftest import clean_chain, hardhat, testbed  # noqa: F401  (the chain fixtures)
 from tests.chain.live_support import funded_account
-from tests.store.test_live_store import _child, _open_quietly
+from tests.store.test_live_store import _open_quietly, start_holder, waiter
 
 pytestmark = [pytest.mark.hardhat, pytest.mark.slow]
 
@@ -41,27 +39,13 @@ def test_live_run_in_another_process_is_watchable_in_serve(
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
-    from tests.chain.test_live_soak import _soak_config
-
     tb = clean_chain
     keystore, account = funded_account(hardhat.url, tb, tmp_path, "0x" + "7f" * 32)
     blocks = 300
-    args = (hardhat.url, postgres_url, tb.to_json(), str(keystore), str(tmp_path), "none", 1, blocks,
-            str(_soak_config(tmp_path)))  # fmt: skip
-    holder = multiprocessing.get_context("spawn").Process(target=_child, args=args)  # fork after OpenMP aborts
-    holder.start()
+    holder = start_holder(hardhat.url, postgres_url, tb, keystore, tmp_path, blocks)
     token = "live-serve-token-0123456789"
     err = tmp_path / "child-error.txt"
-
-    def wait(what: str, check: Any, timeout_s: float = 120.0) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            value = check()
-            if value:
-                return value
-            assert holder.is_alive(), err.read_text() if err.exists() else holder.exitcode
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}")
+    wait = waiter(holder, tmp_path)
 
     try:
         store = wait("the store", lambda: _open_quietly(postgres_url))
