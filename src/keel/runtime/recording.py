@@ -10,10 +10,10 @@ does, except for what the live journal (:class:`keel.store.journal.StoreJournal`
 run's transactions, receipts and fills are the journal's (one row per fill the chain did, keyed by
 transaction hash), and the account's token balances are its positions (exact base units).  So
 :class:`LiveStoreSubscriber` passes the subscriber every event except ``TxSubmitted`` and ``Receipt``
-(their intents and ``tx-<id>`` fills would be a second record of the journal's), keeps the recorder
-from writing fills (an agent's off-chain fills, such as the options a portfolio manager opens, stay
-``fill`` event rows), and leaves the pool tokens out of the snapshot's positions (the journal's
-balances are the exact ones).  Events, intents stated, skipped decisions, oracle readings, risk
+(their intents and ``tx-<id>`` fills would be a second record of the journal's), the subscriber writes
+no agent fill rows (``agent_fills=False``: an agent's off-chain fills, such as the options a portfolio
+manager opens, stay ``fill`` event rows), and the pool tokens are left out of the snapshot's positions (the
+journal's balances are the exact ones).  Events, intents stated, skipped decisions, oracle readings, risk
 snapshots and PnL attribution are recorded per block.
 
 A restarted live run resumes its run id (the journal's binding): the recorder continues the event,
@@ -83,31 +83,17 @@ class LiveStoreSubscriber:
         self.inner.on_end(summary)
 
 
-def _events_only_recorder(store: Store, run_id: str, seqs: tuple[int, int, int]) -> StoreRecorder:
-    from keel.store import StoreRecorder
-
-    class _NoFills(StoreRecorder):
-        """Writes every row but fills: a live run's fills are the journal's (one per mined hedge)."""
-
-        def fill(self, r: Any) -> None:
-            return None
-
-        def add_row(self, kind: str, row: tuple[Any, ...]) -> None:
-            if kind != "fills":
-                super().add_row(kind, row)
-
-    events, oracle, alerts = seqs
-    # not append-only: a restart continues the run's rows, and a block seen again is upserted, never refused
-    return _NoFills(store, run_id, event_seq=events, oracle_seq=oracle, alert_seq=alerts, append_only=False)
-
-
 def live_store_recording(
     store: Store, run_id: str, journal_assets: Iterable[str] = (), *, account: str = "desk"
 ) -> tuple[Fanout, StoreRecorder]:
     """The bus tap that records live run ``run_id`` into ``store`` and its recorder (flush it per block, close
     it at the end).  Sequence numbers continue the ones the store holds for the run (a restart resumes it)."""
+    from keel.store import StoreRecorder
     from keel.store.subscriber import StoreSubscriber
 
-    recorder = _events_only_recorder(store, run_id, store.next_sequences(run_id))
-    subscriber = LiveStoreSubscriber(StoreSubscriber(recorder, account=account), journal_assets)
+    events, oracle, alerts = store.next_sequences(run_id)
+    # not append-only: a restart continues the run's rows, and a block seen again is upserted, never refused
+    recorder = StoreRecorder(store, run_id, event_seq=events, oracle_seq=oracle, alert_seq=alerts, append_only=False)
+    # the journal records the run's fills (one per mined hedge): agents' fills stay events only
+    subscriber = LiveStoreSubscriber(StoreSubscriber(recorder, account=account, agent_fills=False), journal_assets)
     return Fanout([subscriber]), recorder

@@ -2,11 +2,11 @@
 
 Every typed pipeline event becomes one ``events`` row (its fields as compact JSON in ``detail``);
 receipts become fills (exact base units, ``fill_id`` = ``tx-<id>``) and close the intents opened by
-transactions; agents' fills are recorded as fills too (``fill_id`` = ``<agent>-<n>``, their human
-quantity and USD price; no base-unit amounts off-chain); each block's snapshot becomes positions and
-PnL attribution components (rows only where they changed: the value at block N is the last row at or before
-N), a risk snapshot and an oracle reading.  It only reads what it is given, and writes through a
-:class:`StoreRecorder` (bounded queue: a slow database slows the run, never drops a row).
+transactions; agents' fills are recorded as fills too unless ``agent_fills=False`` (``fill_id`` =
+``<agent>-<n>``, their human quantity and USD price; no base-unit amounts off-chain); each block's
+snapshot becomes positions and PnL attribution components (rows only where they changed: the value at
+block N is the last row at or before N), a risk snapshot and an oracle reading.  It only reads what it
+is given, and writes through a :class:`StoreRecorder` (bounded queue: a slow database slows the run, never drops a row).
 """
 
 from __future__ import annotations
@@ -94,9 +94,10 @@ def _encode(fields: dict[str, Any]) -> str:
 class StoreSubscriber:
     """Records one run; ``account`` names the book in positions and risk rows."""
 
-    def __init__(self, recorder: StoreRecorder, *, account: str = "desk") -> None:
+    def __init__(self, recorder: StoreRecorder, *, account: str = "desk", agent_fills: bool = True) -> None:
         self.recorder = recorder
         self.account = account
+        self.agent_fills = agent_fills  # False: agents' fills stay events only (a live run's fills are its journal's)
         self._fills: dict[str, int] = {}
         self._tx_intents: dict[int, IntentRow] = {}
         self._last_positions: dict[str, int] = {}
@@ -158,7 +159,7 @@ class StoreSubscriber:
                     detail=event.reason or event.cause,
                 )
             )
-        elif isinstance(event, FillEvent) and event.kind != "hedge":  # hedges are recorded from receipts
+        elif isinstance(event, FillEvent) and event.kind != "hedge" and self.agent_fills:  # hedges: from receipts
             n = self._fills.get(event.agent, 0)
             self._fills[event.agent] = n + 1
             self.recorder.fill(
