@@ -48,6 +48,31 @@ def test_tick_brackets_sqrt_price_on_real_swaps() -> None:
         assert p < price_from_tick(tick + 1, 6, 18) * (1 + 1e-11)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(4295128739, 1461446703485210103287273052203988822378723970341),
+    st.integers(0, 18),
+    st.integers(0, 18),
+    st.booleans(),
+)
+def test_spot_price_is_the_exact_rational_rounded_once(s: int, d0: int, d1: int, invert: bool) -> None:
+    """price_from_sqrt_price_x96 is s**2 * 10**d0 / (2**192 * 10**d1) (or its reciprocal) rounded once to the
+    nearest float: equal to Fraction's rounding and to 400-digit mpmath rounded to 53 bits."""
+    num, den = s * s * 10**d0, (1 << 192) * 10**d1
+    if invert:
+        num, den = den, num
+    try:
+        want = float(Fraction(num, den))
+    except OverflowError:
+        with pytest.raises(OverflowError):
+            price_from_sqrt_price_x96(s, d0, d1, invert=invert)
+        return
+    got = price_from_sqrt_price_x96(s, d0, d1, invert=invert)
+    assert got == want
+    with mpmath.workdps(400):
+        assert got == float(mpmath.mpf(num) / mpmath.mpf(den))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(-887272, 887272), st.integers(0, 18), st.integers(0, 18), st.booleans())
 def test_tick_price_matches_mpmath_and_tickmath(tick: int, d0: int, d1: int, invert: bool) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Protocol
 
 from keel.errors import ValidationError
@@ -69,7 +68,8 @@ def price_from_sqrt_price_x96(sqrt_price_x96: int, decimals0: int, decimals1: in
     d1 = _check_decimals("decimals1", decimals1)
     num = s * s * 10**d0
     den = _Q192 * 10**d1
-    return float(Fraction(den, num)) if invert else float(Fraction(num, den))
+    # int / int is correctly rounded in CPython (long_true_divide): the exact rational, rounded once
+    return float(den / num if invert else num / den)
 
 
 def price_from_tick(tick: int, decimals0: int, decimals1: int, *, invert: bool = False) -> float:
