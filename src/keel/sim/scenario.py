@@ -197,11 +197,18 @@ class MarketDataActor(Actor):
         super().__init__("market_data")
         self.prices = prices
         self.pools = pools
+        self._pool_prices: dict[str, PoolPrice] = {}  # per pool, recomputed only when its state changed
+
+    def _pool_price(self, name: str, pool: Any) -> float:
+        price = self._pool_prices.get(name)
+        if price is None or price.pool is not pool:  # a pool opened (or replaced) since the last block
+            price = self._pool_prices[name] = PoolPrice(pool)
+        return price()
 
     def on_block(self, block: Block) -> None:
         if not self.ctx.listening(MARKET_DATA):
             return
-        pools = tuple((name, pool_eth_price(pool)) for name, pool in self.pools.items())
+        pools = tuple((name, self._pool_price(name, pool)) for name, pool in self.pools.items())
         self.ctx.publish(MARKET_DATA, MarketData(block.number, block.ts_ns, self.prices.price(block.ts_ns), pools))
 
 
