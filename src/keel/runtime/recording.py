@@ -23,7 +23,8 @@ oracle and alert numbering after the highest ones the store holds for that run.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import operator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from keel.engine import BlockSnapshot
@@ -39,6 +40,20 @@ JOURNALED_TOPICS = frozenset({TRANSACTIONS.name, RECEIPTS.name})
 """Topics whose events a live run's journal records (transactions signed, sent and mined; fills by hash)."""
 
 
+_SNAPSHOT_FIELDS = tuple(f.name for f in dataclasses.fields(BlockSnapshot))
+if _SNAPSHOT_FIELDS[-1] != "events":  # pragma: no cover - Fanout passes the others positionally, then events
+    raise ImportError("BlockSnapshot.events must be its last field")
+_snapshot_values = operator.attrgetter(*_SNAPSHOT_FIELDS[:-1])
+_new_snapshot: Callable[..., BlockSnapshot] = BlockSnapshot  # every field positionally, in declaration order
+
+
+def _with_events(snapshot: BlockSnapshot, events: tuple[Any, ...]) -> BlockSnapshot:
+    """``dataclasses.replace(snapshot, events=events)``, without its per-call field walk."""
+    if type(snapshot) is BlockSnapshot:
+        return _new_snapshot(*_snapshot_values(snapshot), events)
+    return dataclasses.replace(snapshot, events=events)
+
+
 class Fanout:
     """The bus tap feeding run subscribers: events as they happen, the snapshot with its block's events."""
 
@@ -48,7 +63,7 @@ class Fanout:
 
     def __call__(self, topic: str, message: Any) -> None:
         if isinstance(message, BlockSnapshot):
-            snapshot = dataclasses.replace(message, events=tuple(self.block_events))
+            snapshot = _with_events(message, tuple(self.block_events))
             self.block_events = []
             for sub in self.subscribers:
                 sub.on_snapshot(snapshot)

@@ -15,6 +15,8 @@ import dataclasses
 import json
 import json.encoder
 import math
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -38,17 +40,45 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+class _Shape:
+    """How one event type becomes an ``events`` row, worked out once per type: its field names, a getter of
+    all their values at once, where the row's columns come from, and which further rows it makes."""
+
+    __slots__ = ("fee", "instrument", "kind", "names", "price", "quantity", "sender", "ts", "value", "values", "who")
+
+    def __init__(self, kind: type) -> None:
+        self.names = names = tuple(f.name for f in dataclasses.fields(kind))
+        self.values: Callable[[Any], tuple[Any, ...]] = _values_getter(names)
+
+        def at(name: str) -> int:
+            return names.index(name) if name in names else -1
+
+        self.ts, self.who, self.sender, self.instrument = at("ts_ns"), at("agent"), at("sender"), at("instrument")
+        self.quantity, self.price, self.value, self.fee = at("quantity"), at("price"), at("value"), at("fee_usd")
+        # further rows: receipts -> fills and closed intents, transactions -> intents, intents, agents' fills
+        self.kind = next((i for i, k in enumerate(_FURTHER, 1) if issubclass(kind, k)), 0)
 
 
-def _fields(event: object) -> dict[str, Any]:
-    kind = type(event)
-    names = _FIELD_NAMES.get(kind)
-    if names is None:
-        if not dataclasses.is_dataclass(event) or isinstance(event, type):
-            return {"repr": repr(event)}
-        names = _FIELD_NAMES[kind] = tuple(f.name for f in dataclasses.fields(event))
-    return {n: getattr(event, n) for n in names}
+def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """``event -> (its values of names...)``: one attrgetter call (which returns a bare value for one name)."""
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda event: (one(event),)
+    return lambda event: ()
+
+
+_FURTHER = (Receipt, TxSubmitted, IntentStated, FillEvent)
+_SHAPES: dict[type, _Shape | None] = {}
+
+
+def _shape(kind: type) -> _Shape | None:
+    try:
+        return _SHAPES[kind]
+    except KeyError:
+        shape = _SHAPES[kind] = _Shape(kind) if dataclasses.is_dataclass(kind) else None
+        return shape
 
 
 def _units(quantity: float, decimals: int = POSITION_DECIMALS) -> int:
@@ -107,76 +137,104 @@ class StoreSubscriber:
 
     # ---- RunSubscriber ----------------------------------------------------------------------------
     def on_event(self, topic: str, event: object) -> None:
-        fields = _fields(event)
-        get = fields.get
+        shape = _shape(type(event))
         rec = self.recorder
         seq = rec.event_seq
         rec.event_seq = seq + 1
+        if shape is None:  # not a dataclass: its repr, and the topic
+            rec.add_row("events", (seq, 0, topic, topic, "", None, None, None, _encode({"repr": repr(event)})))
+            return
+        values = shape.values(event)
+        i = shape.who
+        who = values[i] if i >= 0 else None
+        if not who:
+            i = shape.sender
+            who = (values[i] if i >= 0 else None) or topic
+        i = shape.value
+        value = values[i] if i >= 0 else (values[shape.fee] if shape.fee >= 0 else None)
+        i = shape.ts
+        ts = (values[i] or 0) if i >= 0 else 0
+        i = shape.instrument
+        instrument = (values[i] or "") if i >= 0 else ""
         # fields in declaration order; tuples as lists, str enums as their value, NaN/inf as JSON's extension tokens
         rec.add_row(
             "events",
             (
                 seq,
-                int(get("ts_ns", 0) or 0),
-                str(get("agent") or get("sender") or topic),
+                int(ts),
+                str(who),
                 topic,
-                str(get("instrument", "") or ""),
-                _num(get("quantity")),
-                _num(get("price")),
-                _num(get("value", get("fee_usd"))),
-                _encode(fields),
+                str(instrument),
+                _num(values[shape.quantity]) if shape.quantity >= 0 else None,
+                _num(values[shape.price]) if shape.price >= 0 else None,
+                _num(value),
+                _encode(dict(zip(shape.names, values, strict=True))),
             ),
         )
-        if isinstance(event, Receipt):
-            self._receipt(event)
-        elif isinstance(event, TxSubmitted):
-            row = IntentRow(
-                intent_id=f"tx-{event.tx_id}",
+        kind = shape.kind
+        if not kind:
+            return
+        if kind == 1:
+            self._receipt(event)  # type: ignore[arg-type]
+        elif kind == 2:
+            self._submitted(event)  # type: ignore[arg-type]
+        elif kind == 3:
+            self._intent(event)  # type: ignore[arg-type]
+        elif self.agent_fills:
+            self._agent_fill(event)  # type: ignore[arg-type]
+
+    def _submitted(self, event: TxSubmitted) -> None:
+        row = IntentRow(
+            intent_id=f"tx-{event.tx_id}",
+            created_ns=event.ts_ns,
+            block_number=event.block_number,
+            kind=event.tag or "tx",
+            token_in=event.token_in,
+            token_out="",
+            amount_in=int(event.amount_in),
+            min_amount_out=0,
+            status="submitted",
+            detail=",".join(event.venues),
+        )
+        self._tx_intents[event.tx_id] = row
+        self.recorder.intent(row)
+
+    def _intent(self, event: IntentStated) -> None:
+        self.recorder.intent(
+            IntentRow(
+                intent_id=event.order_id or f"{event.agent}-{event.block_number}",
                 created_ns=event.ts_ns,
                 block_number=event.block_number,
-                kind=event.tag or "tx",
-                token_in=event.token_in,
+                kind="hedge",
+                token_in="",
                 token_out="",
-                amount_in=int(event.amount_in),
+                amount_in=0,
                 min_amount_out=0,
-                status="submitted",
-                detail=",".join(event.venues),
+                status="accepted" if event.accepted else "refused",
+                detail=event.reason or event.cause,
             )
-            self._tx_intents[event.tx_id] = row
-            self.recorder.intent(row)
-        elif isinstance(event, IntentStated):
-            self.recorder.intent(
-                IntentRow(
-                    intent_id=event.order_id or f"{event.agent}-{event.block_number}",
-                    created_ns=event.ts_ns,
-                    block_number=event.block_number,
-                    kind="hedge",
-                    token_in="",
-                    token_out="",
-                    amount_in=0,
-                    min_amount_out=0,
-                    status="accepted" if event.accepted else "refused",
-                    detail=event.reason or event.cause,
-                )
+        )
+
+    def _agent_fill(self, event: FillEvent) -> None:
+        if event.kind == "hedge":  # hedges: from receipts
+            return
+        n = self._fills.get(event.agent, 0)
+        self._fills[event.agent] = n + 1
+        self.recorder.fill(
+            FillRow(
+                fill_id=f"{event.agent}-{n}",
+                ts_ns=event.ts_ns,
+                block_number=event.block_number,
+                source=event.agent,
+                instrument=event.instrument,
+                token_in="",
+                token_out="",
+                amount_in=0,
+                amount_out=0,
+                quantity=event.quantity,
+                price=event.price,
             )
-        elif isinstance(event, FillEvent) and event.kind != "hedge" and self.agent_fills:  # hedges: from receipts
-            n = self._fills.get(event.agent, 0)
-            self._fills[event.agent] = n + 1
-            self.recorder.fill(
-                FillRow(
-                    fill_id=f"{event.agent}-{n}",
-                    ts_ns=event.ts_ns,
-                    block_number=event.block_number,
-                    source=event.agent,
-                    instrument=event.instrument,
-                    token_in="",
-                    token_out="",
-                    amount_in=0,
-                    amount_out=0,
-                    quantity=event.quantity,
-                    price=event.price,
-                )
-            )
+        )
 
     def _receipt(self, r: Receipt) -> None:
         opened = self._tx_intents.pop(r.tx_id, None)
