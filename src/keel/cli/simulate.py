@@ -53,9 +53,8 @@ def simulate_command(
 
         config_path = config_with_market(config_path, market, Path(tempfile.mkdtemp(prefix="keel-market-")))
     config = load_config(config_path)
-    run_dir = out / config.name
     console = Console()
-    with Progress(
+    progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -64,12 +63,17 @@ def simulate_command(
         console=console,
         disable=quiet,
         transient=False,
-    ) as progress:
-        task = progress.add_task(config.name, total=None)
+    )
+    task: Any = None
 
-        def update(done: int, total: int) -> None:
-            progress.update(task, completed=done, total=total)
+    def update(done: int, total: int) -> None:  # the bar appears once the run steps: a refusal prints only its error
+        nonlocal task
+        if task is None:
+            progress.start()
+            task = progress.add_task(config.name, total=None)
+        progress.update(task, completed=done, total=total)
 
+    try:
         with contextlib.ExitStack() as stack:
             extra: dict[str, Any] = {}
             if serve:  # keel.service: the run publishes to the dashboard while it steps (stops with the run)
@@ -80,7 +84,10 @@ def simulate_command(
                 config_path, out=out, db=db, seed=seed, checkpoint_every=checkpoint_every, resume=resume,
                 root=Path("."), progress=update, **extra,
             )  # fmt: skip
-        s, run_dir = recorded.summary, recorded.folder
+    finally:
+        if task is not None:
+            progress.stop()
+    s, run_dir = recorded.summary, recorded.folder
     table = Table(title=f"{config.name}: PnL attribution (USD)")
     table.add_column("component")
     table.add_column("USD", justify="right")
