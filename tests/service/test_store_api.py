@@ -60,6 +60,10 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
     assert positions and all(p["quantity"] == pytest.approx(int(p["amount"]) / 10 ** p["decimals"]) for p in positions)
     pnl = client.get(f"{base}/pnl", params={"points": 10}).json()
     assert len(pnl["series"]) == 10 and pnl["total_usd"] == pytest.approx(detail["summary"]["pnl"]["total"], abs=0.01)
+    # every component at every block, carried forward from its last change (the store writes only changes)
+    want = detail["summary"]["pnl"]
+    assert pnl["components_usd"] == pytest.approx({k: want[k] for k in pnl["components_usd"]}, abs=0.01)
+    assert all(v is not None for row in pnl["series"] for v in row["components"].values())
     margin = client.get(f"{base}/margin").json()
     assert margin["margin_ratio"] is not None and margin["margin_ratio"] > 1
     assert client.get(f"{base}/oracle").json()["status"] == "ok"
@@ -85,6 +89,8 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
             and block["oracle"]["status"] == "ok"
         )
         assert block["pnl"]["total"] == pytest.approx(pnl["total_usd"])
+        assert block["pnl"] == pytest.approx({k: pnl["components_usd"].get(k, pnl["total_usd"]) for k in block["pnl"]})
+        assert set(block["pnl"]) >= set(pnl["components_usd"]) | {"total"}
     kinds_streamed = {m["type"] for m in events}
     assert {"intent", "transaction", "receipt", "fill", "alert"} <= kinds_streamed, kinds_streamed
     fill = next(m for m in events if m["type"] == "fill")  # the message a run in this process sends
@@ -100,7 +106,7 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
 
 
 def test_store_write_lag_metric(tmp_path: Path) -> None:
-    from keel.store import PnlRow, open_store
+    from keel.store import RiskRow, open_store
 
     store = open_store(f"sqlite:///{tmp_path / 'keel.db'}")
     store.create_run("eth_options_desk", config_text="x", mode="sim", run_id=RUN_ID)
@@ -109,7 +115,7 @@ def test_store_write_lag_metric(tmp_path: Path) -> None:
     sub = HubSubscriber(run)
     for b in range(10):
         feed_block(sub, b)
-    store.write_pnl(RUN_ID, [PnlRow(b, 0, "total", 0.0) for b in range(6)])  # blocks 0..5 written
+    store.write_risk(RUN_ID, [RiskRow(b, 0, "desk", 0, 0, 0, 1.0, 0) for b in range(6)])  # blocks 0..5 written
 
     def lag() -> tuple[float, float]:
         families = {f.name: f for f in text_string_to_metric_families(client.get("/metrics").text)}
@@ -119,6 +125,6 @@ def test_store_write_lag_metric(tmp_path: Path) -> None:
 
     blocks, seconds = lag()
     assert blocks == 4 and seconds >= 0.0
-    store.write_pnl(RUN_ID, [PnlRow(b, 0, "total", 0.0) for b in range(6, 10)])
+    store.write_risk(RUN_ID, [RiskRow(b, 0, "desk", 0, 0, 0, 1.0, 0) for b in range(6, 10)])
     assert lag() == (0.0, 0.0)
     store.close()

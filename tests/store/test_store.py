@@ -126,6 +126,54 @@ def test_readers_round_trip_every_table(store_url: str) -> None:
         assert store.alerts(run.id) == [AlertRow(2, "critical", "oracle_halted", "no quorum", 2)]
 
 
+def test_newest_state_and_rows_after_a_cursor(store_url: str) -> None:
+    """The readers the service pages and streams with: PnL as of a block (rows exist only where a component
+    changed), the newest risk and oracle rows, blocks per run, and event/journal/alert rows after a cursor."""
+    with open_store(store_url) as store:
+        run = store.create_run("cursor", config_text="")
+        other = store.create_run("other", config_text="")
+        assert store.latest_risk(run.id) is None and store.latest_oracle(run.id) is None
+        assert store.blocks_recorded([run.id, other.id]) == {} and store.pnl_as_of(run.id, 5) == {}
+        assert store.stream_start(run.id, 10) == (0, 0)
+        store.write_pnl(
+            run.id,
+            [
+                PnlRow(1, 10, "funding", 0.0), PnlRow(1, 10, "theta", 1.0), PnlRow(1, 10, "total", 1.0),
+                PnlRow(2, 20, "theta", 2.0), PnlRow(2, 20, "total", 2.0),
+                PnlRow(4, 40, "gas", -0.5), PnlRow(4, 40, "total", 1.5),
+            ],
+        )  # fmt: skip
+        store.write_pnl(other.id, [PnlRow(9, 90, "theta", 99.0)])
+        assert store.pnl_as_of(run.id, 1) == {"funding": 0.0, "theta": 1.0, "total": 1.0}
+        assert store.pnl_as_of(run.id, 3) == {"funding": 0.0, "theta": 2.0, "total": 2.0}
+        assert store.pnl_as_of(run.id, 99) == {"funding": 0.0, "gas": -0.5, "theta": 2.0, "total": 1.5}
+        assert store.pnl_by_block(run.id) == [
+            (1, 10, {"funding": 0.0, "theta": 1.0, "total": 1.0}),
+            (2, 20, {"funding": 0.0, "theta": 2.0, "total": 2.0}),
+            (4, 40, {"funding": 0.0, "gas": -0.5, "theta": 2.0, "total": 1.5}),
+        ]
+        store.write_risk(run.id, [RiskRow(b, b * 10, "desk", 1e6 + b, 0, 0, 2.0, -b) for b in (1, 2, 3, 4)])
+        store.write_risk(other.id, [RiskRow(7, 70, "desk", 1.0, 0, 0, 2.0, 0.0)])
+        assert store.latest_risk(run.id) == RiskRow(4, 40, "desk", 1e6 + 4, 0, 0, 2.0, -4)
+        assert store.blocks_recorded([run.id, other.id, "nope"]) == {run.id: 4, other.id: 7}
+        store.write_oracle(run.id, [(i, OracleRow(i * 10, i, "aggregate", 1800.0 + i, 1.0, "ok")) for i in range(3)])
+        assert store.latest_oracle(run.id) == OracleRow(20, 2, "aggregate", 1802.0, 1.0, "ok")
+        kinds = ("fill", "oracle", "fill", "receipt", "fill")
+        store.write_events(run.id, [EventRow(i, i, "a", k, "", 0.0, 0.0, 0.0, f"d{i}") for i, k in enumerate(kinds)])
+        fills = [(0, "fill", "d0"), (2, "fill", "d2"), (4, "fill", "d4")]
+        assert store.events_after(run.id, 0, kinds=("fill",), limit=10) == (fills, 4)
+        assert store.events_after(run.id, 1, kinds=("fill", "receipt"), limit=2) == (
+            [(2, "fill", "d2"), (3, "receipt", "d3")],
+            4,
+        )
+        assert store.events_after(run.id, 5, kinds=("fill",), limit=10) == ([], 4)
+        assert store.events_after(other.id, 0, kinds=("fill",), limit=10) == ([], None)
+        assert store.stream_start(run.id, 2) == (3, 0)
+        store.write_alerts(run.id, [(i, AlertRow(i, "warning", "margin_ratio", f"m{i}", i)) for i in range(3)])
+        assert store.alerts_after(run.id, 1, limit=1) == [(1, AlertRow(1, "warning", "margin_ratio", "m1", 1))]
+        assert store.alerts_after(run.id, 3, limit=5) == []
+
+
 def test_checkpoints_keep_the_newest(store_url: str) -> None:
     with open_store(store_url) as store:
         run = store.create_run("cp", config_text="")

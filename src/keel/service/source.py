@@ -283,8 +283,7 @@ class RunSource:
 
     def _last_risk(self, run_id: str) -> Any | None:
         assert self.store is not None
-        rows = self.store.risk(run_id)
-        return rows[-1] if rows else None
+        return self.store.latest_risk(run_id)
 
     def greeks(self, run_id: str) -> dict[str, Any]:
         live = self._need(run_id)
@@ -354,9 +353,9 @@ class RunSource:
         assert self.store is not None
         by_block: dict[int, dict[str, float]] = {}
         ts_of: dict[int, int] = {}
-        for row in self.store.pnl(run_id):
-            by_block.setdefault(row.block_number, {})[row.component] = row.usd
-            ts_of[row.block_number] = row.ts_ns
+        for block, ts, parts_then in self.store.pnl_by_block(run_id):  # each component as of the block
+            by_block[block] = parts_then
+            ts_of[block] = ts
         risk = {r.block_number: r for r in self.store.risk(run_id)}
         oracle = {r.block_number: r for r in self.store.oracle(run_id)}
         blocks = sorted(set(by_block) | set(risk))
@@ -366,8 +365,9 @@ class RunSource:
         for key in ("oracle_price", "oracle_confidence", "oracle_status"):
             series[key] = []
         codes = {"ok": 0.0, "degraded": 1.0, "halted": 2.0}
+        parts: dict[str, float] = {}
         for b in blocks:
-            parts = by_block.get(b, {})
+            parts = by_block.get(b, parts)  # a block without a PnL row: nothing changed since the last one
             r = risk.get(b)
             o = oracle.get(b)
             series["ts_ns"].append(ts_of.get(b, r.ts_ns if r is not None else 0))
@@ -429,9 +429,8 @@ class RunSource:
                 )
             return out
         assert self.store is not None
-        rows = self.store.oracle(run_id)
-        if rows:
-            o = rows[-1]
+        o = self.store.latest_oracle(run_id)
+        if o is not None:
             out.update(
                 block_number=o.block_number,
                 ts_ns=o.ts_ns,
@@ -588,47 +587,22 @@ class RunSource:
         """The last block the store holds for the run (for the write-lag metric)."""
         if self.store is None:
             return None
-        import sqlalchemy as sa
-
-        from keel.store import schema
-
-        query = sa.select(sa.func.max(schema.pnl.c.block_number)).where(schema.pnl.c.run_id == run_id)
-        with self.store.engine.connect() as conn:
-            value = conn.execute(query).scalar()
-        return int(value) if value is not None else None
+        block: int | None = self.store.blocks_recorded([run_id]).get(run_id)
+        return block
 
     def store_blocks(self, run_ids: list[str]) -> dict[str, int]:
-        """Blocks recorded per run (the highest block number with PnL rows; blocks count from 1), in one query."""
+        """Blocks recorded per run (the newest block with a risk snapshot; blocks count from 1), in one query."""
         if self.store is None or not run_ids:
             return {}
-        import sqlalchemy as sa
-
-        from keel.store import schema
-
-        t = schema.pnl
-        query = sa.select(t.c.run_id, sa.func.max(t.c.block_number)).where(t.c.run_id.in_(run_ids)).group_by(t.c.run_id)
-        with self.store.engine.connect() as conn:
-            return {str(rid): int(b) for rid, b in conn.execute(query) if b is not None}
+        return dict(self.store.blocks_recorded(run_ids))
 
     def store_cursor(self, run_id: str, backlog: int = STREAM_BACKLOG) -> StoreCursor:
         """A new stream's cursor: the newest ``backlog`` event rows, the newest ``backlog`` journal rows (a live
         run) and every alert are still to send."""
         if self.store is None:
             return StoreCursor()
-        import sqlalchemy as sa
-
-        from keel.store import schema
-
-        ev, tx = schema.events, schema.transactions
-        with self.store.engine.connect() as conn:
-            last = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
-            first_tx = conn.execute(
-                sa.select(tx.c.seq).where(tx.c.run_id == run_id).order_by(tx.c.seq.desc()).limit(1).offset(backlog - 1)
-            ).scalar()
-        return StoreCursor(
-            events=max(0, int(last) + 1 - backlog) if last is not None else 0,
-            journal=int(first_tx) if first_tx is not None else 0,
-        )
+        events, journal = self.store.stream_start(run_id, backlog)
+        return StoreCursor(events=events, journal=journal)
 
     def journal_messages(self, run_id: str, cursor: StoreCursor, limit: int = 2000) -> list[dict[str, Any]]:
         """A live run's ``transaction`` and ``receipt`` messages from its journal rows (``transactions``) at or
@@ -636,23 +610,8 @@ class RunSource:
         the recorded pipeline events (:meth:`store_messages`), as for a simulation."""
         if self.store is None:
             return []
-        import sqlalchemy as sa
-
-        from keel.store import schema
-
-        tx = schema.transactions
         out: list[dict[str, Any]] = []
-        with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(tx.c.seq, tx.c.event, tx.c.intent, tx.c.record)
-                .where(
-                    tx.c.run_id == run_id,
-                    tx.c.seq >= cursor.journal,
-                    tx.c.event.in_(("signed", "mined", "dropped")),
-                )
-                .order_by(tx.c.seq)
-                .limit(limit)
-            ).all()
+        rows = self.store.journal_after(run_id, cursor.journal, events=("signed", "mined", "dropped"), limit=limit)
         for seq, event, intent, text in rows:
             cursor.journal = int(seq) + 1
             if event == "signed":  # a replacement (same intent, new fee) is not a new transaction
@@ -675,86 +634,49 @@ class RunSource:
         At most ``limit`` event rows per call (call again while it returns that many)."""
         if self.store is None:
             return []
-        import sqlalchemy as sa
-
-        from keel.store import schema
-
-        ev, al = schema.events, schema.alerts
         out: list[dict[str, Any]] = []
-        with self.store.engine.connect() as conn:
-            # read up to the newest seq seen now: the rows below it are committed (one writer, in order), so
-            # the cursor can pass the rows not streamed (oracle, risk events) without reading them again
-            newest = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
-            if newest is not None and newest >= cursor.events:
-                rows = conn.execute(
-                    sa.select(ev.c.seq, ev.c.kind, ev.c.detail)
-                    .where(
-                        ev.c.run_id == run_id,
-                        ev.c.seq >= cursor.events,
-                        ev.c.seq <= newest,
-                        ev.c.kind.in_(list(_STREAMED)),
-                    )
-                    .order_by(ev.c.seq)
-                    .limit(limit)
-                ).all()
-                for _seq, kind, detail in rows:
-                    event = _decode_event(str(kind), str(detail))
-                    message = event_message(event) if event is not None else None
-                    if message is not None:
-                        out.append(message)
-                cursor.caught_up = len(rows) < limit
-                cursor.events = int(newest) + 1 if cursor.caught_up else int(rows[-1][0]) + 1
-            for a in conn.execute(
-                sa.select(al).where(al.c.run_id == run_id, al.c.seq >= cursor.alerts).order_by(al.c.seq).limit(limit)
-            ):
-                out.append(
-                    {
-                        "type": "alert",
-                        "alert_id": f"{run_id}:{a.seq}",
-                        "run_id": run_id,
-                        "seq": int(a.seq),
-                        "ts_ns": int(a.ts_ns),
-                        "block_number": int(a.block_number),
-                        "kind": a.kind,
-                        "severity": a.severity,
-                        "message": a.message,
-                        "value": None,
-                    }
-                )
-                cursor.alerts = int(a.seq) + 1
+        rows, newest = self.store.events_after(run_id, cursor.events, kinds=_STREAMED, limit=limit)
+        if newest is not None and newest >= cursor.events:
+            for _seq, kind, detail in rows:
+                event = _decode_event(kind, detail)
+                message = event_message(event) if event is not None else None
+                if message is not None:
+                    out.append(message)
+            cursor.caught_up = len(rows) < limit
+            cursor.events = newest + 1 if cursor.caught_up else rows[-1][0] + 1
+        for seq, a in self.store.alerts_after(run_id, cursor.alerts, limit=limit):
+            out.append(
+                {
+                    "type": "alert",
+                    "alert_id": f"{run_id}:{seq}",
+                    "run_id": run_id,
+                    "seq": seq,
+                    "ts_ns": int(a.ts_ns),
+                    "block_number": int(a.block_number),
+                    "kind": a.kind,
+                    "severity": a.severity,
+                    "message": a.message,
+                    "value": None,
+                }
+            )
+            cursor.alerts = seq + 1
         return out
 
     def store_latest(self, run_id: str) -> dict[str, Any] | None:
-        """The newest recorded block of a stored run as a stream ``block`` message (None before the first)."""
+        """The newest recorded block of a stored run as a stream ``block`` message (None before the first): every
+        PnL component as of that block, its risk snapshot and the newest oracle reading."""
         if self.store is None:
             return None
-        import sqlalchemy as sa
-
-        from keel.store import schema
-
         block = self.store_block(run_id)
         if block is None:
             return None
-        pnl, risk, oracle = schema.pnl, schema.risk_snapshots, schema.oracle_readings
-        with self.store.engine.connect() as conn:
-            parts = {
-                str(c): _f(u)
-                for c, u, ts in conn.execute(
-                    sa.select(pnl.c.component, pnl.c.usd, pnl.c.ts_ns).where(
-                        pnl.c.run_id == run_id, pnl.c.block_number == block
-                    )
-                )
-            }
-            r = conn.execute(
-                sa.select(risk).where(risk.c.run_id == run_id).order_by(risk.c.block_number.desc()).limit(1)
-            ).first()
-            o = conn.execute(
-                sa.select(oracle).where(oracle.c.run_id == run_id).order_by(oracle.c.seq.desc()).limit(1)
-            ).first()
+        parts = {c: _f(u) for c, u in self.store.pnl_as_of(run_id, block).items()}
+        r = self.store.latest_risk(run_id)
+        o = self.store.latest_oracle(run_id)
         return {
             "type": "block",
             "block": block,
-            "blocks": self.store_blocks([run_id]).get(run_id, 0),
+            "blocks": block,
             "ts_ns": r.ts_ns if r is not None else None,
             "pnl": parts,
             "net_delta": _f(r.delta) if r is not None else None,

@@ -697,8 +697,18 @@ class Store:
                 conn.execute(table.delete().where(table.c.run_id == run_id, table.c.block_number > block_number))
 
     # ---- readers (the service's API) ------------------------------------------------------------
-    def _select(self, table: sa.Table, run_id: str, order: Sequence[str], limit: int | None, offset: int) -> list[Any]:
-        q = sa.select(table).where(table.c.run_id == run_id).order_by(*(table.c[o] for o in order))
+    def _select(
+        self,
+        table: sa.Table,
+        run_id: str,
+        order: Sequence[str],
+        limit: int | None,
+        offset: int,
+        *,
+        newest_first: Sequence[str] = (),
+    ) -> list[Any]:
+        q = sa.select(table).where(table.c.run_id == run_id)
+        q = q.order_by(*(table.c[o] for o in order), *(table.c[o].desc() for o in newest_first))
         if limit is not None:
             q = q.limit(limit)
         if offset:
@@ -786,21 +796,23 @@ class Store:
         """{(account, asset): amount in base units} as of the last recorded block."""
         return {(p.account, p.asset): p.amount for p in self.positions(run_id, block=2**62)}
 
+    @staticmethod
+    def _risk_row(r: Any) -> RiskRow:
+        return RiskRow(
+            r.block_number,
+            r.ts_ns,
+            r.account,
+            _none_to_nan(r.equity_usd),
+            _none_to_nan(r.initial_margin_usd),
+            _none_to_nan(r.maintenance_margin_usd),
+            _none_to_nan(r.margin_ratio),
+            _none_to_nan(r.delta),
+            r.status,
+        )
+
     def risk(self, run_id: str, *, limit: int | None = None, offset: int = 0) -> list[RiskRow]:
-        return [
-            RiskRow(
-                r.block_number,
-                r.ts_ns,
-                r.account,
-                _none_to_nan(r.equity_usd),
-                _none_to_nan(r.initial_margin_usd),
-                _none_to_nan(r.maintenance_margin_usd),
-                _none_to_nan(r.margin_ratio),
-                _none_to_nan(r.delta),
-                r.status,
-            )
-            for r in self._select(t.risk_snapshots, run_id, ("block_number", "account"), limit, offset)
-        ]
+        rows = self._select(t.risk_snapshots, run_id, ("block_number", "account"), limit, offset)
+        return [self._risk_row(r) for r in rows]
 
     def pnl(self, run_id: str, *, limit: int | None = None, offset: int = 0) -> list[PnlRow]:
         return [
@@ -808,11 +820,127 @@ class Store:
             for r in self._select(t.pnl, run_id, ("block_number", "component"), limit, offset)
         ]
 
+    @staticmethod
+    def _oracle_row(r: Any) -> OracleRow:
+        return OracleRow(r.ts_ns, r.block_number, r.source, _none_to_nan(r.price), _none_to_nan(r.confidence), r.status)
+
     def oracle(self, run_id: str, *, limit: int | None = None, offset: int = 0) -> list[OracleRow]:
-        return [
-            OracleRow(r.ts_ns, r.block_number, r.source, _none_to_nan(r.price), _none_to_nan(r.confidence), r.status)
-            for r in self._select(t.oracle_readings, run_id, ("seq",), limit, offset)
-        ]
+        return [self._oracle_row(r) for r in self._select(t.oracle_readings, run_id, ("seq",), limit, offset)]
+
+    # ---- the newest state and the rows after a cursor (the service's pages and streams) ----------
+    def blocks_recorded(self, run_ids: Sequence[str]) -> dict[str, int]:
+        """The last block recorded per run (the newest risk snapshot: one per block), in one query; runs with
+        no block yet are left out."""
+        if not run_ids:
+            return {}
+        r = t.risk_snapshots
+        q = sa.select(r.c.run_id, sa.func.max(r.c.block_number)).where(r.c.run_id.in_(list(run_ids)))
+        with self.engine.connect() as conn:
+            return {str(rid): int(b) for rid, b in conn.execute(q.group_by(r.c.run_id)) if b is not None}
+
+    def pnl_as_of(self, run_id: str, block: int) -> dict[str, float]:
+        """Each PnL component's value as of ``block``: its last row at or before it (rows are written only where a
+        component changed)."""
+        p = t.pnl
+        last = (
+            sa.select(p.c.component, sa.func.max(p.c.block_number).label("b"))
+            .where(p.c.run_id == run_id, p.c.block_number <= block)
+            .group_by(p.c.component)
+            .subquery()
+        )
+        q = (
+            sa.select(p.c.component, p.c.usd)
+            .join(last, sa.and_(p.c.component == last.c.component, p.c.block_number == last.c.b))
+            .where(p.c.run_id == run_id)
+            .order_by(p.c.component)
+        )
+        with self.engine.connect() as conn:
+            return {str(c): _none_to_nan(u) for c, u in conn.execute(q)}
+
+    def pnl_by_block(self, run_id: str) -> list[tuple[int, int, dict[str, float]]]:
+        """``(block_number, ts_ns, {component: usd})`` for every block with a PnL row, each component carried
+        forward from its last change (the value at block N is its last row at or before N)."""
+        out: list[tuple[int, int, dict[str, float]]] = []
+        current: dict[str, float] = {}
+        for row in self.pnl(run_id):
+            current[row.component] = row.usd
+            if out and out[-1][0] == row.block_number:
+                out[-1][2][row.component] = row.usd
+            else:
+                out.append((row.block_number, row.ts_ns, dict(current)))
+        return out
+
+    def latest_risk(self, run_id: str) -> RiskRow | None:
+        """The newest risk snapshot of the run (None before its first block)."""
+        rows = self._select(t.risk_snapshots, run_id, (), 1, 0, newest_first=("block_number", "account"))
+        return self._risk_row(rows[0]) if rows else None
+
+    def latest_oracle(self, run_id: str) -> OracleRow | None:
+        """The newest oracle reading of the run (None before its first)."""
+        rows = self._select(t.oracle_readings, run_id, (), 1, 0, newest_first=("seq",))
+        return self._oracle_row(rows[0]) if rows else None
+
+    def stream_start(self, run_id: str, backlog: int) -> tuple[int, int]:
+        """Where a new stream of the run starts: the event seq and the journal seq that leave the newest
+        ``backlog`` event rows and ``backlog`` journal rows still to send."""
+        ev, tx = t.events, t.transactions
+        with self.engine.connect() as conn:
+            last = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
+            first_tx = conn.execute(
+                sa.select(tx.c.seq)
+                .where(tx.c.run_id == run_id)
+                .order_by(tx.c.seq.desc())
+                .limit(1)
+                .offset(max(backlog - 1, 0))
+            ).scalar()
+        return (
+            max(0, int(last) + 1 - backlog) if last is not None else 0,
+            int(first_tx) if first_tx is not None else 0,
+        )
+
+    def events_after(
+        self, run_id: str, seq: int, *, kinds: Iterable[str], limit: int
+    ) -> tuple[list[tuple[int, str, str]], int | None]:
+        """``([(seq, kind, detail)...], newest)``: event rows of the given kinds with seq >= ``seq`` and at most
+        the newest seq committed now (``newest``, None without rows), in order, at most ``limit`` of them.
+        Rows up to ``newest`` are all committed (one writer, in order), so a reader may move past the kinds it
+        did not ask for without reading them again."""
+        ev = t.events
+        with self.engine.connect() as conn:
+            newest = conn.execute(sa.select(sa.func.max(ev.c.seq)).where(ev.c.run_id == run_id)).scalar()
+            if newest is None or newest < seq:
+                return [], (int(newest) if newest is not None else None)
+            rows = conn.execute(
+                sa.select(ev.c.seq, ev.c.kind, ev.c.detail)
+                .where(ev.c.run_id == run_id, ev.c.seq >= seq, ev.c.seq <= newest, ev.c.kind.in_(list(kinds)))
+                .order_by(ev.c.seq)
+                .limit(limit)
+            ).all()
+        return [(int(s), str(k), str(d)) for s, k, d in rows], int(newest)
+
+    def journal_after(
+        self, run_id: str, seq: int, *, events: Iterable[str], limit: int
+    ) -> list[tuple[int, str, str, str]]:
+        """``[(seq, event, intent, record JSON)...]``: the run's journal rows of the given events (signed, mined,
+        dropped, ...) with seq >= ``seq``, in journal order, at most ``limit``."""
+        tx = t.transactions
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(tx.c.seq, tx.c.event, tx.c.intent, tx.c.record)
+                .where(tx.c.run_id == run_id, tx.c.seq >= seq, tx.c.event.in_(list(events)))
+                .order_by(tx.c.seq)
+                .limit(limit)
+            ).all()
+        return [(int(s), str(e), str(i), str(r)) for s, e, i, r in rows]
+
+    def alerts_after(self, run_id: str, seq: int, *, limit: int) -> list[tuple[int, AlertRow]]:
+        """``[(seq, alert)...]``: the run's alerts with seq >= ``seq``, in order, at most ``limit``."""
+        al = t.alerts
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(al).where(al.c.run_id == run_id, al.c.seq >= seq).order_by(al.c.seq).limit(limit)
+            ).all()
+        return [(int(r.seq), AlertRow(r.ts_ns, r.severity, r.kind, r.message, r.block_number)) for r in rows]
 
     def alerts(self, run_id: str, *, limit: int | None = None, offset: int = 0) -> list[AlertRow]:
         return [
