@@ -48,7 +48,7 @@ def _case(w: int, S: float, K: float, T: float, r: float, q: float, sigma: float
         p, v = _mp_bsm(w, S, K, T, r, q, s)
         step = (p - target) / v
         s -= step
-        if abs(step) < mp.mpf(10) ** -25:
+        if abs(step) < s * mp.mpf(10) ** -14:  # quadratic: the error left is of order step**2, below 1e-25
             break
     return P, float(s), True
 
