@@ -68,6 +68,26 @@ def test_imports_point_down_only() -> None:
     assert not violations, "\n".join(violations)
 
 
+def test_only_the_store_touches_its_tables() -> None:
+    """The service, the runtime and the CLI read and write the store through ``keel.store.Store``; its schema
+    (``keel.store.schema``), migrations and writer stay inside ``keel.store``."""
+    private = ("keel.store.schema", "keel.store.migrate", "keel.store._writer")
+    violations = []
+    for path in sorted(SRC.rglob("*.py")):
+        if _package(path) == "store":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            hits = [n for n in names if n in private]
+            if hits:
+                violations.append(f"{path.relative_to(SRC)}:{node.lineno} imports {hits[0]}")
+    assert not violations, "\n".join(violations)
+
+
 def test_same_layer_imports_are_acyclic() -> None:
     edges: dict[str, set[str]] = {}
     for path in sorted(SRC.rglob("*.py")):
