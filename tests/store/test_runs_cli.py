@@ -4,6 +4,7 @@ give one ``error:`` line (exit 2) and create nothing."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -40,6 +41,33 @@ def test_list_show_compare(
     out = capsys.readouterr().out
     assert "pnl.total" in out and "1.5000" in out and "pnl.gamma" not in out
     assert "1 of 4 summary values differ" in out
+
+
+def test_list_fits_the_terminal_writes_pipes_whole_and_json(
+    two_runs: tuple[str, str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At 80 columns the optional columns go (config, keel, seed, mode, duration) and nothing that stays is cut;
+    into a pipe every column is whole at any COLUMNS; --json gives one object per run with every field."""
+    from rich.console import Console
+
+    url, a, b = two_runs
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: True))
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["runs", "list", "--db", url]) == 0
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out).splitlines()  # a terminal's colours off
+    assert max(len(line) for line in lines) <= 80
+    header = next(line for line in lines if "id" in line and "status" in line)
+    assert "config" not in header and "keel" not in header and "…" not in "".join(lines)
+    assert any(a in line and "finished" in line for line in lines) and any(b in line for line in lines)
+    monkeypatch.setattr(Console, "is_terminal", property(lambda self: False))
+    monkeypatch.setenv("COLUMNS", "40")
+    assert main(["runs", "list", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert "…" not in out and "config" in out and "seed" in out and a in out
+    assert main(["runs", "list", "--json", "--db", url]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["id"], r["status"], r["seed"]) for r in rows] == [(a, "finished", 1), (b, "failed", 2)]
+    assert all(len(r["config_hash"]) == 64 and r["keel_version"] for r in rows)
 
 
 def test_unknown_run_is_one_line(two_runs: tuple[str, str, str], capsys: pytest.CaptureFixture[str]) -> None:

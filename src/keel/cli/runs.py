@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -64,23 +65,64 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+_LIST_COLUMNS = ("id", "name", "status", "mode", "seed", "started (UTC)", "duration", "keel", "config")
+_LIST_OPTIONAL = ("config", "keel", "seed", "mode", "duration")  # left out in this order when the terminal is narrow
+
+
+def _fit(columns: tuple[str, ...], rows: Sequence[tuple[str, ...]], width: int) -> list[int]:
+    """The indexes of the columns to show: every one that fits in ``width`` (a rich table takes 3 characters per
+    column and 1 more), leaving out ``_LIST_OPTIONAL`` in order until the rest fits."""
+    keep = list(range(len(columns)))
+    widths = [max([len(columns[i]), *(len(r[i]) for r in rows)]) for i in keep]
+    for name in _LIST_OPTIONAL:
+        if sum(widths[i] + 3 for i in keep) + 1 <= width:
+            break
+        keep.remove(columns.index(name))
+    return keep
+
+
 @runs_app.command("list")
 def list_command(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
     name: str | None = typer.Option(None, "--name", help="only runs of this name"),
     last: int | None = typer.Option(None, "--last", min=1, help="only the newest N runs"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per run and line (every field, for scripts)"),
 ) -> None:
-    """Every run, oldest first: id, name, status, mode, start, duration, keel version, config hash."""
+    """Every run, oldest first: id, name, status, mode, seed, start, duration, keel version, config hash.
+
+    A terminal narrower than the table drops config, keel, seed, mode, then duration (``keel runs show`` has
+    them all); into a pipe or a file every column is written whole."""
     from rich.console import Console
     from rich.table import Table
 
     with _open(db) as store:
         runs = store.runs(name=name, limit=last)
-        table = Table(title=f"runs in {store.url}")
-    for col in ("id", "name", "status", "mode", "seed", "started (UTC)", "duration", "keel", "config"):
-        table.add_column(col, justify="right" if col in ("seed", "duration") else "left", no_wrap=col == "id")
-    for r in runs:
-        table.add_row(
+        url = store.url
+    if as_json:
+        for r in runs:
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": r.id,
+                        "name": r.name,
+                        "status": r.status,
+                        "mode": r.mode,
+                        "seed": r.seed,
+                        "started_ns": r.started_ns,
+                        "ended_ns": r.ended_ns,
+                        "keel_version": r.keel_version,
+                        "config_hash": r.config_hash,
+                        "chain_id": r.chain_id,
+                        "account": r.account,
+                        "parent_run": r.parent_run,
+                        "out_dir": r.out_dir,
+                    },
+                    sort_keys=True,
+                )
+            )
+        return
+    rows = [
+        (
             r.id,
             r.name,
             r.status,
@@ -91,7 +133,23 @@ def list_command(
             r.keel_version,
             r.config_hash[:12],
         )
-    Console().print(table)
+        for r in runs
+    ]
+    console = Console()
+    if not console.is_terminal:  # a pipe or a file: nothing cut
+        whole = 1 + sum(3 + max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(_LIST_COLUMNS))
+        console = Console(width=max(console.width, whole))
+    keep = _fit(_LIST_COLUMNS, rows, console.width)
+    table = Table(title=f"runs in {url}")
+    for i in keep:
+        col = _LIST_COLUMNS[i]
+        justify: Any = "right" if col in ("seed", "duration") else "left"
+        table.add_column(
+            col, justify=justify, no_wrap=True, min_width=max(len(r[0]) for r in rows) if i == 0 and rows else None
+        )
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
+    console.print(table)
     if not runs:
         typer.echo("no runs recorded yet")
 
