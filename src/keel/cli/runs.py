@@ -173,8 +173,8 @@ def show_command(
         }
     console = Console()
     table = Table(title=f"run {run.id}", show_header=False)
-    table.add_column("field")
-    table.add_column("value")
+    table.add_column("field", no_wrap=True)
+    table.add_column("value", overflow="fold")  # hashes and paths folded whole onto the next line, never cut
     rows = [
         ("name", run.name),
         ("status", run.status),
