@@ -35,8 +35,14 @@ CHROMIUM := /usr/bin/chromium
 $(CHROMIUM):
 	apt-get update -q && apt-get install -y -q chromium
 
+# Tests of in-process code (no servers, no kills, no shared ports) run on two workers, a file per worker at a time;
+# the rest (PostgreSQL, NATS, Hardhat soaks, Ray, the browser, SIGKILL timing) runs after them in one process.
+PARALLEL_TESTS := tests/domain tests/pricing tests/mc tests/risk tests/venues tests/execution tests/oracle \
+	tests/marketdata tests/fuzz tests/sim tests/runtime tests/engine tests/agents
+
 test: lint $(CHROMIUM)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile $(PARALLEL_TESTS)
+	$(BIN)/pytest $(addprefix --ignore=,$(PARALLEL_TESTS))
 
 # Benchmarks install the peers (NautilusTrader, py_vollib_vectorized) on top; never part of `make test`.
 # Install order: see requirements-bench.lock (py_lets_be_rational pinned to 1.0.1 and force-reinstalled last).
