@@ -5,6 +5,7 @@ and the run control stops or pauses a run at block boundaries."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,42 @@ def test_a_user_strategy_run_checkpoints_and_resumes_identically() -> None:
     resumed = Simulation.restore(sim.checkpoint(), root=ROOT)
     assert summary_json(resumed.run()) == whole
     assert json.loads(whole)["agents"]["rebalancer"]["trades"] >= 1
+
+
+def test_block_snapshots_carry_the_option_books_gamma_vega_and_theta() -> None:
+    """The snapshot's book Greeks are the derivatives of the book's value as the options venue prices it (mark
+    vol held): gamma by a central second difference in spot, vega (per 1.0 vol) and theta (per calendar day:
+    ACT/365, so per year / 365) by central differences; a world without options says NaN, not 0."""
+    config = validate_config(_desk(hours=0.5))
+    keep = Collector()
+    sim = Simulation(config, subscribers=[keep])
+    sim.step(80)
+    snap = keep.snapshots[-1]
+    world = sim.world
+    assert world.options is not None and world.book is not None
+    opts, book = world.options, world.book
+    S, ts = snap.oracle_price, snap.ts_ns
+    legs = [(book.options[n][0], q) for n, q in snap.positions if n in book.options]
+    assert len(legs) == 2 and all(q != 0 for _, q in legs)
+    vol = {o.name: opts.mark_vol(o, S, ts) for o, _ in legs}
+
+    def book_value(spot: float = S, at: int = ts, dv: float = 0.0) -> float:
+        return sum(q * opts.value(o, spot, at, vol[o.name] + dv) for o, q in legs)
+
+    h = S * 1e-3
+    gamma = (book_value(S + h) - 2 * book_value() + book_value(S - h)) / h**2
+    vega = (book_value(dv=1e-5) - book_value(dv=-1e-5)) / 2e-5
+    minute = 60 * 10**9
+    theta_per_day = (book_value(at=ts + minute) - book_value(at=ts - minute)) / 2 * (24 * 60)
+    assert snap.gamma == pytest.approx(gamma, rel=1e-4)
+    assert snap.vega == pytest.approx(vega, rel=1e-6)
+    assert snap.theta == pytest.approx(theta_per_day, rel=1e-5)
+    assert snap.gamma < 0 and snap.vega < 0 and snap.theta > 0  # a short call strip: short gamma and vega
+    no_legs = validate_config({**_desk(hours=0.05), "desk": {"strategy": "none"}})
+    keep = Collector()
+    run_simulation(no_legs, subscribers=[keep])
+    assert [(s.gamma, s.vega, s.theta) for s in keep.snapshots[-3:]] == [(0.0, 0.0, 0.0)] * 3
+    no_options = validate_config(_desk(hours=0.05)).model_copy(update={"options": None, "desk": None})
+    keep = Collector()
+    run_simulation(no_options, subscribers=[keep])
+    assert all(math.isnan(x) for s in keep.snapshots for x in (s.gamma, s.vega, s.theta))

@@ -32,6 +32,9 @@ def snapshot(block: int, *, ratio: float = 1.8, status: str = "ok", total: float
         oracle_status=status,
         equity_usd=1e6 + pnl["total"],
         base_fee_gwei=20.0 + (block % 7),
+        gamma=-0.01 * block,
+        vega=-250.0 - block,
+        theta=40.0 + block,
     )
 
 

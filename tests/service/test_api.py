@@ -34,6 +34,7 @@ def test_rest_answers_state_of_a_live_run(served: tuple[TestClient, object, obje
     assert positions == {"ETH-12JAN24-2400-C": -100.0, "WETH": 49.0}
     greeks = client.get(f"{base}/greeks").json()
     assert greeks["net_delta"] == 14.5 and greeks["hedge_units"] == 49.0 and greeks["block_number"] == 29
+    assert (greeks["gamma"], greeks["vega_usd"], greeks["theta_usd_per_day"]) == (-0.29, -279.0, 69.0)
     margin = client.get(f"{base}/margin").json()
     assert margin["margin_ratio"] == 1.8 and margin["thresholds"] == {"liquidation": 1.0, "reduce-only": 1.25}
     pnl = client.get(f"{base}/pnl", params={"points": 5}).json()

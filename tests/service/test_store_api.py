@@ -64,6 +64,11 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
     want = detail["summary"]["pnl"]
     assert pnl["components_usd"] == pytest.approx({k: want[k] for k in pnl["components_usd"]}, abs=0.01)
     assert all(v is not None for row in pnl["series"] for v in row["components"].values())
+    greeks = client.get(f"{base}/greeks").json()
+    risk = store.latest_risk(run_id)
+    assert greeks["block_number"] == 75 and greeks["net_delta"] == pytest.approx(risk.delta)
+    assert (greeks["gamma"], greeks["vega_usd"], greeks["theta_usd_per_day"]) == (risk.gamma, risk.vega, risk.theta)
+    assert greeks["gamma"] < 0 and greeks["vega_usd"] < 0 and greeks["theta_usd_per_day"] > 0  # short calls
     margin = client.get(f"{base}/margin").json()
     assert margin["margin_ratio"] is not None and margin["margin_ratio"] > 1
     assert client.get(f"{base}/oracle").json()["status"] == "ok"
@@ -91,6 +96,7 @@ def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
         assert block["pnl"]["total"] == pytest.approx(pnl["total_usd"])
         assert block["pnl"] == pytest.approx({k: pnl["components_usd"].get(k, pnl["total_usd"]) for k in block["pnl"]})
         assert set(block["pnl"]) >= set(pnl["components_usd"]) | {"total"}
+        assert (block["gamma"], block["vega_usd"], block["theta_usd_per_day"]) == (risk.gamma, risk.vega, risk.theta)
     kinds_streamed = {m["type"] for m in events}
     assert {"intent", "transaction", "receipt", "fill", "alert"} <= kinds_streamed, kinds_streamed
     fill = next(m for m in events if m["type"] == "fill")  # the message a run in this process sends

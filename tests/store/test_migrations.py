@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from keel.store import StoreError, migrate, open_store, resolve_url
+from keel.store import RiskRow, StoreError, migrate, open_store, resolve_url
 from keel.store.schema import SCHEMA_HEAD, metadata
 
 
@@ -57,7 +57,7 @@ def test_run_controls_migration_up_and_down_keeps_the_runs(store_url: str) -> No
                 )
             )
         with engine.begin() as conn:
-            migrate.upgrade(conn)
+            migrate.upgrade(conn, "0002")
         with engine.begin() as conn:
             assert migrate.current_revision(conn) == "0002"
             assert "run_controls" in sa.inspect(conn).get_table_names()
@@ -77,6 +77,45 @@ def test_run_controls_migration_up_and_down_keeps_the_runs(store_url: str) -> No
             migrate.upgrade(conn)
         with engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM run_controls")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+def test_risk_greeks_migration_keeps_the_rows_recorded_before(store_url: str) -> None:
+    """0002 -> 0003 adds gamma, vega and theta to risk_snapshots: rows recorded before stay, their Greeks NULL
+    (None when read); 0003 -> 0002 drops the three columns and keeps the rows."""
+    engine = _engine(store_url)
+    try:
+        with engine.begin() as conn:
+            migrate.upgrade(conn, "0002")
+            conn.execute(
+                sa.text(
+                    "INSERT INTO runs (id, name, status, mode, keel_version, config_text, config_hash, account, "
+                    "started_ns, parent_run, out_dir, host, pid, summary_json) VALUES ('r1', 'n', 'finished', 'sim', "
+                    "'0', '', '', '', 1, '', '', 'h', 1, '')"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO risk_snapshots (run_id, block_number, account, ts_ns, equity_usd, margin_ratio, "
+                    "delta, status) VALUES ('r1', 7, 'desk', 70, 1000.5, 2.5, -3.25, 'ok')"
+                )
+            )
+        engine.dispose()
+        with open_store(store_url) as store:  # opening migrates to head
+            old = store.latest_risk("r1")
+            assert old is not None and (old.block_number, old.delta, old.margin_ratio) == (7, -3.25, 2.5)
+            assert (old.gamma, old.vega, old.theta) == (None, None, None)
+            store.write_risk("r1", [RiskRow(8, 80, "desk", 1.0, 0.0, 0.0, 2.0, 0.5, "ok", -0.25, -40.0, 12.5)])
+            assert store.latest_risk("r1") == RiskRow(8, 80, "desk", 1.0, 0.0, 0.0, 2.0, 0.5, "ok", -0.25, -40.0, 12.5)
+        with engine.begin() as conn:
+            assert migrate.current_revision(conn) == SCHEMA_HEAD == "0003"
+            migrate.downgrade(conn, "0002")
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("risk_snapshots")}
+            assert not columns & {"gamma", "vega", "theta"} and "delta" in columns
+            rows = conn.execute(sa.text("SELECT block_number, delta FROM risk_snapshots ORDER BY block_number"))
+            assert [tuple(r) for r in rows] == [(7, -3.25), (8, 0.5)]
     finally:
         engine.dispose()
 

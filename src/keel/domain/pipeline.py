@@ -158,7 +158,10 @@ class BlockSnapshot:
     ``health``: ``"ok"``, ``"reduce_only"``, ``"liquidatable"``, ``"frozen"`` or ``"n/a"``;
     ``oracle_status``: ``"ok"``, ``"degraded"``, ``"halted"``; ``events``: the block's typed
     pipeline events (intents, transactions, receipts, fills, skipped decisions, risk events);
-    ``base_fee_gwei``: the block's EIP-1559 base fee."""
+    ``base_fee_gwei``: the block's EIP-1559 base fee; the option book's ``gamma`` (change of its delta, in
+    underlying units, per 1 USD of the underlying), ``vega`` (USD per 1.0 of volatility) and ``theta`` (USD per
+    calendar day, the value's change as a day passes), summed over its legs (0.0 without legs, NaN where a
+    world has no options venue)."""
 
     block_number: int
     ts_ns: int
@@ -172,7 +175,10 @@ class BlockSnapshot:
     oracle_status: str
     equity_usd: float = 0.0
     base_fee_gwei: float = math.nan
-    events: tuple[Any, ...] = field(default=())
+    gamma: float = math.nan
+    vega: float = math.nan
+    theta: float = math.nan
+    events: tuple[Any, ...] = field(default=())  # last: keel.runtime.recording copies the others positionally
 
 
 @runtime_checkable

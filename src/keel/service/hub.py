@@ -272,6 +272,9 @@ class LiveRun:
                     "ts_ns": snap.ts_ns,
                     "pnl": {k: _finite(v) for k, v in snap.pnl.items()},
                     "net_delta": _finite(snap.net_delta),
+                    "gamma": _finite(snap.gamma),
+                    "vega_usd": _finite(snap.vega),
+                    "theta_usd_per_day": _finite(snap.theta),
                     "margin_ratio": _finite(snap.margin_ratio),
                     "health": snap.health,
                     "oracle": {

@@ -80,6 +80,11 @@ class GreeksOut(_Out):
     ts_ns: int | None
     net_delta: float | None = Field(description="desk net delta in underlying units (options plus hedge)")
     hedge_units: float | None = Field(description="delta-one holdings (spot hedge, perp) in underlying units")
+    gamma: float | None = Field(
+        default=None, description="option book gamma: change of its delta (underlying units) per 1 USD of underlying"
+    )
+    vega_usd: float | None = Field(default=None, description="option book vega: USD per 1.0 (100 points) of volatility")
+    theta_usd_per_day: float | None = Field(default=None, description="option book theta: USD per calendar day")
 
 
 class MarginOut(_Out):

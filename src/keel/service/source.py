@@ -293,6 +293,9 @@ class RunSource:
             "ts_ns": None,
             "net_delta": None,
             "hedge_units": None,
+            "gamma": None,
+            "vega_usd": None,
+            "theta_usd_per_day": None,
         }
         if live is not None:
             with live.lock:
@@ -303,11 +306,21 @@ class RunSource:
                     ts_ns=snap.ts_ns,
                     net_delta=_f(snap.net_delta),
                     hedge_units=_f(_hedge_units(snap.positions)),
+                    gamma=_f(snap.gamma),
+                    vega_usd=_f(snap.vega),
+                    theta_usd_per_day=_f(snap.theta),
                 )
             return out
         risk = self._last_risk(run_id)
         if risk is not None:
-            out.update(block_number=risk.block_number, ts_ns=risk.ts_ns, net_delta=_f(risk.delta))
+            out.update(
+                block_number=risk.block_number,
+                ts_ns=risk.ts_ns,
+                net_delta=_f(risk.delta),
+                gamma=_f(risk.gamma),
+                vega_usd=_f(risk.vega),
+                theta_usd_per_day=_f(risk.theta),
+            )
         return out
 
     def margin(self, run_id: str) -> dict[str, Any]:
@@ -680,6 +693,9 @@ class RunSource:
             "ts_ns": r.ts_ns if r is not None else None,
             "pnl": parts,
             "net_delta": _f(r.delta) if r is not None else None,
+            "gamma": _f(r.gamma) if r is not None else None,
+            "vega_usd": _f(r.vega) if r is not None else None,
+            "theta_usd_per_day": _f(r.theta) if r is not None else None,
             "margin_ratio": _f(r.margin_ratio) if r is not None else None,
             "health": r.status if r is not None else "n/a",
             "oracle": {

@@ -424,11 +424,25 @@ class Accountant(Actor):
         self._prev_equity, self._prev_costs, self._prev_asset, self._prev_perp_size = equity, costs, asset, perp_size
         self.blocks += 1
         if self.ctx.listening(SNAPSHOTS):
-            self._snapshot(block, legs, asset, perp_size, delta + asset + perp_size, equity, pnl, ratio)
+            self._snapshot(block, spot, legs, asset, perp_size, delta + asset + perp_size, equity, pnl, ratio)
+
+    def _book_greeks(
+        self, spot: float, ts: int, legs: dict[str, tuple[float, float, float, float, float, float]]
+    ) -> tuple[float, float, float]:
+        """(gamma, vega, theta per day) of the option legs (see :class:`keel.engine.BlockSnapshot`)."""
+        if self.options is None or self.book is None:
+            return math.nan, math.nan, math.nan
+        gamma = vega = theta = 0.0
+        for name, (qty, _v, _d, g, ve, sigma) in legs.items():
+            gamma += qty * g
+            vega += qty * ve
+            theta += qty * self.options.theta(self.book.options[name][0], spot, ts, sigma)
+        return gamma, vega, theta
 
     def _snapshot(
         self,
         block: Block,
+        spot: float,
         legs: dict[str, tuple[float, float, float, float, float, float]],
         asset: float,
         perp_size: float,
@@ -443,6 +457,7 @@ class Accountant(Actor):
         if self.perp is not None:
             positions.append(("perp", perp_size))
         reading = self.oracle.reading
+        gamma, vega, theta = self._book_greeks(spot, block.ts_ns, legs)
         snapshot = BlockSnapshot(
             block_number=block.number,
             ts_ns=block.ts_ns,
@@ -456,6 +471,9 @@ class Accountant(Actor):
             oracle_status=reading.status.value if reading is not None else "n/a",
             equity_usd=equity,
             base_fee_gwei=block.base_fee_wei / GWEI,
+            gamma=gamma,
+            vega=vega,
+            theta=theta,
         )
         self.ctx.publish(SNAPSHOTS, snapshot)
 

@@ -39,6 +39,10 @@ def _f(x: float) -> float | None:
     return None if x != x else float(x)
 
 
+def _opt(x: float | None) -> float | None:
+    return None if x is None or x != x else float(x)
+
+
 def _ints(*amounts: int) -> None:
     for a in amounts:
         if type(a) is not int:  # bool and float refused too: amounts are exact base units
@@ -257,6 +261,9 @@ class StoreRecorder:
                 _f(r.margin_ratio),
                 _f(r.delta),
                 r.status,
+                _opt(r.gamma),
+                _opt(r.vega),
+                _opt(r.theta),
             ),
         )
 

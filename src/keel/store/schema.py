@@ -31,7 +31,7 @@ __all__ = [
     "transactions",
 ]
 
-SCHEMA_HEAD = "0002"
+SCHEMA_HEAD = "0003"
 
 metadata = sa.MetaData()
 
@@ -155,6 +155,9 @@ risk_snapshots = sa.Table(
     sa.Column("margin_ratio", sa.Float, nullable=True),
     sa.Column("delta", sa.Float, nullable=True),
     sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("gamma", sa.Float, nullable=True),  # 0003: the option book's gamma, vega (per 1.0), theta (per day)
+    sa.Column("vega", sa.Float, nullable=True),
+    sa.Column("theta", sa.Float, nullable=True),
 )
 
 oracle_readings = sa.Table(

@@ -172,6 +172,9 @@ ROW_COLUMNS: dict[str, tuple[sa.Table, tuple[str, ...], tuple[str, ...], bool]] 
             "margin_ratio",
             "delta",
             "status",
+            "gamma",
+            "vega",
+            "theta",
         ),
         ("run_id", "block_number", "account"),
         True,
@@ -216,6 +219,11 @@ def _holder_alive(host: str, pid: int) -> bool:
 
 def _nan_to_none(x: float) -> float | None:
     return None if x != x else float(x)
+
+
+def _opt(x: Any) -> float | None:
+    """A measure that may be absent: NULL (or NaN) as None, else the float."""
+    return None if x is None or x != x else float(x)
 
 
 def _none_to_nan(x: Any) -> float:
@@ -579,6 +587,8 @@ class Store:
             d = asdict(r)
             for k in ("equity_usd", "initial_margin_usd", "maintenance_margin_usd", "margin_ratio", "delta"):
                 d[k] = _nan_to_none(d[k])
+            for k in ("gamma", "vega", "theta"):
+                d[k] = _opt(d[k])
             data.append({**d, "run_id": run_id})
         with self._write() as conn:
             self._insert(conn, t.risk_snapshots, data, ("run_id", "block_number", "account"), update=True)
@@ -808,6 +818,9 @@ class Store:
             _none_to_nan(r.margin_ratio),
             _none_to_nan(r.delta),
             r.status,
+            _opt(r.gamma),
+            _opt(r.vega),
+            _opt(r.theta),
         )
 
     def risk(self, run_id: str, *, limit: int | None = None, offset: int = 0) -> list[RiskRow]:

@@ -290,7 +290,13 @@ class StoreSubscriber:
                 del raw[name]
                 self._last_positions.pop(name, None)
         ratio, delta = _f(snapshot.margin_ratio), _f(snapshot.net_delta)
-        add("risk", (b, ts, self.account, _f(snapshot.equity_usd), None, None, ratio, delta, snapshot.health))
+        add(
+            "risk",
+            (
+                b, ts, self.account, _f(snapshot.equity_usd), None, None, ratio, delta, snapshot.health,
+                _f(snapshot.gamma), _f(snapshot.vega), _f(snapshot.theta),
+            ),
+        )  # fmt: skip
         last = self._last_pnl
         moved = [(c, usd) for c, usd in snapshot.pnl.items() if last.get(c) != usd]
         if moved:  # only what changed: a component's value at block N is its last row <= N

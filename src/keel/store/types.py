@@ -172,7 +172,9 @@ class PositionRow:
 
 @dataclass(frozen=True, slots=True)
 class RiskRow:
-    """Risk of one account after a block (USD float64; ``margin_ratio`` = equity / maintenance, NaN if none)."""
+    """Risk of one account after a block (USD float64; ``margin_ratio`` = equity / maintenance, NaN if none);
+    the option book's ``gamma`` (delta change per 1 USD of the underlying), ``vega`` (USD per 1.0 of volatility)
+    and ``theta`` (USD per calendar day), None where not measured (and in rows recorded before schema 0003)."""
 
     block_number: int
     ts_ns: int
@@ -183,6 +185,9 @@ class RiskRow:
     margin_ratio: float
     delta: float
     status: str = "ok"
+    gamma: float | None = None
+    vega: float | None = None
+    theta: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

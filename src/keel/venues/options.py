@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from keel.domain import NS_PER_YEAR, Option, OptionKind
 from keel.errors import ValidationError
+from keel.pricing.black import bs_greeks_scalar
 from keel.pricing.kernels import bs_delta, bs_gamma, bs_price, bs_vega
 
 __all__ = ["OptionFill", "OptionsVenue", "SviSlice", "SviSurface"]
@@ -136,6 +137,15 @@ class OptionsVenue:
             float(bs_vega(sign, spot, K, T, self.rate, 0.0, sigma)),
             sigma,
         )
+
+    def theta(self, option: Option, spot: float, ts_ns: int, sigma: float) -> float:
+        """USD per calendar day per contract at ``sigma``: the value's change as a day passes, ``-dV/dT / 365``
+        (QuantLib's theta per year, over 365); 0.0 at or after expiry."""
+        T = (option.expiry_ns - ts_ns) / NS_PER_YEAR
+        if not T > 0.0:
+            return 0.0
+        sign, K = float(option.kind.sign), float(option.strike)
+        return float(bs_greeks_scalar(sign, spot, K, T, self.rate, 0.0, sigma)[4]) / 365.0
 
     def quote(self, option: Option, spot: float, ts_ns: int) -> tuple[float, float]:
         """(bid, ask) in USD per contract: the mark vol ∓ ``half_spread_vol``."""
