@@ -137,6 +137,10 @@ def test_dashboard_follows_a_run_and_the_kill_switch_needs_the_token(browser: An
     page.wait_for_function(f"document.body.dataset.pnlX > {first_x!r}", timeout=30_000)  # the figure moved on
     assert page.locator("#chart-pnl .main-svg").count() >= 1 and page.locator("#chart-margin .main-svg").count() >= 1
     assert page.evaluate("document.documentElement.scrollWidth") <= 600
+    # the book's Greeks from the block messages: a short call strip earns theta and is short gamma and vega
+    page.wait_for_function("Number(document.body.dataset.theta || 0) > 0", timeout=30_000)
+    assert page.locator("#gamma").inner_text().startswith("-") and page.locator("#vega").inner_text().startswith("-")
+    assert page.locator("#net-delta").inner_text() != "n/a"
     page.screenshot(path=str(tmp_path / "dashboard_600.png"), full_page=True)
 
     # without the token: 401 from the API and from the button, and the run goes on

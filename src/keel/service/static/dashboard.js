@@ -35,7 +35,15 @@
     }).join("");
     $(id).innerHTML = head + (body || "<tr><td class=muted colspan=" + columns.length + ">none yet</td></tr>");
   }
+  function showGreeks(g) {  // a block message or GET /greeks: vega shown per vol point (1/100 of per-1.0)
+    $("net-delta").textContent = fmt(g.net_delta, 2);
+    $("gamma").textContent = fmt(g.gamma, 4);
+    $("vega").textContent = fmt(g.vega_usd === null || g.vega_usd === undefined ? null : g.vega_usd / 100, 0);
+    $("theta").textContent = fmt(g.theta_usd_per_day, 0);
+    document.body.setAttribute("data-theta", g.theta_usd_per_day === null || g.theta_usd_per_day === undefined ? "" : g.theta_usd_per_day);
+  }
   function showBlock(m) {
+    showGreeks(m);
     $("blocks").textContent = m.block;
     document.body.setAttribute("data-block", m.block);
     $("pnl-total").textContent = fmt(m.pnl ? m.pnl.total : null, 2);
@@ -82,6 +90,7 @@
           ["quantity", "quantity", function (v) { return fmt(v, 4); }], ["price USD", "price_usd", function (v) { return fmt(v, 2); }]], rows);
       }),
       getJSON(base + "/alerts?limit=200").then(drawAlerts),
+      getJSON(base + "/greeks").then(function (g) { if (!socket) showGreeks(g); }),
       getJSON(base).then(function (run) {
         setStatus(run.status);
         if (!socket) $("blocks").textContent = run.blocks === null ? "n/a" : run.blocks;
