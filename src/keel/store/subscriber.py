@@ -44,7 +44,7 @@ class _Shape:
     """How one event type becomes an ``events`` row, worked out once per type: its field names, a getter of
     all their values at once, where the row's columns come from, and which further rows it makes."""
 
-    __slots__ = ("fee", "instrument", "kind", "names", "price", "quantity", "sender", "ts", "value", "values", "who")
+    __slots__ = ("fee", "further", "instrument", "names", "price", "quantity", "sender", "ts", "value", "values", "who")
 
     def __init__(self, kind: type) -> None:
         self.names = names = tuple(f.name for f in dataclasses.fields(kind))
@@ -55,8 +55,8 @@ class _Shape:
 
         self.ts, self.who, self.sender, self.instrument = at("ts_ns"), at("agent"), at("sender"), at("instrument")
         self.quantity, self.price, self.value, self.fee = at("quantity"), at("price"), at("value"), at("fee_usd")
-        # further rows: receipts -> fills and closed intents, transactions -> intents, intents, agents' fills
-        self.kind = next((i for i, k in enumerate(_FURTHER, 1) if issubclass(kind, k)), 0)
+        # the StoreSubscriber method that writes its further rows (fills, intents), if any
+        self.further = next((method for base, method in _FURTHER if issubclass(kind, base)), "")
 
 
 def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -69,7 +69,12 @@ def _values_getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
     return lambda event: ()
 
 
-_FURTHER = (Receipt, TxSubmitted, IntentStated, FillEvent)
+_FURTHER = (  # receipts -> fills and closed intents; transactions -> intents; stated intents; agents' fills
+    (Receipt, "_receipt"),
+    (TxSubmitted, "_submitted"),
+    (IntentStated, "_intent"),
+    (FillEvent, "_agent_fill"),
+)
 _SHAPES: dict[type, _Shape | None] = {}
 
 
@@ -171,17 +176,8 @@ class StoreSubscriber:
                 _encode(dict(zip(shape.names, values, strict=True))),
             ),
         )
-        kind = shape.kind
-        if not kind:
-            return
-        if kind == 1:
-            self._receipt(event)  # type: ignore[arg-type]
-        elif kind == 2:
-            self._submitted(event)  # type: ignore[arg-type]
-        elif kind == 3:
-            self._intent(event)  # type: ignore[arg-type]
-        elif self.agent_fills:
-            self._agent_fill(event)  # type: ignore[arg-type]
+        if shape.further:
+            getattr(self, shape.further)(event)
 
     def _submitted(self, event: TxSubmitted) -> None:
         row = IntentRow(
@@ -216,7 +212,7 @@ class StoreSubscriber:
         )
 
     def _agent_fill(self, event: FillEvent) -> None:
-        if event.kind == "hedge":  # hedges: from receipts
+        if event.kind == "hedge" or not self.agent_fills:  # hedges: from receipts
             return
         n = self._fills.get(event.agent, 0)
         self._fills[event.agent] = n + 1
