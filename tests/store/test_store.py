@@ -312,11 +312,16 @@ def test_append_only_recording_and_discard_after_a_checkpoint(store_url: str) ->
                 rec.record(b, "s", "k", value=float(b))
                 rec.position(PositionRow(b, b, "desk", "WETH", 10**30 + b, 18))
                 rec.pnl(PnlRow(b, b, "total", float(b)))
+                greeks = (-0.5 * b, -100.0 * b, math.nan) if b % 2 else (None, None, None)  # NaN and None: NULL
+                rec.risk(RiskRow(b, b, "desk", 1e6, 0.0, 0.0, 2.0, 0.25 * b, "ok", *greeks))
                 rec.oracle(OracleRow(b, b, "aggregate", 1800.0 + b, math.nan, "ok"))
                 rec.fill(FillRow(f"tx-{b}", b, b, "hedger", "WETH", "USDC", "WETH", 2**90 + b, b))
                 rec.intent(IntentRow(f"tx-{b}", b, b, "hedge", "USDC", "", 2**90 + b, 0, "submitted"))
                 rec.intent(IntentRow(f"tx-{b}", b, b, "hedge", "USDC", "", 2**90 + b, 0, "filled", updated_ns=b + 1))
         assert store.latest_positions(run.id) == {("desk", "WETH"): 10**30 + 10}
+        risk = store.risk(run.id)  # PostgreSQL took these by COPY
+        assert [(r.gamma, r.vega, r.theta) for r in risk[:2]] == [(-0.5, -100.0, None), (None, None, None)]
+        assert [r.delta for r in risk] == [0.25 * b for b in range(1, 11)]
         assert [f.amount_in for f in store.fills(run.id)] == [2**90 + b for b in range(1, 11)]
         assert {i.status for i in store.intents(run.id)} == {"filled"}
         store.discard_after(run.id, 6, event_seq=6, oracle_seq=6, alert_seq=0)  # checkpoint after block 6
