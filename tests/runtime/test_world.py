@@ -3,6 +3,9 @@ ChainSim is the Environment, and [oracle] mistakes are one-line errors naming th
 
 from __future__ import annotations
 
+import json
+import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,7 @@ from keel.runtime import SECTIONS, World, build_world, register_builder, run_sim
 from keel.runtime.world import BUILDERS
 from keel.sim.config import validate_config
 from keel.sim.report import summary_json
-from tests.runtime.test_pipeline_runs import _desk
+from tests.runtime.test_pipeline_runs import ROOT, _desk
 
 
 def test_sections_are_built_in_order_and_chain_sim_is_the_environment() -> None:
@@ -79,3 +82,39 @@ def test_oracle_section_errors_name_the_key(oracle: dict[str, Any], message: str
     with pytest.raises(ConfigError) as info:
         run_simulation(validate_config(_desk(hours=0.1, oracle=oracle)))
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_relative_files_are_found_from_the_working_directory_then_beside_the_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`keel simulate /elsewhere/desk.toml` run from another folder finds `/elsewhere/data/...`; a file the
+    working directory has wins; a file neither has is one `error:` line naming the key, the file and the config."""
+    from keel.cli import main
+    from keel.sim.config import load_config
+
+    source = ROOT / "examples" / "eth_options_desk.toml"
+    text = source.read_text().replace("hours = 24", "hours = 0.5")
+    market_file = text.split('file = "', 1)[1].split('"', 1)[0]
+    desk = tmp_path / "desk"
+    (desk / Path(market_file).parent).mkdir(parents=True)
+    shutil.copy(ROOT / market_file, desk / market_file)
+    (desk / "desk.toml").write_text(text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["simulate", str(desk / "desk.toml"), "--quiet", "--out", str(tmp_path / "runs")]) == 0
+    capsys.readouterr()
+    summary = json.loads((tmp_path / "runs" / "eth_options_desk" / "latest" / "summary.json").read_text())
+    assert summary["blocks"] == 150
+    # the working directory's copy wins over the one beside the config
+    (elsewhere / Path(market_file).parent).mkdir(parents=True)
+    (elsewhere / market_file).write_text("not,a,tick,file\n")
+    assert main(["simulate", str(desk / "desk.toml"), "--quiet", "--out", str(tmp_path / "runs")]) == 2
+    assert "market.file" in capsys.readouterr().err
+    (elsewhere / market_file).unlink()
+    (desk / market_file).unlink()
+    assert main(["simulate", str(desk / "desk.toml"), "--quiet", "--out", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "market.file" in err[0] and "no such file" in err[0]
+    # a config built in code has no file: relative to the working directory only
+    assert validate_config(load_config(source).model_dump())._source_dir is None

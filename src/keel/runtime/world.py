@@ -45,7 +45,7 @@ from keel.risk import RiskActor
 from keel.risk.perpetual import PerpVenue
 from keel.runtime.strategies import AgentSpec, agent_name, register_agent, resolve_agent, validate_params
 from keel.sim.chain import GWEI
-from keel.sim.config import DeskConfig, HedgeSection, MarketMakerConfig, ScenarioConfig, parse_utc
+from keel.sim.config import DeskConfig, HedgeSection, MarketMakerConfig, ScenarioConfig, config_file, parse_utc
 from keel.sim.mev import NoiseTrader, PoolArbitrageur, SandwichBot
 from keel.sim.scenario import (
     USDC,
@@ -176,9 +176,8 @@ def build_world(
     return world
 
 
-def _resolve(root: Path, name: str, key: str) -> Path:
-    p = Path(name)
-    p = p if p.is_absolute() else root / p
+def _resolve(config: ScenarioConfig, root: Path, name: str, key: str) -> Path:
+    p = config_file(config, root, name)
     if not p.is_file():
         raise ConfigError(key, name, "no such file")
     return p
@@ -297,7 +296,7 @@ def build_venues(world: World) -> None:
         if config.options.vol_replay is not None:
             from keel.marketdata import load_deribit_atm_iv
 
-            vpath = _resolve(world.root, config.options.vol_replay, "options.vol_replay")
+            vpath = _resolve(config, world.root, config.options.vol_replay, "options.vol_replay")
             options.vol_scale = VolReplayScale(load_deribit_atm_iv(vpath), world.start_ns)
         world.options = options
         initial = config.desk.initial_usd if config.desk is not None else 2_000_000.0
@@ -312,7 +311,7 @@ def _perp_venue(world: World) -> None:
     config = world.config
     pc = config.perp
     assert pc is not None and world.prices is not None
-    f_ts, f_rate = load_funding_rates(_resolve(world.root, pc.funding_file, "perp.funding_file"))
+    f_ts, f_rate = load_funding_rates(_resolve(world.config, world.root, pc.funding_file, "perp.funding_file"))
     inst = Perpetual(config.market.asset, "USD", Settlement.LINEAR)
     perp = PerpVenue("perp", inst, f_ts, f_rate, pc.maintenance_margin, pc.liquidation_fee, pc.insurance_fund_usd)
     s0 = world.s0

@@ -388,6 +388,9 @@ class AlertsConfig(_Section):
 
 
 class ScenarioConfig(_Section):
+    # the folder of the TOML file it was read from (load_config), where relative file paths are looked for when
+    # the working directory does not have them; None for a config built in code
+    _source_dir: Path | None = pydantic.PrivateAttr(default=None)
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     description: str = ""
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
@@ -539,7 +542,24 @@ def load_config(path: Path) -> ScenarioConfig:
     if not data:
         raise ConfigError("config", str(path), "is empty: a scenario needs at least name and [market]")
     try:
-        return validate_config(data)
+        config = validate_config(data)
     except ConfigError as exc:  # name the file the user wrote as well as the key
         exc.args = (f"{path}: {exc.args[0]}",)
         raise
+    config._source_dir = path.resolve().parent
+    return config
+
+
+def config_file(config: ScenarioConfig, root: Path, name: str) -> Path:
+    """A file or folder the config names: an absolute path as it is; a relative one from ``root`` (the working
+    directory of a command), else from the folder of the config file when it is there and not under ``root``
+    (so ``keel simulate /elsewhere/desk.toml`` finds ``/elsewhere/data/...``).  The caller says when it is missing."""
+    p = Path(name)
+    if p.is_absolute():
+        return p
+    first = root / p
+    source = config._source_dir
+    if first.exists() or source is None:
+        return first
+    second = source / p
+    return second if second.exists() else first

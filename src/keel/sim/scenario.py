@@ -30,7 +30,7 @@ from keel.oracle import OracleActor
 from keel.risk import RiskActor, RiskInputs
 from keel.risk.perpetual import PerpVenue
 from keel.sim.chain import GWEI
-from keel.sim.config import ScenarioConfig, parse_utc
+from keel.sim.config import ScenarioConfig, config_file, parse_utc
 from keel.sim.paths import MarketPath, replay_path, synthetic_path, with_crash
 from keel.venues.options import OptionsVenue, SviSlice, SviSurface
 from keel.venues.uniswap_v3 import Pool
@@ -81,8 +81,7 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
 
     def resolve(name: str | None) -> Path:
         assert name is not None
-        p = Path(name)
-        p = p if p.is_absolute() else root / p
+        p = config_file(config, root, name)
         if not p.is_file():
             raise ConfigError("market.file", name, "no such file")
         return p
@@ -93,7 +92,7 @@ def build_path(config: ScenarioConfig, root: Path) -> MarketPath:
         from keel.sim.paths import catalog_path
 
         assert m.pool is not None
-        folder = Path(m.catalog) if Path(m.catalog).is_absolute() else root / m.catalog
+        folder = config_file(config, root, m.catalog)
         return catalog_path(folder, m.chain_id, m.pool, start, start + horizon, base=m.asset)
     from keel.pricing import mc
 
@@ -538,8 +537,7 @@ def fitted_surface(config: ScenarioConfig, root: Path) -> tuple[SviSurface, dict
 
     assert config.options is not None and config.options.surface is not None
     sc = config.options.surface
-    path = Path(sc.chain)
-    path = path if path.is_absolute() else root / path
+    path = config_file(config, root, sc.chain)
     if not path.is_file():
         raise ConfigError("options.surface.chain", sc.chain, "no such file")
     try:
