@@ -106,6 +106,11 @@ def test_relative_files_are_found_from_the_working_directory_then_beside_the_con
     capsys.readouterr()
     summary = json.loads((tmp_path / "runs" / "eth_options_desk" / "latest" / "summary.json").read_text())
     assert summary["blocks"] == 150
+    # a sweep's tasks get the config as plain data: the path found beside the config is made absolute
+    from keel.runtime.sweeps import plan_sweep
+
+    plan = plan_sweep(desk / "desk.toml", {"hedge.band": [0.5, 1.0]}, "0")
+    assert [c["market"]["file"] for c in plan.configs] == [str((desk / market_file).resolve())] * 2
     # the working directory's copy wins over the one beside the config
     (elsewhere / Path(market_file).parent).mkdir(parents=True)
     (elsewhere / market_file).write_text("not,a,tick,file\n")

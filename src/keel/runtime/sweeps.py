@@ -34,7 +34,7 @@ import numpy as np
 
 from keel.errors import ConfigError, KeelError
 from keel.runtime.distributed import RayBackend
-from keel.sim.config import ScenarioConfig, load_config, validate_config
+from keel.sim.config import ScenarioConfig, files_beside_the_config, load_config, validate_config
 
 __all__ = [
     "OBJECTIVE_NAMES",
@@ -168,15 +168,21 @@ def _set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
             raise ConfigError(key, value, f"unknown config key ({'.'.join(parts[:i])} is a value, not a section)")
 
 
-def _load(config: ScenarioConfig | str | Path | Mapping[str, Any]) -> tuple[dict[str, Any], str]:
-    """The config as a plain dict (every field, defaults included) and a name for it."""
+def _load(
+    config: ScenarioConfig | str | Path | Mapping[str, Any], root: str | Path | None = None
+) -> tuple[dict[str, Any], str]:
+    """The config as a plain dict (every field, defaults included) and a name for it; relative file paths that
+    are found only beside the config file made absolute (the tasks resolve the rest under ``root``)."""
     if isinstance(config, ScenarioConfig):
         model = config
     elif isinstance(config, Mapping):
         model = validate_config(dict(config))
     else:
         model = load_config(Path(config))  # the one TOML loader: its errors name the file and the key
-    return model.model_dump(mode="json", exclude_none=False), model.name
+    data = model.model_dump(mode="json", exclude_none=False)
+    for key, path in files_beside_the_config(model, Path(root if root is not None else ".")).items():
+        _set_dotted(data, key, path)
+    return data, model.name
 
 
 @dataclass(frozen=True)
@@ -196,9 +202,12 @@ def plan_sweep(
     config: ScenarioConfig | str | Path | Mapping[str, Any],
     grid: Mapping[str, Sequence[Any]],
     seeds: str | Iterable[int],
+    *,
+    root: str | Path | None = None,
 ) -> SweepPlan:
-    """Check everything a sweep needs before anything runs (one clear error naming the key)."""
-    base, name = _load(config)
+    """Check everything a sweep needs before anything runs (one clear error naming the key); ``root``: where the
+    tasks resolve relative data paths (default: the working directory)."""
+    base, name = _load(config, root)
     if not isinstance(grid, Mapping):
         raise ConfigError("grid", grid, "must map dotted config keys to lists of values")
     clean: dict[str, list[Any]] = {}
@@ -419,7 +428,7 @@ def sweep(
     """
     import polars as pl
 
-    plan = plan_sweep(config, grid, seeds)
+    plan = plan_sweep(config, grid, seeds, root=root)
     score = Objective(objective)
     base_root = str(Path(root if root is not None else Path.cwd()).resolve())
     if out is not None:
@@ -673,9 +682,9 @@ def optimize(
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= 100_000:
         raise ConfigError("trials", trials, "must be an int in [1, 100000]")
     score = Objective(objective)
-    plan = plan_sweep(config, {k: [v[0]] for k, v in space.items()}, seeds)
+    plan = plan_sweep(config, {k: [v[0]] for k, v in space.items()}, seeds, root=root)
     for key, values in space.items():  # every candidate value must validate
-        plan_sweep(plan.base, {key: list(values)}, plan.seeds[:1])
+        plan_sweep(plan.base, {key: list(values)}, plan.seeds[:1], root=root)
     base_root = str(Path(root if root is not None else Path.cwd()).resolve())
     storage = _storage_url(db)
     name = study or f"sweep:{plan.name}"

@@ -550,6 +550,26 @@ def load_config(path: Path) -> ScenarioConfig:
     return config
 
 
+def files_beside_the_config(config: ScenarioConfig, root: Path) -> dict[str, str]:
+    """``{dotted key: absolute path}`` of the config's relative file paths that :func:`config_file` finds beside
+    the config file and not under ``root``: what a copy of the config as plain data (a sweep's tasks) needs to
+    find the same files."""
+    named = {
+        "market.file": config.market.file,
+        "market.catalog": config.market.catalog,
+        "options.surface.chain": config.options.surface.chain if config.options and config.options.surface else None,
+        "options.vol_replay": config.options.vol_replay if config.options is not None else None,
+        "perp.funding_file": config.perp.funding_file if config.perp is not None else None,
+    }
+    out = {}
+    for key, name in named.items():
+        if name and not Path(name).is_absolute() and not (root / name).exists():
+            found = config_file(config, root, name)
+            if found.exists():
+                out[key] = str(found)
+    return out
+
+
 def config_file(config: ScenarioConfig, root: Path, name: str) -> Path:
     """A file or folder the config names: an absolute path as it is; a relative one from ``root`` (the working
     directory of a command), else from the folder of the config file when it is there and not under ``root``
