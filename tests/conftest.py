@@ -15,4 +15,12 @@ def data_dir() -> Path:
     return DATA
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh state store on SQLite and on PostgreSQL (its own database; skipped without a server unless CI)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'keel.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
 from tests.service_support import nats_stream_name, postgres_url  # noqa: E402, F401  (shared server fixtures)

@@ -8,10 +8,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from pathlib import Path
 from typing import Any
-
-import pytest
 
 from keel.domain.pipeline import BlockSnapshot, DecisionSkipped, FillEvent, IntentStated, TxSubmitted
 from keel.engine.transactions import Receipt
@@ -25,16 +22,6 @@ with warnings.catch_warnings():
 TOKEN = "live-stream-token-0123456789"
 ACCOUNT = "0x" + "ab" * 20
 RUN = "20261203T000000Z-live01"
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    from keel.store import open_store
-
-    url = f"sqlite:///{tmp_path / 'keel.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    s = open_store(url)
-    yield s
-    s.close()
 
 
 def _snapshot(block: int) -> BlockSnapshot:

@@ -38,16 +38,6 @@ def _recorded_run(store: Any, tmp_path: Path) -> str:
     return str(run.id)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
-    from keel.store import open_store
-
-    url = f"sqlite:///{tmp_path / 'keel.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    s = open_store(url)
-    yield s
-    s.close()
-
-
 def test_rest_reads_a_recorded_run(store: Any, tmp_path: Path) -> None:
     run_id = _recorded_run(store, tmp_path)
     client = TestClient(create_app(RunHub(), store, token=TOKEN))
