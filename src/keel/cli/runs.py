@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Sequence
@@ -69,15 +70,15 @@ _LIST_COLUMNS = ("id", "name", "status", "mode", "seed", "started (UTC)", "durat
 _LIST_OPTIONAL = ("config", "keel", "seed", "mode", "duration")  # left out in this order when the terminal is narrow
 
 
-def _fit(columns: tuple[str, ...], rows: Sequence[tuple[str, ...]], width: int) -> list[int]:
-    """The indexes of the columns to show: every one that fits in ``width`` (a rich table takes 3 characters per
-    column and 1 more), leaving out ``_LIST_OPTIONAL`` in order until the rest fits."""
-    keep = list(range(len(columns)))
-    widths = [max([len(columns[i]), *(len(r[i]) for r in rows)]) for i in keep]
+def _fit(widths: Sequence[int], width: int) -> list[int]:
+    """The indexes of the columns to show (``widths``: each column's widest cell, header included): every one
+    that fits in ``width`` (a rich table takes 3 characters per column and 1 more), leaving out
+    ``_LIST_OPTIONAL`` in order until the rest fits."""
+    keep = list(range(len(widths)))
     for name in _LIST_OPTIONAL:
         if sum(widths[i] + 3 for i in keep) + 1 <= width:
             break
-        keep.remove(columns.index(name))
+        keep.remove(_LIST_COLUMNS.index(name))
     return keep
 
 
@@ -99,27 +100,9 @@ def list_command(
         runs = store.runs(name=name, limit=last)
         url = store.url
     if as_json:
-        for r in runs:
-            typer.echo(
-                json.dumps(
-                    {
-                        "id": r.id,
-                        "name": r.name,
-                        "status": r.status,
-                        "mode": r.mode,
-                        "seed": r.seed,
-                        "started_ns": r.started_ns,
-                        "ended_ns": r.ended_ns,
-                        "keel_version": r.keel_version,
-                        "config_hash": r.config_hash,
-                        "chain_id": r.chain_id,
-                        "account": r.account,
-                        "parent_run": r.parent_run,
-                        "out_dir": r.out_dir,
-                    },
-                    sort_keys=True,
-                )
-            )
+        for r in runs:  # every field of the run but its config text and summary (keel runs show has those)
+            fields = {k: v for k, v in dataclasses.asdict(r).items() if k not in ("config_text", "summary_json")}
+            typer.echo(json.dumps(fields, sort_keys=True))
         return
     rows = [
         (
@@ -135,18 +118,16 @@ def list_command(
         )
         for r in runs
     ]
+    widths = [max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(_LIST_COLUMNS)]
     console = Console()
     if not console.is_terminal:  # a pipe or a file: nothing cut
-        whole = 1 + sum(3 + max([len(c), *(len(r[i]) for r in rows)]) for i, c in enumerate(_LIST_COLUMNS))
-        console = Console(width=max(console.width, whole))
-    keep = _fit(_LIST_COLUMNS, rows, console.width)
+        console = Console(width=max(console.width, 1 + sum(w + 3 for w in widths)))
+    keep = _fit(widths, console.width)
     table = Table(title=f"runs in {url}")
     for i in keep:
         col = _LIST_COLUMNS[i]
         justify: Any = "right" if col in ("seed", "duration") else "left"
-        table.add_column(
-            col, justify=justify, no_wrap=True, min_width=max(len(r[0]) for r in rows) if i == 0 and rows else None
-        )
+        table.add_column(col, justify=justify, no_wrap=True, min_width=widths[0] if i == 0 else None)  # ids whole
     for row in rows:
         table.add_row(*(row[i] for i in keep))
     console.print(table)
