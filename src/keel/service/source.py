@@ -607,7 +607,7 @@ class RunSource:
         """Blocks recorded per run (the newest block with a risk snapshot; blocks count from 1), in one query."""
         if self.store is None or not run_ids:
             return {}
-        return dict(self.store.blocks_recorded(run_ids))
+        return dict(self.store.blocks_recorded(run_ids))  # the store is typed Any here
 
     def store_cursor(self, run_id: str, backlog: int = STREAM_BACKLOG) -> StoreCursor:
         """A new stream's cursor: the newest ``backlog`` event rows, the newest ``backlog`` journal rows (a live
@@ -680,24 +680,24 @@ class RunSource:
         PnL component as of that block, its risk snapshot and the newest oracle reading."""
         if self.store is None:
             return None
-        block = self.store_block(run_id)
-        if block is None:
+        r = self.store.latest_risk(run_id)  # one per block: the newest recorded block
+        if r is None:
             return None
+        block = r.block_number
         parts = {c: _f(u) for c, u in self.store.pnl_as_of(run_id, block).items()}
-        r = self.store.latest_risk(run_id)
         o = self.store.latest_oracle(run_id)
         return {
             "type": "block",
             "block": block,
             "blocks": block,
-            "ts_ns": r.ts_ns if r is not None else None,
+            "ts_ns": r.ts_ns,
             "pnl": parts,
-            "net_delta": _f(r.delta) if r is not None else None,
-            "gamma": _f(r.gamma) if r is not None else None,
-            "vega_usd": _f(r.vega) if r is not None else None,
-            "theta_usd_per_day": _f(r.theta) if r is not None else None,
-            "margin_ratio": _f(r.margin_ratio) if r is not None else None,
-            "health": r.status if r is not None else "n/a",
+            "net_delta": _f(r.delta),
+            "gamma": _f(r.gamma),
+            "vega_usd": _f(r.vega),
+            "theta_usd_per_day": _f(r.theta),
+            "margin_ratio": _f(r.margin_ratio),
+            "health": r.status,
             "oracle": {
                 "price": _f(o.price) if o is not None else None,
                 "confidence": _f(o.confidence) if o is not None else None,
